@@ -1,0 +1,123 @@
+# flipper — build, test, install.
+#
+#   make                         build ./flipper
+#   make test                    build and run every test (installs missing deps first)
+#   make SANITIZE=address,undefined test
+#   make bench | fuzz | demo | install PREFIX=/usr DESTDIR=... | clean
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DESTDIR  ?=
+PYTHON   ?= /usr/bin/python3
+PKGS     := libcurl libcjson yaml-0.1 sqlite3
+
+CC       ?= cc
+# A missing pkg-config or library is reported by `make deps`; keep the
+# variables empty rather than failing the parse of this file.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
+            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
+            -Wformat=2 -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc
+LDLIBS   += $(PKG_LIBS) -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+BUILD    ?= build/san
+else
+BUILD    ?= build/release
+endif
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS   += -DFLIPPER_VERSION='"$(VERSION)"'
+
+SRC      := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/schema.o
+SQL      := $(sort $(wildcard sql/*.sql))
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps \
+        install clean check-deps
+
+all: flipper
+
+# ./flipper is a copy of the build output so the sanitizer build and the
+# release build never overwrite each other's objects.
+flipper: $(BUILD)/flipper
+	cp $< $@
+
+$(BUILD)/flipper: $(BUILD)/main.o $(BUILD)/libflipper.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libflipper.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The schema is compiled into the binary: sql/*.sql become one C string
+# array, ordered by file name (001-..., 002-...), one entry per migration.
+$(BUILD)/schema.c: $(SQL) scripts/embed-sql.sh | $(BUILD)
+	sh scripts/embed-sql.sh $(SQL) > $@
+
+$(BUILD)/schema.o: $(BUILD)/schema.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
+
+$(BUILD)/toml-decoder: tests/toml-decoder.c $(BUILD)/libflipper.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
+
+check-deps:
+	@sh scripts/deps.sh --check || sh scripts/deps.sh
+
+deps:
+	sh scripts/deps.sh
+
+test: check-deps
+	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder
+	$(MAKE) unit toml-suite blackbox fuzz-smoke
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+toml-suite: $(BUILD)/toml-decoder
+	$(PYTHON) tests/toml-suite.py --decoder $(BUILD)/toml-decoder --suite ../shared/toml-test/tests
+
+blackbox: flipper
+	FLIPPER=$(CURDIR)/flipper $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
+
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) -f fuzz/Makefile
+
+fuzz-smoke:
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) -f fuzz/Makefile smoke; \
+	 else echo "fuzz-smoke: clang not installed; run 'make deps'"; exit 1; fi
+
+bench: flipper
+	$(MAKE) -C bench
+
+demo: check-deps flipper
+	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
+
+install: flipper
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 flipper $(DESTDIR)$(BINDIR)/flipper
+	install -m 0644 man/flipper.1 $(DESTDIR)$(MANDIR)/man1/flipper.1
+
+clean:
+	rm -rf build flipper

@@ -1,0 +1,152 @@
+/*
+ * config.h — the effective configuration (SPEC section 2) and its loader.
+ *
+ * config_load() reads a YAML, TOML or JSON file into a document tree
+ * (node.h) with the reader its extension names, then maps the tree onto
+ * struct config, checking every key and collecting every problem in a
+ * struct diags. A struct config owns all its strings; config_free()
+ * releases everything.
+ *
+ * Durations are kept in milliseconds.
+ */
+#ifndef FLIPPER_CONFIG_H
+#define FLIPPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node.h"
+
+enum check_type { CHECK_HTTP, CHECK_HTTPS };
+enum ip_version { IPV_BOTH, IPV_4, IPV_6 };
+
+/* One inclusive range of accepted HTTP statuses. */
+struct status_range {
+	int lo, hi;
+};
+
+struct header {
+	char *name;
+	char *value;
+};
+
+struct check_config {
+	char *id;
+	char *display_name;
+	enum check_type type;
+	int64_t interval_ms;
+	int64_t timeout_ms;
+	int fall;
+	int rise;
+	char *method;
+	char *host;              /* may be NULL for http */
+	int port;
+	char *path;
+	enum ip_version ip_version;
+	struct status_range *expect; /* never empty after loading */
+	size_t n_expect;
+	char *expect_text;           /* as written, for display */
+	char *ca_file;
+	struct header *headers;
+	size_t n_headers;
+};
+
+struct group_config {
+	char *id;
+	char *display_name;
+	bool readonly;
+	char *provider;
+	int64_t poll_interval_ms;
+	int64_t poll_timeout_ms;
+	int64_t plan_apply_timeout_ms;
+	bool plan_apply_with_unknown_status;
+	int max_actions_per_round;   /* 0: no limit */
+	/* hetzner */
+	char *api_token;             /* secret: never logged or printed */
+	char *api_token_file;
+	char *token_source;          /* "api_token", "api_token_file", "$HCLOUD_TOKEN" or NULL */
+	char *project_id;
+	char *endpoint;
+	char *server_selector;
+	char *fip_selector;
+	struct check_config *checks;
+	size_t n_checks;
+};
+
+enum notify_type { NOTIFY_MATTERMOST, NOTIFY_SLACK };
+
+struct notify_target {
+	enum notify_type type;
+	char *url;                   /* secret-ish: redacted in logs */
+	char *channel;
+	char *username;
+	char *icon_url;
+	char *icon_emoji;
+};
+
+struct config {
+	char *path;                  /* the file it came from */
+	int version;
+	char *service_name;
+	char *state_path;
+	/* server.* of the original daemon: accepted, unused. */
+	bool server_enabled;
+	bool server_section_present;
+	char *log_level;
+	char *log_format;
+	char *metrics_textfile;
+	bool heartbeat_enabled;
+	char *heartbeat_url;
+	int64_t heartbeat_interval_ms;
+	int64_t heartbeat_timeout_ms;
+	bool notifications_enabled;
+	struct notify_target *targets;
+	size_t n_targets;
+	struct group_config *groups;
+	size_t n_groups;
+};
+
+/* A reader turns file text into a document tree, or reports errors in d. */
+typedef int (*config_reader_fn)(const char *text, size_t len, struct node **out,
+				struct diags *d);
+
+/* yaml.c */
+int yaml_read(const char *text, size_t len, struct node **out, struct diags *d);
+/* json.c (configuration JSON: positions kept, duplicates rejected) */
+int json_read(const char *text, size_t len, struct node **out, struct diags *d);
+/* toml.c */
+int toml_read(const char *text, size_t len, struct node **out, struct diags *d);
+
+/* config.c */
+/* Pick the reader by file extension; NULL if unknown. */
+config_reader_fn config_reader_for(const char *path);
+/*
+ * Load and validate path. Returns a config (possibly with warnings in d)
+ * or NULL when d->errors > 0. Environment references are expanded.
+ */
+struct config *config_load(const char *path, struct diags *d);
+/* Same, from text already in memory (tests, fuzzing). */
+struct config *config_parse(const char *path, const char *text, size_t len,
+			    config_reader_fn reader, struct diags *d);
+void config_free(struct config *c);
+/* The effective configuration as JSON, secrets masked. */
+void config_print_json(const struct config *c, struct buf *out);
+const struct group_config *config_group(const struct config *c, const char *id);
+/* Does status lie in the check's expect ranges? */
+bool check_expects(const struct check_config *c, int status);
+/* Parse "200-299,304" into ranges. 0 ok, -1 with *err set (static text). */
+int status_ranges_parse(const char *s, struct status_range **out, size_t *n,
+			const char **err);
+
+/* duration.c */
+/*
+ * Go's time.ParseDuration syntax ("300ms", "1m30s", "-1.5h"); "0" alone is
+ * allowed. Result in milliseconds (sub-millisecond parts round down).
+ * 0 ok; -1 with *err a static message.
+ */
+int duration_parse(const char *s, int64_t *ms, const char **err);
+/* Shortest Go-style spelling: 90000 -> "1m30s", 1500 -> "1.5s". */
+void duration_format(int64_t ms, char out[32]);
+
+#endif

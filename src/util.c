@@ -1,0 +1,293 @@
+/* util.c — allocation, bounded buffers, strict numbers, time. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+	fprintf(stderr, "flipper: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom(n);
+	return q;
+}
+
+void *xgrow(void *p, size_t *cap, size_t need, size_t sz)
+{
+	size_t c = *cap;
+	if (need <= c)
+		return p;
+	if (c < 8)
+		c = 8;
+	while (c < need) {
+		if (c > SIZE_MAX / 2 / sz)
+			oom(SIZE_MAX);
+		c *= 2;
+	}
+	*cap = c;
+	return xrealloc(p, c * sz);
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		oom(0);
+	char *p = xmalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+	b->overflow = false;
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->data);
+	buf_init(b, b->max);
+}
+
+char *buf_detach(struct buf *b)
+{
+	char *p = b->data ? b->data : xstrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	b->overflow = false;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+int buf_add(struct buf *b, const void *data, size_t len)
+{
+	int rc = 0;
+	if (b->max && b->len + len > b->max) {
+		len = b->max > b->len ? b->max - b->len : 0;
+		b->overflow = true;
+		rc = -1;
+	}
+	b->data = xgrow(b->data, &b->cap, b->len + len + 1, 1);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return rc;
+}
+
+int buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	char *s = xvasprintf(fmt, ap);
+	int rc = buf_addstr(b, s);
+	free(s);
+	return rc;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void buf_add_json_string(struct buf *b, const char *s)
+{
+	buf_addch(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': buf_addstr(b, "\\\""); break;
+		case '\\': buf_addstr(b, "\\\\"); break;
+		case '\n': buf_addstr(b, "\\n"); break;
+		case '\r': buf_addstr(b, "\\r"); break;
+		case '\t': buf_addstr(b, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				buf_printf(b, "\\u%04x", *p);
+			else
+				buf_addch(b, (char)*p);
+		}
+	}
+	buf_addch(b, '"');
+}
+
+int parse_int64(const char *s, int64_t *out)
+{
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || end == s)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int parse_long_range(const char *s, long min, long max, long *out)
+{
+	int64_t v;
+	if (parse_int64(s, &v) < 0 || v < min || v > max)
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void format_time_utc(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct buf b;
+	buf_init(&b, max);
+	char chunk[8192];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			buf_release(&b);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (buf_add(&b, chunk, (size_t)n) < 0) {
+			close(fd);
+			buf_release(&b);
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	close(fd);
+	if (len)
+		*len = b.len;
+	*out = buf_detach(&b);
+	return 0;
+}
