@@ -139,6 +139,10 @@ bool check_expects(const struct check_config *c, int status);
 int status_ranges_parse(const char *s, struct status_range **out, size_t *n,
 			const char **err);
 
+/* cmd_validate.c */
+/* Print every diagnostic to stderr: "error: file:line:col: path: msg". */
+void config_report_diags(const struct diags *d);
+
 /* duration.c */
 /*
  * Go's time.ParseDuration syntax ("300ms", "1m30s", "-1.5h"); "0" alone is
@@ -147,6 +151,6 @@ int status_ranges_parse(const char *s, struct status_range **out, size_t *n,
  */
 int duration_parse(const char *s, int64_t *ms, const char **err);
 /* Shortest Go-style spelling: 90000 -> "1m30s", 1500 -> "1.5s". */
-void duration_format(int64_t ms, char out[32]);
+void duration_format(int64_t ms, char out[48]);
 
 #endif
