@@ -1,0 +1,311 @@
+/* Configuration mapping and validation, through the YAML and JSON readers. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "test.h"
+
+static struct diags d;
+
+static struct config *load(const char *text, config_reader_fn reader)
+{
+	diags_release(&d);
+	diags_init(&d, "t.yaml");
+	return config_parse("t.yaml", text, strlen(text), reader, &d);
+}
+
+/* Does some diagnostic of this severity contain all of the fragments? */
+static bool has_diag(enum diag_severity sev, const char *a, const char *b)
+{
+	for (size_t i = 0; i < d.n; i++) {
+		char *s = diag_format(&d, &d.list[i]);
+		bool hit = d.list[i].severity == sev && strstr(s, a) && (!b || strstr(s, b));
+		free(s);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+static const char minimal[] =
+	"version: 1\n"
+	"groups:\n"
+	"  - id: web\n"
+	"    display_name: Web\n"
+	"    hetzner:\n"
+	"      api_token: t0k\n"
+	"      servers: {label_selector: role=lb}\n"
+	"      floating_ips: {label_selector: role=vip}\n"
+	"    checks:\n"
+	"      - id: h\n"
+	"        type: http\n";
+
+TEST(defaults)
+{
+	struct config *c = load(minimal, yaml_read);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK_EQ_STR(c->service_name, "flipper");
+	CHECK_EQ_STR(c->log_level, "info");
+	CHECK_EQ_STR(c->log_format, "json");
+	CHECK(!c->heartbeat_enabled);
+	CHECK(!c->notifications_enabled);
+	const struct group_config *g = &c->groups[0];
+	CHECK(!g->readonly);
+	CHECK_EQ_STR(g->provider, "hetzner");
+	CHECK_EQ_INT(g->poll_interval_ms, 60000);
+	CHECK_EQ_INT(g->poll_timeout_ms, 20000);
+	CHECK_EQ_INT(g->plan_apply_timeout_ms, 30000);
+	CHECK(!g->plan_apply_with_unknown_status);
+	CHECK_EQ_INT(g->max_actions_per_round, 0);
+	CHECK_EQ_STR(g->endpoint, "https://api.hetzner.cloud/v1");
+	CHECK_EQ_STR(g->token_source, "api_token");
+	const struct check_config *k = &g->checks[0];
+	CHECK_EQ_INT(k->interval_ms, 60000);
+	CHECK_EQ_INT(k->timeout_ms, 10000);
+	CHECK_EQ_INT(k->fall, 1);
+	CHECK_EQ_INT(k->rise, 1);
+	CHECK_EQ_STR(k->method, "GET");
+	CHECK_EQ_INT(k->port, 80);
+	CHECK_EQ_STR(k->path, "/");
+	CHECK_EQ_INT(k->ip_version, IPV_BOTH);
+	CHECK(check_expects(k, 200) && check_expects(k, 299));
+	CHECK(!check_expects(k, 300) && !check_expects(k, 199));
+	CHECK_EQ_STR(k->display_name, "h");
+	config_free(c);
+}
+
+TEST(original_example_values)
+{
+	char *text;
+	size_t len;
+	CHECK(read_file("../shared/original-config.yaml", 1 << 20, &text, &len) == 0);
+	diags_release(&d);
+	diags_init(&d, "original-config.yaml");
+	struct config *c = config_parse("original-config.yaml", text, len, yaml_read, &d);
+	free(text);
+	CHECK(c != NULL);
+	CHECK_EQ_INT(d.errors, 0);
+	if (!c)
+		return;
+	const struct group_config *g = &c->groups[0];
+	CHECK_EQ_STR(g->id, "some_group_id");
+	CHECK_EQ_STR(g->project_id, "123456");
+	CHECK_EQ_STR(g->server_selector, "environment=dev,role=loadbalancer,service=my-service");
+	const struct check_config *k = &g->checks[0];
+	CHECK_EQ_INT(k->type, CHECK_HTTPS);
+	CHECK_EQ_INT(k->interval_ms, 2000);
+	CHECK_EQ_INT(k->timeout_ms, 4000);
+	CHECK_EQ_INT(k->fall, 3);
+	CHECK_EQ_INT(k->rise, 2);
+	CHECK_EQ_INT(k->port, 443);
+	CHECK_EQ_STR(k->host, "example.com");
+	CHECK(c->heartbeat_enabled);
+	CHECK_EQ_INT(c->heartbeat_interval_ms, 60000);
+	CHECK(c->notifications_enabled);
+	CHECK_EQ_INT(c->n_targets, 1);
+	CHECK_EQ_STR(c->targets[0].channel, "my_channel");
+	config_free(c);
+}
+
+TEST(project_id_string_or_number)
+{
+	static const char js[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"A\",\"hetzner\":{"
+		"\"api_token\":\"x\",\"project_id\":\"987\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	struct config *c = load(js, json_read);
+	CHECK(c && str_eq(c->groups[0].project_id, "987"));
+	config_free(c);
+	static const char js2[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"A\",\"hetzner\":{"
+		"\"api_token\":\"x\",\"project_id\":987,\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	c = load(js2, json_read);
+	CHECK(c && str_eq(c->groups[0].project_id, "987"));
+	config_free(c);
+}
+
+TEST(json_numbers_are_not_strings)
+{
+	static const char js[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":5,\"hetzner\":{"
+		"\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	CHECK(load(js, json_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].display_name", "expected a string"));
+}
+
+TEST(every_error_is_reported_with_position)
+{
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    poll_interval: 5\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n"
+		"    checks:\n"
+		"      - id: a\n"
+		"        type: https\n"
+		"      - id: b\n"
+		"        type: http\n"
+		"        timeout: 5\n"
+		"        path: x\n";
+	CHECK(load(y, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:20: groups[0].poll_interval: invalid duration \"5\"", "unit"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].host", "required for https"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:15:18: groups[0].checks[1].timeout", "unit"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:16:15: groups[0].checks[1].path", "must start with /"));
+	CHECK_EQ_INT(d.errors, 4);
+}
+
+TEST(unknown_keys_warn_duplicates_fail)
+{
+	static const char y[] =
+		"version: 1\n"
+		"colour: blue\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    id: web2\n"
+		"    display_name: Web\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	CHECK(load(y, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:2:1: colour", "unknown key"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:5: groups[0].id", "duplicate key"));
+	CHECK_EQ_INT(d.errors, 1);
+}
+
+TEST(environment_references)
+{
+	setenv("FLIPPER_TEST_TOKEN", "from-env", 1);
+	unsetenv("FLIPPER_TEST_UNSET");
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: \"cost $5 ${FLIPPER_TEST_TOKEN}\"\n"
+		"    hetzner:\n"
+		"      api_token: ${FLIPPER_TEST_TOKEN}\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: \"${FLIPPER_TEST_UNSET}\"}\n";
+	CHECK(load(y, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].hetzner.floating_ips.label_selector",
+		       "FLIPPER_TEST_UNSET is not set"));
+	CHECK_EQ_INT(d.errors, 1);
+	setenv("FLIPPER_TEST_UNSET", "x=y", 1);
+	struct config *c = load(y, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_STR(c->groups[0].api_token, "from-env");
+		CHECK_EQ_STR(c->groups[0].display_name, "cost $5 from-env");
+		CHECK_EQ_STR(c->groups[0].fip_selector, "x=y");
+	}
+	config_free(c);
+	unsetenv("FLIPPER_TEST_UNSET");
+}
+
+TEST(token_fallback_and_conflicts)
+{
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    hetzner:\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	unsetenv("HCLOUD_TOKEN");
+	CHECK(load(y, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "api_token", "no API token"));
+	setenv("HCLOUD_TOKEN", "envtok", 1);
+	struct config *c = load(y, yaml_read);
+	CHECK(c && str_eq(c->groups[0].api_token, "envtok") &&
+	      str_eq(c->groups[0].token_source, "$HCLOUD_TOKEN"));
+	config_free(c);
+	unsetenv("HCLOUD_TOKEN");
+}
+
+TEST(expect_status_forms)
+{
+	struct status_range *r;
+	size_t n;
+	const char *err;
+	CHECK(status_ranges_parse("200,204,301-302", &r, &n, &err) == 0);
+	CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		CHECK_EQ_INT(r[2].lo, 301);
+		CHECK_EQ_INT(r[2].hi, 302);
+	}
+	free(r);
+	CHECK(status_ranges_parse("", &r, &n, &err) < 0);
+	CHECK(status_ranges_parse("200-", &r, &n, &err) < 0);
+	CHECK(status_ranges_parse("300-200", &r, &n, &err) < 0);
+	CHECK(status_ranges_parse("99", &r, &n, &err) < 0);
+	CHECK(status_ranges_parse("200;300", &r, &n, &err) < 0);
+
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n"
+		"    checks:\n"
+		"      - {id: a, type: http, expect_status: [200, \"301-302\"]}\n"
+		"      - {id: b, type: http, expect_status: 204}\n";
+	struct config *c = load(y, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(check_expects(&c->groups[0].checks[0], 301));
+		CHECK(!check_expects(&c->groups[0].checks[0], 204));
+		CHECK(check_expects(&c->groups[0].checks[1], 204));
+		CHECK(!check_expects(&c->groups[0].checks[1], 200));
+	}
+	config_free(c);
+}
+
+TEST(invalid_yaml_and_json_syntax)
+{
+	CHECK(load("version: 1\ngroups: [\n", yaml_read) == NULL);
+	CHECK(d.errors == 1 && d.list[0].line > 0);
+	CHECK(load("{\"version\": 1,}", json_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:", "invalid JSON"));
+	CHECK(load("- a\n- b\n", yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "mapping at the top level", NULL));
+}
+
+TEST(reader_by_extension)
+{
+	CHECK(config_reader_for("a.yaml") == yaml_read);
+	CHECK(config_reader_for("a.yml") == yaml_read);
+	CHECK(config_reader_for("a.json") == json_read);
+	CHECK(config_reader_for("a.toml") == toml_read);
+	CHECK(config_reader_for("a.ini") == NULL);
+}
+
+int main(void)
+{
+	diags_init(&d, "t.yaml");
+	RUN(defaults);
+	RUN(original_example_values);
+	RUN(project_id_string_or_number);
+	RUN(json_numbers_are_not_strings);
+	RUN(every_error_is_reported_with_position);
+	RUN(unknown_keys_warn_duplicates_fail);
+	RUN(environment_references);
+	RUN(token_fallback_and_conflicts);
+	RUN(expect_status_forms);
+	RUN(invalid_yaml_and_json_syntax);
+	RUN(reader_by_extension);
+	diags_release(&d);
+	return test_report();
+}
