@@ -61,8 +61,16 @@ $(BUILD)/libflipper.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 $(BUILD)/%.o: src/%.c src/*.h | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # The schema is compiled into the binary: sql/*.sql become one C string
 # array, ordered by file name (001-..., 002-...), one entry per migration.
@@ -70,13 +78,14 @@ $(BUILD)/schema.c: $(SQL) scripts/embed-sql.sh | $(BUILD)
 	sh scripts/embed-sql.sh $(SQL) > $@
 
 $(BUILD)/schema.o: $(BUILD)/schema.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
+	@$(if $(Q),echo "  TEST    $<")
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
 
 $(BUILD)/toml-decoder: tests/toml-decoder.c $(BUILD)/libflipper.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)

@@ -1,0 +1,137 @@
+/*
+ * store.h — the state file: SQLite, schema from sql/ (embedded, migrated
+ * forward with PRAGMA user_version), WAL, mode 0600.
+ *
+ * Locking: store_lock() takes an exclusive flock(2) on "STATE.lock" next
+ * to the state file, without waiting. The kernel drops it when the
+ * process dies, so kill -9 leaves nothing stale. The lock file is not the
+ * database, so moving a corrupt database aside keeps the lock valid.
+ *
+ * Ownership: load functions fill caller-owned arrays of structs whose
+ * strings are owned; free them with the matching _free(). Every write
+ * function expects to run inside store_begin()/store_commit(): one
+ * transaction per save, so a crash leaves the old state or the new one.
+ */
+#ifndef FLIPPER_STORE_H
+#define FLIPPER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hcloud.h"
+#include "health.h"
+#include "planner.h"
+
+#define STORE_APPLICATION_ID 0x464c5052   /* "FLPR" */
+
+struct store;
+
+struct store_info {
+	bool created;            /* a new, empty state was started */
+	char *moved_aside;       /* the corrupt file's new name, or NULL */
+	char *moved_reason;      /* why it was not a flipper database */
+};
+
+/* A server as last seen, with the health flipper derived for it. */
+struct store_server {
+	struct hc_server s;
+	enum health health;
+	int64_t health_since;    /* when health last changed; 0: never */
+};
+
+/* One check target: (server, check, address family). */
+struct store_target {
+	int64_t server_id;
+	char *check_id;
+	int family;              /* 4 or 6 */
+	struct health_counters c;
+	int64_t last_run;        /* start of the round that last ran it; 0: never */
+	int64_t last_ok;         /* last success; 0: never */
+	int64_t duration_ms;
+	char *last_error;        /* NULL after a success */
+};
+
+struct store_group {
+	int64_t inventory_at;    /* last complete poll; 0: never */
+	int64_t watching_since;  /* "started watching" notified; 0: not yet */
+	int64_t last_round_at;
+	int64_t last_round_ms;
+	char *readonly_plan;     /* key of the last readonly plan notified */
+	char *alert;             /* key of the last alert notified */
+};
+
+struct outbox_msg {
+	int64_t id;
+	int64_t created_at;
+	char *group_id;
+	char *kind;
+	char *target_hash;
+	char *payload;
+	int attempts;
+	int64_t next_attempt;
+	char *last_error;
+};
+
+/* store.c */
+/* 0 locked; 1 another process holds it; -1 error (errno set). */
+int store_lock(const char *path, int *fd_out);
+void store_unlock(int fd);
+/*
+ * Open (creating when missing) for reading and writing. A file that is
+ * not a flipper database is renamed NAME.corrupt-TIMESTAMP and a fresh
+ * state started (info says so). A state written by a newer flipper is an
+ * error: it is left untouched. NULL with *err (owned) on failure.
+ */
+struct store *store_open(const char *path, struct store_info *info, char **err);
+/*
+ * Open read-only, never creating or changing anything (plan, status).
+ * Returns NULL with *err NULL when the file does not exist.
+ */
+struct store *store_open_readonly(const char *path, char **err);
+void store_close(struct store *s);
+void store_info_release(struct store_info *info);
+/* The last SQLite error, for messages. */
+const char *store_errmsg(struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* 0 found, 1 no row yet (g zeroed), -1 error. */
+int store_group_load(struct store *s, const char *group, struct store_group *g);
+int store_group_save(struct store *s, const char *group, const struct store_group *g);
+void store_group_release(struct store_group *g);
+
+int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
+int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);
+void store_servers_free(struct store_server *v, size_t n);
+
+int store_fips_load(struct store *s, const char *group, struct hc_fip **out, size_t *n);
+int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, size_t n);
+
+int store_targets_load(struct store *s, const char *group, struct store_target **out, size_t *n);
+int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n);
+void store_targets_free(struct store_target *v, size_t n);
+
+int store_outbox_add(struct store *s, const char *group, const char *kind,
+		     const char *target_hash, const char *payload, int64_t now);
+/* Every queued message, oldest first (id order). */
+int store_outbox_load(struct store *s, struct outbox_msg **out, size_t *n);
+int store_outbox_delete(struct store *s, int64_t id);
+int store_outbox_retry(struct store *s, int64_t id, int attempts, int64_t next_attempt,
+		       const char *error);
+int64_t store_outbox_depth(struct store *s);
+void store_outbox_free(struct outbox_msg *v, size_t n);
+
+/* Key/value: NULL when absent. */
+char *store_meta_get(struct store *s, const char *key);
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+int store_counter_add(struct store *s, const char *name, const char *labels, int64_t delta);
+/* Calls fn for every counter, ordered by name then labels. */
+int store_counters_each(struct store *s,
+			void (*fn)(void *arg, const char *name, const char *labels, int64_t value),
+			void *arg);
+
+#endif
