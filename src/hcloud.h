@@ -133,7 +133,7 @@ int hc_ipv6_host(const char *network, char *out, size_t outlen);
 
 /*
  * Parse one list page ({"servers": [...], "meta": {"pagination": ...}}).
- * On success *out/*n hold the items (caller frees with hc_*_free) and
+ * On success *out and *n hold the items (caller frees with hc_*_free) and
  * *next_page is meta.pagination.next_page, 0 when null or absent. On
  * failure *out is NULL, *n 0, and err says which field of which item is
  * wrong ("servers[3].id: expected an integer"), code "invalid_response".

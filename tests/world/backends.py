@@ -18,7 +18,7 @@ Control API (JSON in and out):
   POST   /backends/{addr}/{port} {any of config} -> info
   DELETE /backends/{addr}/{port}        stop one
   DELETE /backends                      stop all
-  GET    /backends/{addr}/{port}/requests -> {"requests": [...]}
+  GET    /backends/{addr}/{port}/requests -> [record...] (oldest first)
   DELETE /backends/{addr}/{port}/requests
   GET    /certs                         -> {"dir": DIR, "ca": path, "server": path,
                                             "wrongca": path, "wrong-server": path}
@@ -276,7 +276,7 @@ class ControlHandler(netkit.QuietHandlerMixin, BaseHTTPRequestHandler):
                 with b.lock:
                     if method == "DELETE":
                         b.requests = []
-                    return 200, {"requests": list(b.requests)}
+                    return 200, list(b.requests)
             if method == "GET":
                 return 200, hub.get(addr, port).info()
             if method == "POST":
@@ -298,7 +298,8 @@ def main(argv=None):
     host, port = netkit.parse_hostport(args.control)
     control = netkit.ControlServer((host, port), ControlHandler)
     control.hub = hub
-    t = threading.Thread(target=control.serve_forever, daemon=True)
+    t = threading.Thread(target=control.serve_forever, args=(0.1,),
+                         daemon=True)
 
     def start():
         t.start()

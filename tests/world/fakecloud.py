@@ -31,10 +31,13 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # --------------------------------------------------------------------------
@@ -166,7 +169,6 @@ def iso(ts):
 def parse_iso(s):
     """Seconds since the epoch for "...Z" or "...+00:00" (for sorting only)."""
     s = s.replace("Z", "+00:00")
-    from datetime import datetime
     return datetime.fromisoformat(s).timestamp()
 
 
@@ -676,16 +678,12 @@ class World:
         return False
 
     def check_unlocked(self, fip_id, server_id):
-        # The fixture's message names the server; when only the floating IP
-        # is busy the message names it instead.
-        if server_id is not None and self.is_locked("server", server_id):
-            what = "server"
-        elif self.is_locked("floating_ip", fip_id):
-            what = "floating_ip"
-        else:
-            return
-        raise ApiError(423, "locked",
-                       "cannot perform operation because %s is locked" % what)
+        # Always the fixture's text (hetzner-fixtures/error_locked.json), the
+        # one message seen in the wild, whichever of the two is busy.
+        if (server_id is not None and self.is_locked("server", server_id)) or \
+                self.is_locked("floating_ip", fip_id):
+            raise ApiError(423, "locked",
+                           "cannot perform operation because server is locked")
 
     # ---- fault rules -----------------------------------------------------
 
@@ -910,10 +908,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Correlation-Id", secrets.token_hex(8))
-        for k, v in (extra_headers or {}).items():
-            self.send_header(k, v)
-        for k, v in reply.headers.items():
-            self.send_header(k, v)
+        # A fault rule's own headers replace same-named ones (e.g. a 429
+        # rule sending RateLimit-Remaining: 0).
+        headers = {k.lower(): (k, v) for k, v in (extra_headers or {}).items()}
+        for k, v in (reply.headers or {}).items():
+            headers[k.lower()] = (k, v)
+        for k, v in headers.values():
+            self.send_header(k, str(v))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -976,6 +977,9 @@ class Handler(BaseHTTPRequestHandler):
                 "fault": None,
             }
             world.next_request_seq += 1
+            # Belt and braces: even a client that leaks the token into the
+            # query or body must not get it into the log.
+            entry = scrub(entry, [t for t in (s["token"], s["readonly_token"]) if t])
             world.log.append(entry)
             # api.md §6: every request counts, authenticated or not.
             allowed, rl_headers = world.bucket.take()
@@ -1030,9 +1034,27 @@ class Handler(BaseHTTPRequestHandler):
                                    base_url=base_url, raw_pairs=raw_pairs)
                 except ApiError as e:
                     reply = Reply(e.status, e.body(), e.headers)
+                except Exception:
+                    # A bug in the fake: say so loudly instead of hanging up.
+                    traceback.print_exc()
+                    reply = Reply(500, error_body("server_error",
+                                                  "fakecloud internal error"))
                 answer(reply)
                 return
         answer(Reply(404, error_body("not_found", "api route not found")))
+
+
+def scrub(obj, secrets_):
+    """A copy of obj with every occurrence of each secret replaced."""
+    if isinstance(obj, str):
+        for sec in secrets_:
+            obj = obj.replace(sec, "<redacted>")
+        return obj
+    if isinstance(obj, dict):
+        return {scrub(k, secrets_): scrub(v, secrets_) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v, secrets_) for v in obj]
+    return obj
 
 
 def error_body(code, message, details=None):
@@ -1145,8 +1167,9 @@ def assign(world, m, query, body, **kw):
         raise invalid_field("server", "Not a valid integer.")
     server = world.servers.get(sid)
     if server is None:
-        # The brief asks for 422 invalid_input here (the real status is not
-        # documented; a 404 would be indistinguishable from "no such FIP").
+        # The real answer is undocumented. 422 invalid_input (a bad field in
+        # the body) rather than 404, which a client would read as "no such
+        # floating IP" (the resource in the URL).
         raise ApiError(422, "invalid_input",
                        "server with ID %d not found" % sid,
                        {"fields": [{"name": "server", "messages": [
@@ -1284,9 +1307,44 @@ class ControlAPI:
     GET    /_control/faults              -> {"rules": [...]} (with "left", "hits")
     POST   /_control/faults    {"rules": [...]}  (appends)
     DELETE /_control/faults
-    GET    /_control/requests[?since=SEQ] -> {"requests": [...]}
+    GET    /_control/requests[?since=SEQ] -> [entry...] (oldest first)
     DELETE /_control/requests
     GET    /_control/state               -> {"servers", "floating_ips", "actions", "rate"}
+
+    Order of processing for every /v1 request:
+      log entry -> rate limit (429) -> fault rules -> auth (401 /
+      token_readonly) -> route.
+
+    A server spec: {"id": int (default: auto, above 2^32), "name",
+      "location": "fsn1"|"nbg1"|"hel1"|"ash"|"hil"|"sin", "status": "running",
+      "ipv4": "127.0.0.11"|null, "ipv6": "2001:db8::/64"|"::1"|null (stored as
+      the /64 network), "labels": {}, "created": "...Z", "private_net": [],
+      "protection": {"delete": false, "rebuild": false}}
+    A floating IP spec: {"id" (default: auto, above 2^31), "name", "type"
+      (default from ip), "ip", "home_location": "fsn1", "server": id|null,
+      "labels": {}, "description": null, "dns_ptr": [...], "blocked": false,
+      "protection": {"delete": false}, "created"}
+      server.public_net.floating_ips is always derived from the floating
+      IPs, so the two can never disagree.
+
+    A fault rule (rules are tried in order; the first live rule that matches
+    the method and path answers and uses up one of its count):
+      "method":  "GET" | "POST" | ... | "*"            (default "*")
+      "path":    regex, re.search on the path without query, e.g.
+                 "^/v1/floating_ips/\\d+/actions/assign$"  (default ".*")
+      "count":   N > 0, or -1 for forever               (default 1)
+      "status":  HTTP status; "code"/"message"/"details" give the JSON error
+                 body (missing parts default from the status, or the status
+                 from the code: 409 conflict, 423 locked, 429
+                 rate_limit_exceeded, 502 bad_gateway, 503 unavailable, 504
+                 timeout, 500 server_error, 401 unauthorized, 403 forbidden,
+                 404 not_found, 422 invalid_input ...)
+      "body":    raw string sent instead of JSON; "content_type" defaults to
+                 text/html if it starts with "<", else text/plain
+      "headers": extra response headers
+      "delay":   seconds to sleep first; a rule with only a delay then
+                 answers normally (slow API), with "drop" it then drops
+      "drop":    true: close the connection without any response
     """
 
     def __init__(self, world):
@@ -1339,9 +1397,9 @@ class ControlAPI:
         if p == "/requests":
             if method == "DELETE":
                 w.log = []
-                return Reply(200, {"requests": []})
+                return Reply(200, [])
             since = int(query.get("since", ["0"])[-1])
-            return Reply(200, {"requests": [e for e in w.log if e["seq"] > since]})
+            return Reply(200, [e for e in w.log if e["seq"] > since])
         if (method, p) == ("GET", "/state"):
             return Reply(200, {
                 "servers": [w.render_server(s) for _, s in sorted(w.servers.items())],
@@ -1381,9 +1439,10 @@ def serve_until_sigterm(httpd, name):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
-    t = threading.Thread(target=httpd.serve_forever, name=name, daemon=True)
+    t = threading.Thread(target=httpd.serve_forever, args=(0.1,), name=name,
+                         daemon=True)
     t.start()
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         pass
     httpd.shutdown()
     httpd.server_close()
@@ -1400,7 +1459,7 @@ def main(argv=None):
     if not (host == "::1" or host.startswith("127.")):
         ap.error("only loopback addresses are allowed")
     if ":" in host:
-        Server.address_family = __import__("socket").AF_INET6
+        Server.address_family = socket.AF_INET6
     httpd = Server((host, port), Handler)
     httpd.world = World(args.token)
     httpd.verbose = args.verbose

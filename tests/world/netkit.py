@@ -274,6 +274,6 @@ def serve_until_signal(start_fn, stop_fn):
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     start_fn()
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         pass
     stop_fn()

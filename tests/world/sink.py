@@ -16,7 +16,7 @@ The control endpoints are served on BOTH listeners; the separate one exists
 because {"down": true} closes the sink's own listening socket (so clients get
 ECONNREFUSED), and a test still has to be able to bring it back up.
 
-  GET    /_sink/requests  -> {"requests": [...]}
+  GET    /_sink/requests  -> [record...] (oldest first)
   DELETE /_sink/requests
   GET    /_sink/mode      -> current mode
   POST   /_sink/mode      any of {"status": 500, "delay": 1.5, "down": true,
@@ -82,7 +82,7 @@ class Sink:
             with self.lock:
                 if method == "DELETE":
                     self.requests = []
-                return 200, {"requests": list(self.requests)}
+                return 200, list(self.requests)
         if path == "/_sink/mode":
             if method == "POST":
                 return 200, self.set_mode(data)
@@ -157,7 +157,8 @@ def main(argv=None):
     sink = Sink(host, port)
     control = netkit.ControlServer((host, 0), ControlHandler)
     control.sink = sink
-    t = threading.Thread(target=control.serve_forever, daemon=True)
+    t = threading.Thread(target=control.serve_forever, args=(0.1,),
+                         daemon=True)
 
     def start():
         t.start()

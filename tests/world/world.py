@@ -16,6 +16,7 @@ can never send it anywhere but loopback.
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,8 +237,7 @@ class FakeCloud(_Child):
     def requests(self, method=None, path=None, since=0):
         """The /v1 request log, optionally filtered by method and by a path
         regex (re.search)."""
-        import re
-        out = self._control("GET", "/_control/requests?since=%d" % since)["requests"]
+        out = self._control("GET", "/_control/requests?since=%d" % since)
         if method:
             out = [r for r in out if r["method"] == method]
         if path:
@@ -346,7 +346,7 @@ class Backends(_Child):
         return self._control("GET", "/backends")["backends"]
 
     def requests(self, addr, port):
-        return self._control("GET", self._path(addr, port, "/requests"))["requests"]
+        return self._control("GET", self._path(addr, port, "/requests"))
 
     def clear_requests(self, addr, port):
         self._control("DELETE", self._path(addr, port, "/requests"))
@@ -383,7 +383,7 @@ class Sink(_Child):
         self.url = "http://%s:%d" % (h, self.port)
 
     def requests(self, method=None, path=None):
-        out = self._control("GET", "/_sink/requests")["requests"]
+        out = self._control("GET", "/_sink/requests")
         if method:
             out = [r for r in out if r["method"] == method]
         if path:
@@ -407,3 +407,29 @@ class Sink(_Child):
         return wait_until(lambda: (lambda r: r if len(r) >= n else None)(
             self.requests(method, path)), timeout,
             what="%d sink request(s)" % n)
+
+
+def main():
+    """Start all three servers for a manual demo and print how to reach them;
+    runs until Ctrl-C / SIGTERM."""
+    import signal
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    token = os.environ.get("FAKECLOUD_TOKEN", "demo-token")
+    with FakeCloud(token=token) as cloud, Backends() as be, Sink() as sink:
+        print("HCLOUD_ENDPOINT=%s" % cloud.url)
+        print("HCLOUD_TOKEN=%s" % token)
+        print("fakecloud control: %s/_control/" % cloud.base)
+        print("backends control:  http://%s:%d/backends  (CA %s)"
+              % (be.control_host, be.control_port, be.ca_file))
+        print("sink:              %s  (control http://%s:%d/_sink/)"
+              % (sink.url, sink.control_host, sink.control_port), flush=True)
+        try:
+            while not stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

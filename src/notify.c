@@ -1,0 +1,233 @@
+/* notify.c — the notification outbox and the heartbeat. */
+#include "notify.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define BACKOFF_FIRST_MS 15000
+#define BACKOFF_MAX_MS (30 * 60 * 1000)
+
+void notify_target_hash(const struct notify_target *t, char out[17])
+{
+	/* FNV-1a: stable across versions, and no secret is stored. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)t->url; p && *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static char *payload_for(const struct notify_target *t, const char *text)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	buf_addstr(&b, "{\"text\":");
+	buf_add_json_string(&b, text);
+	if (t->channel) {
+		buf_addstr(&b, ",\"channel\":");
+		buf_add_json_string(&b, t->channel);
+	}
+	if (t->username) {
+		buf_addstr(&b, ",\"username\":");
+		buf_add_json_string(&b, t->username);
+	}
+	if (t->icon_url) {
+		buf_addstr(&b, ",\"icon_url\":");
+		buf_add_json_string(&b, t->icon_url);
+	}
+	if (t->icon_emoji) {
+		buf_addstr(&b, ",\"icon_emoji\":");
+		buf_add_json_string(&b, t->icon_emoji);
+	}
+	buf_addch(&b, '}');
+	return buf_detach(&b);
+}
+
+int notify_post(const struct config *c, struct store *s, const char *group,
+		const char *kind, const char *text, int64_t now)
+{
+	if (!c->notifications_enabled)
+		return 0;
+	for (size_t i = 0; i < c->n_targets; i++) {
+		char hash[17];
+		notify_target_hash(&c->targets[i], hash);
+		char *payload = payload_for(&c->targets[i], text);
+		int rc = store_outbox_add(s, group, kind, hash, payload, now);
+		free(payload);
+		if (rc < 0) {
+			log_kv(LOG_ERROR, group, "cannot queue notification", "kind", kind,
+			       "error", store_errmsg(s), NULL);
+			return -1;
+		}
+	}
+	log_kv(LOG_DEBUG, group, "notification queued", "kind", kind, NULL);
+	return 0;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* One HTTP request; 0 on a 2xx answer, else -1 with *err (owned). */
+static int http_send(CURL *h, const char *url, const char *body, int64_t timeout_ms, char **err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
+	if (body) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	if (rc != CURLE_OK) {
+		*err = xstrdup(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (status < 200 || status > 299) {
+		*err = xasprintf("HTTP %ld", status);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct notify_target *target_by_hash(const struct config *c, const char *hash)
+{
+	for (size_t i = 0; i < c->n_targets; i++) {
+		char h[17];
+		notify_target_hash(&c->targets[i], h);
+		if (strcmp(h, hash) == 0)
+			return &c->targets[i];
+	}
+	return NULL;
+}
+
+int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int64_t budget_ms)
+{
+	struct outbox_msg *v;
+	size_t n;
+	if (store_outbox_load(s, &v, &n) < 0)
+		return -1;
+	if (n == 0) {
+		free(v);
+		return 0;
+	}
+	CURL *h = curl_easy_init();
+	if (!h) {
+		store_outbox_free(v, n);
+		return -1;
+	}
+	int64_t end = mono_ms() + budget_ms;
+	/* Targets that failed this round: the rest of their queue waits, in order. */
+	char **blocked = NULL;
+	size_t n_blocked = 0, cap_blocked = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct outbox_msg *m = &v[i];
+		const struct notify_target *t = target_by_hash(c, m->target_hash);
+		if (!t || !c->notifications_enabled) {
+			log_kv(LOG_WARN, m->group_id, "dropping queued notification: its target is no longer configured",
+			       "kind", m->kind, NULL);
+			store_outbox_delete(s, m->id);
+			continue;
+		}
+		bool skip = false;
+		for (size_t b = 0; b < n_blocked; b++)
+			if (strcmp(blocked[b], m->target_hash) == 0)
+				skip = true;
+		if (skip)
+			continue;
+		if (now - m->created_at > NOTIFY_KEEP_MS) {
+			log_kv(LOG_ERROR, m->group_id, "giving up on a notification after 48 hours",
+			       "kind", m->kind, "last_error", m->last_error, NULL);
+			store_outbox_delete(s, m->id);
+			continue;
+		}
+		if (m->next_attempt > now || mono_ms() >= end) {
+			blocked = xgrow(blocked, &cap_blocked, n_blocked + 1, sizeof *blocked);
+			blocked[n_blocked++] = m->target_hash;
+			continue;
+		}
+		char *err = NULL;
+		int64_t left = end - mono_ms();
+		int64_t timeout = left < NOTIFY_TIMEOUT_MS ? (left < 1 ? 1 : left) : NOTIFY_TIMEOUT_MS;
+		if (http_send(h, t->url, m->payload, timeout, &err) == 0) {
+			store_outbox_delete(s, m->id);
+			log_kv(LOG_DEBUG, m->group_id, "notification delivered", "kind", m->kind, NULL);
+			continue;
+		}
+		int attempts = m->attempts + 1;
+		int64_t delay = BACKOFF_FIRST_MS;
+		for (int a = 1; a < attempts && delay < BACKOFF_MAX_MS; a++)
+			delay *= 2;
+		if (delay > BACKOFF_MAX_MS)
+			delay = BACKOFF_MAX_MS;
+		char *where = log_redact_url(t->url);
+		char att[16];
+		snprintf(att, sizeof att, "%d", attempts);
+		log_kv(LOG_WARN, m->group_id, "notification not delivered; will retry", "kind", m->kind,
+		       "webhook", where, "error", err, "attempts", att, NULL);
+		free(where);
+		store_outbox_retry(s, m->id, attempts, now + delay, err);
+		free(err);
+		blocked = xgrow(blocked, &cap_blocked, n_blocked + 1, sizeof *blocked);
+		blocked[n_blocked++] = m->target_hash;
+	}
+	free(blocked);
+	curl_easy_cleanup(h);
+	store_outbox_free(v, n);
+	return store_outbox_depth(s);
+}
+
+int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now)
+{
+	if (!c->heartbeat_enabled || !c->heartbeat_url)
+		return 0;
+	char *last = store_meta_get(s, "heartbeat_last_ok");
+	int64_t last_ok = 0;
+	if (last)
+		parse_int64(last, &last_ok);
+	free(last);
+	/* Same tolerance idea as checks: a timer at the interval must not skip. */
+	int64_t slack = c->heartbeat_interval_ms / 10 > 1000 ? 1000 : c->heartbeat_interval_ms / 10;
+	if (last_ok && now >= last_ok && now - last_ok < c->heartbeat_interval_ms - slack)
+		return 0;
+	CURL *h = curl_easy_init();
+	if (!h)
+		return -1;
+	char *err = NULL;
+	int rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
+	curl_easy_cleanup(h);
+	char *where = log_redact_url(c->heartbeat_url);
+	if (rc < 0) {
+		log_kv(LOG_WARN, NULL, "heartbeat failed", "url", where, "error", err, NULL);
+		free(err);
+		free(where);
+		return -1;
+	}
+	log_kv(LOG_DEBUG, NULL, "heartbeat sent", "url", where, NULL);
+	free(where);
+	char t[32];
+	snprintf(t, sizeof t, "%lld", (long long)now);
+	store_meta_set(s, "heartbeat_last_ok", t);
+	return 1;
+}

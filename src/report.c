@@ -1,0 +1,379 @@
+/* report.c — a plan as JSON and as a diff for people. */
+#include "report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Finding the servers and IPs an action names, by id. */
+
+static int cmp_server_ptr(const void *pa, const void *pb)
+{
+	const struct plan_server *a = *(const struct plan_server *const *)pa;
+	const struct plan_server *b = *(const struct plan_server *const *)pb;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+static int cmp_fip_ptr(const void *pa, const void *pb)
+{
+	const struct plan_fip *a = *(const struct plan_fip *const *)pa;
+	const struct plan_fip *b = *(const struct plan_fip *const *)pb;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+struct lookup {
+	const struct plan_server **servers;
+	size_t n_servers;
+	const struct plan_fip **fips;
+	size_t n_fips;
+};
+
+static void lookup_init(struct lookup *l, const struct report_group *g)
+{
+	l->n_servers = g->n_servers;
+	l->servers = xmalloc(g->n_servers * sizeof *l->servers);
+	for (size_t i = 0; i < g->n_servers; i++)
+		l->servers[i] = &g->servers[i];
+	qsort(l->servers, l->n_servers, sizeof *l->servers, cmp_server_ptr);
+	l->n_fips = g->n_fips;
+	l->fips = xmalloc(g->n_fips * sizeof *l->fips);
+	for (size_t i = 0; i < g->n_fips; i++)
+		l->fips[i] = &g->fips[i];
+	qsort(l->fips, l->n_fips, sizeof *l->fips, cmp_fip_ptr);
+}
+
+static void lookup_release(struct lookup *l)
+{
+	free(l->servers);
+	free(l->fips);
+}
+
+static const struct plan_server *find_server(const struct lookup *l, int64_t id)
+{
+	struct plan_server key = { .id = id };
+	const struct plan_server *k = &key;
+	const struct plan_server **hit;
+	if (id == 0 || l->n_servers == 0)
+		return NULL;
+	hit = bsearch(&k, l->servers, l->n_servers, sizeof *l->servers, cmp_server_ptr);
+	return hit ? *hit : NULL;
+}
+
+static const struct plan_fip *find_fip(const struct lookup *l, int64_t id)
+{
+	struct plan_fip key = { .id = id };
+	const struct plan_fip *k = &key;
+	const struct plan_fip **hit;
+	if (l->n_fips == 0)
+		return NULL;
+	hit = bsearch(&k, l->fips, l->n_fips, sizeof *l->fips, cmp_fip_ptr);
+	return hit ? *hit : NULL;
+}
+
+size_t report_count_actions(const struct report_group *g, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (g[i].plan)
+			total += g[i].plan->n_actions;
+	return total;
+}
+
+/* JSON */
+
+static void json_str_or_null(struct buf *out, const char *s)
+{
+	if (s)
+		buf_add_json_string(out, s);
+	else
+		buf_addstr(out, "null");
+}
+
+static void json_id_or_null(struct buf *out, int64_t id)
+{
+	if (id)
+		buf_printf(out, "%" PRId64, id);
+	else
+		buf_addstr(out, "null");
+}
+
+static void json_fip_fields(struct buf *out, const struct lookup *l, int64_t id)
+{
+	const struct plan_fip *f = find_fip(l, id);
+	buf_printf(out, "{\"floating_ip\":%" PRId64 ",\"floating_ip_name\":", id);
+	json_str_or_null(out, f ? f->name : NULL);
+	buf_addstr(out, ",\"ip\":");
+	json_str_or_null(out, f ? f->ip : NULL);
+}
+
+static void json_server_fields(struct buf *out, const struct lookup *l,
+			       const char *key, int64_t id)
+{
+	const struct plan_server *s = find_server(l, id);
+	buf_printf(out, ",\"%s\":", key);
+	json_id_or_null(out, id);
+	buf_printf(out, ",\"%s_name\":", key);
+	json_str_or_null(out, s ? s->name : NULL);
+	buf_printf(out, ",\"%s_status\":", key);
+	json_str_or_null(out, s ? health_name(s->status) : NULL);
+}
+
+static void json_group(const struct report_group *g, struct buf *out)
+{
+	const struct plan *p = g->plan;
+	struct lookup l;
+
+	lookup_init(&l, g);
+	buf_addstr(out, "{\"id\":");
+	json_str_or_null(out, g->id);
+	buf_addstr(out, ",\"display_name\":");
+	json_str_or_null(out, g->display_name);
+	buf_printf(out, ",\"readonly\":%s,\"deferred\":%s,\"defer_reason\":",
+		   g->readonly ? "true" : "false", g->deferred ? "true" : "false");
+	json_str_or_null(out, g->defer_reason);
+	buf_addstr(out, ",\"error\":");
+	json_str_or_null(out, g->error);
+	buf_printf(out, ",\"fail_open\":%s,\"candidates\":%zu,\"actions\":[",
+		   p && p->fail_open ? "true" : "false", p ? p->n_candidates : 0);
+	for (size_t i = 0; p && i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (i)
+			buf_addch(out, ',');
+		json_fip_fields(out, &l, a->fip);
+		json_server_fields(out, &l, "from", a->from);
+		json_server_fields(out, &l, "to", a->to);
+		buf_printf(out, ",\"reason\":\"%s\"}", plan_reason_name(a->reason));
+	}
+	buf_addstr(out, "],\"skipped\":[");
+	for (size_t i = 0; p && i < p->n_skipped; i++) {
+		const struct plan_skip *k = &p->skipped[i];
+		const struct plan_server *s = find_server(&l, k->server);
+		if (i)
+			buf_addch(out, ',');
+		json_fip_fields(out, &l, k->fip);
+		buf_addstr(out, ",\"server\":");
+		json_id_or_null(out, k->server);
+		buf_addstr(out, ",\"server_name\":");
+		json_str_or_null(out, s ? s->name : NULL);
+		buf_printf(out, ",\"reason\":\"%s\"}", plan_skip_name(k->reason));
+	}
+	buf_addstr(out, "]}");
+	lookup_release(&l);
+}
+
+void report_json(const struct report_group *g, size_t n, struct buf *out)
+{
+	buf_addstr(out, "{\"groups\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addch(out, ',');
+		json_group(&g[i], out);
+	}
+	buf_addstr(out, "]}\n");
+}
+
+/* Human */
+
+/* Untrusted text made safe for a terminal, as a new string. */
+static char *sane(const char *s)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	log_escape(&b, s ? s : "");
+	return buf_detach(&b);
+}
+
+/* Columns a string takes on a terminal: UTF-8 continuation bytes take none. */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static void pad(struct buf *out, const char *s, size_t w)
+{
+	buf_addstr(out, s);
+	for (size_t k = width(s); k < w; k++)
+		buf_addch(out, ' ');
+}
+
+static char *fip_label(const struct plan_fip *f, int64_t id)
+{
+	if (f && f->name && *f->name)
+		return sane(f->name);
+	return xasprintf("#%" PRId64, id);
+}
+
+static char *fip_address(const struct plan_fip *f)
+{
+	return sane(f && f->ip && *f->ip ? f->ip : "-");
+}
+
+static char *server_label(const struct lookup *l, int64_t id)
+{
+	const struct plan_server *s = find_server(l, id);
+	if (id == 0)
+		return xstrdup("unassigned");
+	if (!s)
+		return xasprintf("server %" PRId64, id);
+	char *name = s->name && *s->name ? sane(s->name) : xasprintf("#%" PRId64, id);
+	char *label = xasprintf("%s (%s)", name, health_name(s->status));
+	free(name);
+	return label;
+}
+
+/* One row of the diff, cells escaped, before alignment. */
+struct row {
+	char *cell[4];               /* ip name, address, from, to */
+	const char *reason;
+};
+
+static void human_actions(const struct report_group *g, const struct lookup *l,
+			  struct buf *out)
+{
+	const struct plan *p = g->plan;
+	struct row *rows = xcalloc(p->n_actions, sizeof *rows);
+	size_t w[4] = { 0 };
+
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		const struct plan_fip *f = find_fip(l, a->fip);
+		rows[i].cell[0] = fip_label(f, a->fip);
+		rows[i].cell[1] = fip_address(f);
+		rows[i].cell[2] = server_label(l, a->from);
+		rows[i].cell[3] = server_label(l, a->to);
+		rows[i].reason = plan_reason_name(a->reason);
+		for (size_t c = 0; c < 4; c++) {
+			size_t cw = width(rows[i].cell[c]);
+			if (cw > w[c])
+				w[c] = cw;
+		}
+	}
+	for (size_t i = 0; i < p->n_actions; i++) {
+		buf_addstr(out, "  ");
+		pad(out, rows[i].cell[0], w[0] + 2);
+		pad(out, rows[i].cell[1], w[1] + 2);
+		pad(out, rows[i].cell[2], w[2]);
+		buf_addstr(out, " -> ");
+		pad(out, rows[i].cell[3], w[3] + 2);
+		buf_addstr(out, rows[i].reason);
+		buf_addch(out, '\n');
+		for (size_t c = 0; c < 4; c++)
+			free(rows[i].cell[c]);
+	}
+	free(rows);
+}
+
+static void human_skipped(const struct report_group *g, const struct lookup *l,
+			  struct buf *out)
+{
+	const struct plan *p = g->plan;
+
+	for (size_t i = 0; i < p->n_skipped; i++) {
+		const struct plan_skip *k = &p->skipped[i];
+		const struct plan_fip *f = find_fip(l, k->fip);
+		char *name = fip_label(f, k->fip);
+		char *addr = fip_address(f);
+		buf_printf(out, "  left alone: %s %s ", name, addr);
+		if (k->reason == SKIP_FOREIGN_TARGET) {
+			buf_printf(out, "points at server %" PRId64 ", outside this group\n",
+				   k->server);
+		} else {
+			char *zone = sane(f ? f->network_zone : NULL);
+			char *on = server_label(l, k->server);
+			buf_printf(out, "%s%s: no candidate server in network zone %s\n",
+				   k->server ? "on " : "", on, zone);
+			free(on);
+			free(zone);
+		}
+		free(name);
+		free(addr);
+	}
+}
+
+static void human_group(const struct report_group *g, struct buf *out)
+{
+	const struct plan *p = g->plan;
+	char *id = sane(g->id);
+	struct lookup l;
+
+	buf_printf(out, "group %s", id);
+	free(id);
+	if (g->display_name && *g->display_name && !str_eq(g->display_name, g->id)) {
+		char *dn = sane(g->display_name);
+		buf_printf(out, " (%s)", dn);
+		free(dn);
+	}
+	if (g->readonly)
+		buf_addstr(out, " [readonly: shown, never applied]");
+	if (g->deferred) {
+		char *why = g->defer_reason ? sane(g->defer_reason) : NULL;
+		buf_printf(out, " [deferred%s%s: not applied this round]",
+			   why ? ": " : "", why ? why : "");
+		free(why);
+	}
+	buf_addch(out, '\n');
+	if (!p) {
+		char *err = sane(g->error ? g->error : "no plan");
+		buf_printf(out, "  no plan: %s\n", err);
+		free(err);
+		return;
+	}
+
+	lookup_init(&l, g);
+	if (p->n_actions)
+		human_actions(g, &l, out);
+	else
+		buf_addstr(out, "  no changes\n");
+	human_skipped(g, &l, out);
+	if (p->fail_open)
+		buf_printf(out, "  warning: no server is healthy; all %zu are candidates (fail-open)\n",
+			   p->n_candidates);
+	lookup_release(&l);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+void report_human(const struct report_group *g, size_t n, struct buf *out)
+{
+	size_t moves = 0, groups = 0, readonly = 0, deferred = 0, failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		human_group(&g[i], out);
+		if (!g[i].plan) {
+			failed++;
+			continue;
+		}
+		if (g[i].plan->n_actions == 0)
+			continue;
+		moves += g[i].plan->n_actions;
+		groups++;
+		readonly += g[i].readonly;
+		deferred += g[i].deferred && !g[i].readonly;
+	}
+	if (n)
+		buf_addch(out, '\n');
+	if (moves == 0)
+		buf_addstr(out, "no changes");
+	else
+		buf_printf(out, "%zu floating %s to move in %zu %s", moves,
+			   plural(moves, "IP", "IPs"), groups, plural(groups, "group", "groups"));
+	if (readonly)
+		buf_printf(out, "; %zu readonly %s not applied", readonly,
+			   plural(readonly, "group", "groups"));
+	if (deferred)
+		buf_printf(out, "; %zu deferred %s not applied", deferred,
+			   plural(deferred, "group", "groups"));
+	if (failed)
+		buf_printf(out, "; %zu %s without a plan", failed,
+			   plural(failed, "group", "groups"));
+	buf_addch(out, '\n');
+}
