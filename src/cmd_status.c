@@ -1,12 +1,372 @@
-/* cmd_status.c — placeholder. */
+/*
+ * cmd_status.c — what the state file knows, without any network I/O:
+ * servers and their health (per check target), floating IPs and where
+ * they point, the outbox. --snapshot GROUP prints the planner's input in
+ * the simulate format, ready to edit and feed to `flipper simulate`.
+ */
 #include <stdio.h>
-#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-const char cmd_status_usage[] = "usage: flipper status [--json] [--snapshot GROUP] [--group ID]...\n";
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "planner.h"
+#include "snapshot.h"
+#include "store.h"
+
+const char cmd_status_usage[] =
+	"usage: flipper [-c FILE] [--state FILE] status [--json] [--snapshot GROUP] [--group ID]...\n"
+	"\n"
+	"Show what the state file knows: each group's servers with their health and\n"
+	"check targets, its floating IPs and where they point, and the notification\n"
+	"outbox. Reads the state file only; contacts nothing.\n"
+	"\n"
+	"  --json             print it as JSON\n"
+	"  --snapshot GROUP   print GROUP's planner input in the format of\n"
+	"                     `flipper simulate` (edit a status, then simulate)\n"
+	"  --group ID         only this group (repeatable)\n"
+	"\n"
+	"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
+	"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n";
+
+struct group_view {
+	char *id;
+	struct store_group meta;
+	struct store_server *servers;
+	size_t n_servers;
+	struct hc_fip *fips;
+	size_t n_fips;
+	struct store_target *targets;
+	size_t n_targets;
+};
+
+static void view_release(struct group_view *v)
+{
+	free(v->id);
+	store_group_release(&v->meta);
+	store_servers_free(v->servers, v->n_servers);
+	hc_fips_free(v->fips, v->n_fips);
+	store_targets_free(v->targets, v->n_targets);
+}
+
+static int view_load(struct store *s, const char *id, struct group_view *v)
+{
+	memset(v, 0, sizeof *v);
+	v->id = xstrdup(id);
+	if (store_group_load(s, id, &v->meta) < 0 ||
+	    store_servers_load(s, id, &v->servers, &v->n_servers) < 0 ||
+	    store_fips_load(s, id, &v->fips, &v->n_fips) < 0 ||
+	    store_targets_load(s, id, &v->targets, &v->n_targets) < 0)
+		return -1;
+	return 0;
+}
+
+static void ago(struct buf *b, int64_t then, int64_t now)
+{
+	if (!then) {
+		buf_addstr(b, "never");
+		return;
+	}
+	char d[48];
+	int64_t diff = now - then;
+	duration_format(diff < 0 ? 0 : diff / 1000 * 1000, d);
+	buf_printf(b, "%s ago", d);
+}
+
+static const char *server_name(const struct group_view *v, int64_t id)
+{
+	for (size_t i = 0; i < v->n_servers; i++)
+		if (v->servers[i].s.id == id)
+			return v->servers[i].s.name;
+	return NULL;
+}
+
+static void print_human(const struct group_view *v, int64_t now, struct buf *b)
+{
+	buf_printf(b, "group %s — inventory ", v->id);
+	ago(b, v->meta.inventory_at, now);
+	buf_addstr(b, ", last round ");
+	ago(b, v->meta.last_round_at, now);
+	if (v->meta.last_round_at)
+		buf_printf(b, " (took %lld ms)", (long long)v->meta.last_round_ms);
+	buf_addch(b, '\n');
+	if (v->meta.alert)
+		buf_printf(b, "  alert: %s\n", v->meta.alert);
+	buf_printf(b, "  servers (%zu):\n", v->n_servers);
+	for (size_t i = 0; i < v->n_servers; i++) {
+		const struct store_server *s = &v->servers[i];
+		struct buf line;
+		buf_init(&line, 0);
+		log_escape(&line, s->s.name ? s->s.name : "?");
+		buf_printf(b, "    %-20s %-6s %-9s since ", line.data,
+			   s->s.location ? s->s.location : "?", health_name(s->health));
+		buf_release(&line);
+		ago(b, s->health_since, now);
+		buf_addch(b, '\n');
+		for (size_t k = 0; k < v->n_targets; k++) {
+			const struct store_target *t = &v->targets[k];
+			if (t->server_id != s->s.id)
+				continue;
+			buf_printf(b, "      %-12s %s  %-9s rise %d fall %d  ran ", t->check_id,
+				   t->family == 4 ? "ipv4" : "ipv6", health_name(t->c.state),
+				   t->c.rise_count, t->c.fall_count);
+			ago(b, t->last_run, now);
+			if (t->last_error) {
+				buf_addstr(b, "  error \"");
+				log_escape(b, t->last_error);
+				buf_addch(b, '"');
+			}
+			buf_addch(b, '\n');
+		}
+	}
+	buf_printf(b, "  floating IPs (%zu):\n", v->n_fips);
+	for (size_t i = 0; i < v->n_fips; i++) {
+		const struct hc_fip *f = &v->fips[i];
+		const char *to = f->server ? server_name(v, f->server) : "(unassigned)";
+		char other[48];
+		if (!to) {
+			snprintf(other, sizeof other, "server %lld (not in group)", (long long)f->server);
+			to = other;
+		}
+		buf_printf(b, "    %-20s %-24s %-6s -> %s\n", f->name ? f->name : "?", f->ip ? f->ip : "?",
+			   f->location ? f->location : "?", to);
+	}
+}
+
+static void json_str(struct buf *b, const char *k, const char *v)
+{
+	buf_printf(b, "\"%s\":", k);
+	if (v)
+		buf_add_json_string(b, v);
+	else
+		buf_addstr(b, "null");
+}
+
+static void print_json(const struct group_view *v, struct buf *b)
+{
+	buf_addstr(b, "{");
+	json_str(b, "id", v->id);
+	buf_printf(b, ",\"inventory_at\":%lld,\"last_round_at\":%lld,\"last_round_ms\":%lld,",
+		   (long long)v->meta.inventory_at, (long long)v->meta.last_round_at,
+		   (long long)v->meta.last_round_ms);
+	json_str(b, "alert", v->meta.alert);
+	buf_addstr(b, ",\"servers\":[");
+	for (size_t i = 0; i < v->n_servers; i++) {
+		const struct store_server *s = &v->servers[i];
+		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)s->s.id);
+		json_str(b, "name", s->s.name);
+		buf_addch(b, ',');
+		json_str(b, "location", s->s.location);
+		buf_addch(b, ',');
+		json_str(b, "network_zone", s->s.network_zone);
+		buf_addch(b, ',');
+		json_str(b, "ipv4", s->s.ipv4);
+		buf_addch(b, ',');
+		json_str(b, "ipv6", s->s.ipv6);
+		if (s->s.has_index)
+			buf_printf(b, ",\"resource_index\":%lld", (long long)s->s.resource_index);
+		else
+			buf_addstr(b, ",\"resource_index\":null");
+		buf_printf(b, ",\"status\":\"%s\",\"since\":%lld,\"targets\":[", health_name(s->health),
+			   (long long)s->health_since);
+		bool first = true;
+		for (size_t k = 0; k < v->n_targets; k++) {
+			const struct store_target *t = &v->targets[k];
+			if (t->server_id != s->s.id)
+				continue;
+			buf_addstr(b, first ? "{" : ",{");
+			first = false;
+			json_str(b, "check", t->check_id);
+			buf_printf(b, ",\"family\":\"%s\",\"state\":\"%s\",\"rise\":%d,\"fall\":%d,"
+				   "\"last_run\":%lld,\"last_ok\":%lld,\"duration_ms\":%lld,",
+				   t->family == 4 ? "ipv4" : "ipv6", health_name(t->c.state), t->c.rise_count,
+				   t->c.fall_count, (long long)t->last_run, (long long)t->last_ok,
+				   (long long)t->duration_ms);
+			json_str(b, "error", t->last_error);
+			buf_addch(b, '}');
+		}
+		buf_addstr(b, "]}");
+	}
+	buf_addstr(b, "],\"floating_ips\":[");
+	for (size_t i = 0; i < v->n_fips; i++) {
+		const struct hc_fip *f = &v->fips[i];
+		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)f->id);
+		json_str(b, "name", f->name);
+		buf_addch(b, ',');
+		json_str(b, "ip", f->ip);
+		buf_addch(b, ',');
+		json_str(b, "location", f->location);
+		buf_addch(b, ',');
+		json_str(b, "network_zone", f->network_zone);
+		if (f->server)
+			buf_printf(b, ",\"server\":%lld}", (long long)f->server);
+		else
+			buf_addstr(b, ",\"server\":null}");
+	}
+	buf_addstr(b, "]}");
+}
+
+static void print_snapshot(const struct group_view *v, struct buf *b)
+{
+	struct plan_server *ps = xcalloc(v->n_servers + 1, sizeof *ps);
+	struct plan_fip *pf = xcalloc(v->n_fips + 1, sizeof *pf);
+	for (size_t i = 0; i < v->n_servers; i++) {
+		const struct store_server *s = &v->servers[i];
+		ps[i] = (struct plan_server){ s->s.id, s->s.name, s->s.location, s->s.network_zone,
+					      s->s.has_index, s->s.resource_index, s->health };
+	}
+	for (size_t i = 0; i < v->n_fips; i++) {
+		const struct hc_fip *f = &v->fips[i];
+		pf[i] = (struct plan_fip){ f->id, f->name, f->ip, f->location, f->network_zone,
+					   f->has_index, f->resource_index, f->server };
+	}
+	snapshot_write(v->id, ps, v->n_servers, pf, v->n_fips, b);
+	free(ps);
+	free(pf);
+}
+
+/* The state path without needing a valid configuration when it is given. */
+static char *resolve_state(struct globals *g, int *rc)
+{
+	*rc = 0;
+	if (g->state_path)
+		return xstrdup(g->state_path);
+	struct diags d;
+	diags_init(&d, g->config_path);
+	struct config *c = NULL;
+	if (g->config_explicit || access(g->config_path, R_OK) == 0) {
+		c = config_load(g->config_path, &d);
+		if (!c) {
+			config_report_diags(&d);
+			diags_release(&d);
+			*rc = EXIT_USAGE;
+			return NULL;
+		}
+	}
+	diags_release(&d);
+	char *path;
+	const char *dir = getenv("STATE_DIRECTORY");
+	if (c && c->state_path)
+		path = xstrdup(c->state_path);
+	else if (dir && *dir)
+		path = xasprintf("%.*s/flipper.db", (int)strcspn(dir, ":"), dir);
+	else
+		path = xstrdup("flipper.db");
+	config_free(c);
+	return path;
+}
 
 int cmd_status(struct globals *g, int argc, char **argv)
 {
-	(void)g; (void)argc; (void)argv;
-	fprintf(stderr, "flipper: 'status' is not implemented yet in this build\n");
-	return EXIT_USAGE;
+	bool json = false;
+	const char *snapshot = NULL;
+	char **only = xcalloc((size_t)argc + 1, sizeof *only);
+	size_t n_only = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
+			snapshot = argv[++i];
+		} else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
+			only[n_only++] = argv[++i];
+		} else {
+			fprintf(stderr, "flipper status: unexpected argument '%s'\n\n%s", argv[i], cmd_status_usage);
+			free(only);
+			return EXIT_USAGE;
+		}
+	}
+	int rc;
+	char *path = resolve_state(g, &rc);
+	if (!path) {
+		free(only);
+		return rc;
+	}
+	char *err = NULL;
+	struct store *s = store_open_readonly(path, &err);
+	if (!s) {
+		fprintf(stderr, "flipper status: %s\n", err ? err : "no state file yet (no round has run)");
+		rc = err ? EXIT_RUNTIME : EXIT_RUNTIME;
+		free(err);
+		free(path);
+		free(only);
+		return rc;
+	}
+
+	char **ids = NULL;
+	size_t n_ids = 0;
+	struct buf out;
+	buf_init(&out, 0);
+	rc = EXIT_OK_;
+	if (store_group_ids(s, &ids, &n_ids) < 0) {
+		fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+		rc = EXIT_RUNTIME;
+		goto done;
+	}
+	int64_t now = now_ms();
+	if (snapshot) {
+		struct group_view v;
+		bool found = false;
+		for (size_t i = 0; i < n_ids; i++)
+			found |= strcmp(ids[i], snapshot) == 0;
+		if (!found) {
+			fprintf(stderr, "flipper status: the state has no group '%s'\n", snapshot);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if (view_load(s, snapshot, &v) < 0) {
+			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			rc = EXIT_RUNTIME;
+		} else {
+			print_snapshot(&v, &out);
+		}
+		view_release(&v);
+		goto done;
+	}
+	if (json)
+		buf_addstr(&out, "{\"groups\":[");
+	size_t shown = 0;
+	for (size_t i = 0; i < n_ids; i++) {
+		bool want = n_only == 0;
+		for (size_t k = 0; k < n_only; k++)
+			want |= strcmp(only[k], ids[i]) == 0;
+		if (!want)
+			continue;
+		struct group_view v;
+		if (view_load(s, ids[i], &v) < 0) {
+			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			view_release(&v);
+			rc = EXIT_RUNTIME;
+			goto done;
+		}
+		if (json) {
+			if (shown)
+				buf_addch(&out, ',');
+			print_json(&v, &out);
+		} else {
+			print_human(&v, now, &out);
+		}
+		shown++;
+		view_release(&v);
+	}
+	int64_t depth = store_outbox_depth(s);
+	if (json)
+		buf_printf(&out, "],\"outbox_depth\":%lld}", (long long)depth);
+	else
+		buf_printf(&out, "outbox: %lld notification%s queued\n", (long long)depth,
+			   depth == 1 ? "" : "s");
+done:
+	if (out.len)
+		fwrite(out.data, 1, out.len, stdout);
+	if (json && !snapshot && rc == EXIT_OK_)
+		fputc('\n', stdout);
+	buf_release(&out);
+	for (size_t i = 0; i < n_ids; i++)
+		free(ids[i]);
+	free(ids);
+	store_close(s);
+	free(path);
+	free(only);
+	return rc;
 }

@@ -86,7 +86,7 @@ static void add_value(struct buf *b, double v)
 	else if (v == (double)(long long)v && fabs(v) < 9e15)
 		buf_printf(b, "%lld", (long long)v);
 	else
-		buf_printf(b, "%.17g", v);
+		buf_printf(b, "%.10g", v);
 }
 
 void metrics_sample_raw(struct metrics *m, const char *family, const char *labels, double value)

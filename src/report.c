@@ -278,21 +278,24 @@ static void human_skipped(const struct report_group *g, const struct lookup *l,
 		const struct plan_skip *k = &p->skipped[i];
 		const struct plan_fip *f = find_fip(l, k->fip);
 		char *name = fip_label(f, k->fip);
-		char *addr = fip_address(f);
-		buf_printf(out, "  left alone: %s %s ", name, addr);
+		buf_printf(out, "  left alone: %s", name);
+		free(name);
+		if (f && f->ip && *f->ip) {
+			char *addr = sane(f->ip);
+			buf_printf(out, " %s", addr);
+			free(addr);
+		}
 		if (k->reason == SKIP_FOREIGN_TARGET) {
-			buf_printf(out, "points at server %" PRId64 ", outside this group\n",
+			buf_printf(out, ": points at server %" PRId64 ", outside this group\n",
 				   k->server);
 		} else {
 			char *zone = sane(f ? f->network_zone : NULL);
 			char *on = server_label(l, k->server);
-			buf_printf(out, "%s%s: no candidate server in network zone %s\n",
+			buf_printf(out, ": %s%s, no candidate server in network zone %s\n",
 				   k->server ? "on " : "", on, zone);
 			free(on);
 			free(zone);
 		}
-		free(name);
-		free(addr);
 	}
 }
 
@@ -332,7 +335,7 @@ static void human_group(const struct report_group *g, struct buf *out)
 		buf_addstr(out, "  no changes\n");
 	human_skipped(g, &l, out);
 	if (p->fail_open)
-		buf_printf(out, "  warning: no server is healthy; all %zu are candidates (fail-open)\n",
+		buf_printf(out, "  warning: no server is healthy; all %zu servers are candidates (fail-open)\n",
 			   p->n_candidates);
 	lookup_release(&l);
 }

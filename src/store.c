@@ -379,6 +379,26 @@ static int ensure_group(struct store *s, const char *group)
 
 /* ---- groups ------------------------------------------------------------ */
 
+int store_group_ids(struct store *s, char ***out, size_t *n)
+{
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, "SELECT id FROM groups ORDER BY id");
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, cnt + 1, sizeof *v);
+		v[cnt++] = col_text(st, 0);
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	*n = cnt;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_group_load(struct store *s, const char *group, struct store_group *g)
 {
 	memset(g, 0, sizeof *g);

@@ -98,6 +98,8 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
+/* Ids of every group the state knows, sorted. */
+int store_group_ids(struct store *s, char ***out, size_t *n);
 /* 0 found, 1 no row yet (g zeroed), -1 error. */
 int store_group_load(struct store *s, const char *group, struct store_group *g);
 int store_group_save(struct store *s, const char *group, const struct store_group *g);
