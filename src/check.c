@@ -3,9 +3,10 @@
  *
  * Every target becomes one easy handle (a "probe") that carries its own
  * URL, headers and error buffer; CURLOPT_PRIVATE leads back from a
- * finished transfer to its probe. All probes are added at once, the loop
- * runs curl_multi_perform / curl_multi_poll until none is running, and
- * each finished transfer is removed and cleaned up as soon as
+ * finished transfer to its probe. All probes are added at once (or as
+ * many as the open-files limit allows, the rest joining as others end),
+ * the loop runs curl_multi_perform / curl_multi_poll until none is left,
+ * and each finished transfer is removed and cleaned up as soon as
  * curl_multi_info_read reports it, so its socket is closed at once.
  *
  * Connecting to an address while speaking to a host: the URL names the
@@ -308,10 +309,13 @@ static int probe_address(struct probe *p)
 	unsigned char bin[sizeof(struct in6_addr)];
 	char *addr;
 
+	if (t->family != 4 && t->family != 6) {
+		target_fail(t, "address family %d: want 4 or 6", t->family);
+		return -1;
+	}
 	if (!t->address || inet_pton(t->family == 6 ? AF_INET6 : AF_INET,
 				     t->address, bin) != 1) {
-		target_fail(t,
-			    "address \"%s\" is not an IPv%d address",
+		target_fail(t, "address \"%s\" is not an IPv%d address",
 			    t->address ? t->address : "", t->family);
 		return -1;
 	}
@@ -324,8 +328,8 @@ static int probe_address(struct probe *p)
 		char *map;
 
 		if (!v6 && !is_plain_host(c->host)) {
-			target_fail(t,
-				    "host \"%s\": not a valid host name", c->host);
+			target_fail(t, "host \"%s\": not a valid host name",
+				    c->host);
 			free(addr);
 			return -1;
 		}
@@ -336,8 +340,7 @@ static int probe_address(struct probe *p)
 		l = curl_slist_append(NULL, map);
 		free(map);
 		if (!l) {
-			target_fail(t,
-				    "out of memory building the address map");
+			target_fail(t, "out of memory building the address map");
 			free(addr);
 			return -1;
 		}
@@ -424,6 +427,10 @@ static int probe_setup(struct round *r, struct probe *p)
 	const char *what;
 	CURL *e;
 
+	if (!is_token(method)) {
+		target_fail(p->t, "method \"%s\": not a valid method", method);
+		return -1;
+	}
 	if (probe_address(p) < 0 || probe_headers(p) < 0)
 		return -1;
 	e = p->easy = curl_easy_init();

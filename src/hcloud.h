@@ -38,7 +38,7 @@
 #define HC_MAX_BODY_OBJECT  (1u << 20)   /* actions, one object, errors */
 #define HC_MAX_PAGE_ITEMS   1000         /* items in one page (API max 50) */
 #define HC_MAX_PAGES        2000         /* pages followed in one listing */
-#define HC_MAX_LABELS       256          /* labels kept per resource */
+#define HC_MAX_LABELS       256          /* labels per resource; more is an error */
 #define HC_MAX_FIELD        4096         /* bytes in one string field */
 #define HC_PER_PAGE         50
 

@@ -785,7 +785,11 @@ static void check_alerts(struct engine *e, struct gstate *g)
 	struct buf key, text;
 	buf_init(&key, 0);
 	buf_init(&text, 0);
-	if (g->n_servers && g->plan.fail_open) {
+	bool any_unhealthy = false;
+	for (size_t i = 0; i < g->n_servers; i++)
+		any_unhealthy |= g->servers[i].health == HEALTH_UNHEALTHY;
+	/* All unknown (a new state) is not an outage; unhealthy ones are. */
+	if (g->n_servers && g->plan.fail_open && any_unhealthy) {
 		buf_addstr(&key, "fail-open");
 	} else {
 		for (size_t i = 0; i < g->n_servers; i++) {

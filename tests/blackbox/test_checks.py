@@ -239,6 +239,14 @@ def test_bad_inputs_fail_only_their_target(be, run):
     assert r[3]["error"] == 'ca_file "/nonexistent/ca.pem": No such file or directory'
 
 
+def test_invalid_method_fails_before_connecting(be, run):
+    port = start(be, "127.0.0.47")
+    r = run([line("127.0.0.47", port, HOST)], "--method", "GET /x HTTP/1.1\r\nX:")
+    assert r[0]["ok"] is False
+    assert r[0]["error"].startswith('method "GET /x')
+    assert be.info("127.0.0.47", port)["connections"] == 0
+
+
 # ---- IPv6 ------------------------------------------------------------------
 
 def test_ipv6_on_loopback(be, run):
