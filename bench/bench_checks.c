@@ -24,6 +24,10 @@
  *     --base-addr A     first IPv4 address (default 127.0.1.1)
  *     --addrs M         spread the N targets over M addresses (default N)
  *     --port P --type T --host H --path P --timeout-ms T --ca-file F
+ *     --serve-delay MS  also start a backend (a child process, epoll, plain
+ *                       HTTP) on those addresses and port that answers
+ *                       200 after MS milliseconds: the benchmark then
+ *                       measures the runner, not a slow test server
  *
  * Output: one JSON object per target and round on stdout
  *   {"round":1,"index":0,"address":"127.0.1.1","port":8080,"family":4,
@@ -35,10 +39,19 @@
  * check_round_run() failed, 2 on bad usage.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -72,6 +85,7 @@ struct opts {
 	long timeout_ms;
 	const char *ca_file;
 	const char *file;
+	long serve_delay_ms;         /* -1: no built-in backend */
 };
 
 static void usage(void)
@@ -82,7 +96,7 @@ static void usage(void)
 		"                    [--default-ca-path D] FILE\n"
 		"       bench_checks [...] --many N [--base-addr A] [--addrs M] --port P\n"
 		"                    [--type http|https] [--host H] [--path P]\n"
-		"                    [--timeout-ms T] [--ca-file F]\n");
+		"                    [--timeout-ms T] [--ca-file F] [--serve-delay MS]\n");
 }
 
 static int bad(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -313,6 +327,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			r = parse_long_range(v, 1, 86400000, &o->timeout_ms);
 		else if (strcmp(a, "--ca-file") == 0)
 			o->ca_file = v;
+		else if (strcmp(a, "--serve-delay") == 0)
+			r = parse_long_range(v, 0, 3600000, &o->serve_delay_ms);
 		else
 			return bad("unknown option \"%s\"", a);
 		if (r < 0)
@@ -320,6 +336,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->file == !o->many)
 		return bad("%s", "give either FILE or --many N");
+	if (o->serve_delay_ms >= 0 && !o->many)
+		return bad("%s", "--serve-delay needs --many");
 	return 0;
 }
 
@@ -346,6 +364,203 @@ static void print_result(long round, size_t i, const struct check_target *t)
 	fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);
 }
+
+/* ---- the built-in slow backend (--serve-delay) ---------------------------- */
+
+#define SERVE_REQ_MAX 8192
+
+struct sconn {
+	int state;                   /* 0 free, 1 listener, 2 reading, 3 waiting */
+	size_t len;
+	char req[SERVE_REQ_MAX];
+	int64_t due;                 /* when to answer (state 3) */
+	int next;                    /* FIFO of waiting connections */
+};
+
+struct server {
+	int ep;
+	struct sconn *c;
+	size_t nc;
+	int head, tail;              /* waiting FIFO: equal delays keep order */
+	int64_t delay;
+};
+
+static const char serve_reply[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+
+static void serve_close(struct server *sv, int fd)
+{
+	epoll_ctl(sv->ep, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+	sv->c[fd].state = 0;
+}
+
+static void serve_accept(struct server *sv, int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		if (fd < 0)
+			return;
+		if ((size_t)fd >= sv->nc) {
+			close(fd);
+			continue;
+		}
+		sv->c[fd].state = 2;
+		sv->c[fd].len = 0;
+		ev.data.fd = fd;
+		epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+static void serve_read(struct server *sv, int fd)
+{
+	struct sconn *c = &sv->c[fd];
+	ssize_t r = read(fd, c->req + c->len, sizeof(c->req) - 1 - c->len);
+
+	if (r <= 0) {
+		if (r < 0 && errno == EAGAIN)
+			return;
+		serve_close(sv, fd);
+		return;
+	}
+	c->len += (size_t)r;
+	c->req[c->len] = '\0';
+	if (!strstr(c->req, "\r\n\r\n")) {
+		if (c->len + 1 >= sizeof(c->req))
+			serve_close(sv, fd);
+		return;
+	}
+	epoll_ctl(sv->ep, EPOLL_CTL_DEL, fd, NULL);
+	c->state = 3;
+	c->due = mono_ms() + sv->delay;
+	c->next = -1;
+	if (sv->tail >= 0)
+		sv->c[sv->tail].next = fd;
+	else
+		sv->head = fd;
+	sv->tail = fd;
+}
+
+static void serve_answer_due(struct server *sv)
+{
+	int64_t now = mono_ms();
+
+	while (sv->head >= 0 && sv->c[sv->head].due <= now) {
+		int fd = sv->head;
+
+		sv->head = sv->c[fd].next;
+		if (sv->head < 0)
+			sv->tail = -1;
+		if (write(fd, serve_reply, sizeof(serve_reply) - 1) < 0) {
+			/* The client gave up; nothing to tell it. */
+		}
+		close(fd);
+		sv->c[fd].state = 0;
+	}
+}
+
+static int serve_listen(struct server *sv, const struct spec *specs, size_t n,
+			long port)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		struct epoll_event ev = { .events = EPOLLIN };
+		int one = 1, fd;
+		bool dup = false;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = strcmp(specs[i].address, specs[j].address) == 0;
+		if (dup)
+			continue;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0 || (size_t)fd >= sv->nc)
+			return bad("serve: socket: %s", strerror(errno));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sa.sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, specs[i].address, &sa.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(fd, 4096) < 0)
+			return bad("serve: %s: %s", specs[i].address, strerror(errno));
+		sv->c[fd].state = 1;
+		ev.data.fd = fd;
+		epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev);
+	}
+	return 0;
+}
+
+static void serve_loop(struct server *sv)
+{
+	struct epoll_event evs[256];
+
+	for (;;) {
+		int timeout = -1, k;
+
+		if (sv->head >= 0) {
+			int64_t wait = sv->c[sv->head].due - mono_ms();
+
+			timeout = wait < 0 ? 0 : (int)wait;
+		}
+		k = epoll_wait(sv->ep, evs, (int)ARRAY_SIZE(evs), timeout);
+		for (int i = 0; i < k; i++) {
+			int fd = evs[i].data.fd;
+
+			if (sv->c[fd].state == 1)
+				serve_accept(sv, fd);
+			else if (sv->c[fd].state == 2)
+				serve_read(sv, fd);
+		}
+		serve_answer_due(sv);
+	}
+}
+
+/* Fork the backend; returns its pid once it listens, or -1. */
+static pid_t serve_start(const struct opts *o, const struct spec *specs,
+			 size_t n)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(ready) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct server sv = { .head = -1, .tail = -1,
+				     .delay = o->serve_delay_ms };
+		struct rlimit rl;
+
+		close(ready[0]);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		sv.nc = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20 ?
+			1 << 20 : (size_t)rl.rlim_cur;
+		sv.c = xcalloc(sv.nc, sizeof(*sv.c));
+		sv.ep = epoll_create1(EPOLL_CLOEXEC);
+		if (sv.ep < 0 || serve_listen(&sv, specs, n, o->port) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		close(ready[1]);
+		serve_loop(&sv);
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/* ---- running ----------------------------------------------------------- */
 
 static int run(const struct opts *o, struct spec *specs, size_t n)
 {
@@ -387,7 +602,9 @@ int main(int argc, char **argv)
 	struct opts o = {
 		.rounds = 1, .method = "GET", .base_addr = "127.0.1.1",
 		.type = "http", .path = "/", .timeout_ms = 10000,
+		.serve_delay_ms = -1,
 	};
+	pid_t server = 0;
 	struct spec *specs = NULL;
 	size_t n = 0;
 	int status = 2;
@@ -405,6 +622,12 @@ int main(int argc, char **argv)
 	check_set_default_trust(o.default_ca_file, o.default_ca_path);
 	if ((o.many ? make_many(&o, &specs, &n) : load_file(&o, &specs, &n)) < 0)
 		goto out;
+	/* The backend is forked before libcurl starts any thread. */
+	if (o.serve_delay_ms >= 0 && (server = serve_start(&o, specs, n)) < 0) {
+		fprintf(stderr, "bench_checks: the built-in backend did not start\n");
+		status = 1;
+		goto out;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "bench_checks: curl_global_init failed\n");
 		status = 1;
@@ -413,6 +636,10 @@ int main(int argc, char **argv)
 	status = run(&o, specs, n);
 	curl_global_cleanup();
 out:
+	if (server > 0) {
+		kill(server, SIGTERM);
+		waitpid(server, NULL, 0);
+	}
 	for (size_t i = 0; i < n; i++)
 		spec_release(&specs[i]);
 	free(specs);

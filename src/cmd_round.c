@@ -237,7 +237,7 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		       "moved_to", info.moved_aside, "reason", info.moved_reason, NULL);
 
 	install_signals();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libcurl initialises itself on first use (src/curl_lazy.c). */
 	struct engine_options eo = { .groups = a->groups, .n_groups = a->n_groups };
 	struct engine *e = engine_new(c, s, &eo);
 	if (info.moved_aside)
@@ -318,7 +318,6 @@ int cmd_plan(struct globals *g, int argc, char **argv)
 		free(a.groups);
 		return EXIT_RUNTIME;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct engine_options eo = {
 		.dry_run = true, .no_checks = a.no_checks, .groups = a.groups, .n_groups = a.n_groups,
 	};

@@ -364,3 +364,22 @@ def test_1000_slow_targets_in_one_round(be, run):
     finally:
         for a in addrs:
             be.remove(a, port)
+
+
+def test_benchmark_mode_with_builtin_backend():
+    """The driver's own epoll backend (--serve-delay), used by the benchmark
+    so that it measures the runner rather than a Python test server."""
+    if not os.path.exists(DRIVER):
+        pytest.skip("%s not built" % DRIVER)
+    proc = subprocess.run([DRIVER, "--many", "1000", "--addrs", "100",
+                           "--base-addr", "127.0.7.1", "--port", "18601",
+                           "--serve-delay", "200", "--timeout-ms", "10000",
+                           "--rounds", "2"],
+                          capture_output=True, text=True, timeout=120)
+    r = Round(proc)
+    assert r.rc == 0, r.stderr
+    assert len(r.all) == 2000
+    bad = [res for res in r.all if not res["ok"]]
+    assert not bad, "%d failed, first: %s" % (len(bad), bad[:3])
+    assert all(res["duration_ms"] >= 200 for res in r.all)
+    print("built-in backend, 1000 x 200 ms: %s" % r.summaries)

@@ -52,8 +52,10 @@ class Result:
         return lines[-1][len("hcloud-driver: "):] if lines else ""
 
 
+# Its own fake (own token) rather than conftest's session-wide one, so the
+# token checks below know exactly which secret must never appear.
 @pytest.fixture(scope="module")
-def cloud():
+def hc_cloud():
     if not os.path.exists(DRIVER):
         if os.environ.get("HCLOUD_DRIVER"):
             pytest.fail("HCLOUD_DRIVER=%s does not exist" % DRIVER)
@@ -63,9 +65,9 @@ def cloud():
 
 
 @pytest.fixture
-def fc(cloud):
-    cloud.reset()
-    yield cloud
+def fc(hc_cloud):
+    hc_cloud.reset()
+    yield hc_cloud
 
 
 def drive(fc, *args, token=TOKEN, timeout=60, **env):
