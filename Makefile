@@ -89,8 +89,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUI
 	@$(if $(Q),echo "  TEST    $<")
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
 
-$(BUILD)/toml-decoder: tests/toml-decoder.c $(BUILD)/libflipper.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
+# Small programs the tests drive: the TOML decoder for the conformance
+# suite, the Hetzner client driver.
+$(BUILD)/toml-decoder $(BUILD)/hcloud-driver: $(BUILD)/%: tests/%.c $(BUILD)/libflipper.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
 
 check-deps:
 	@sh scripts/deps.sh --check || sh scripts/deps.sh
@@ -99,7 +102,7 @@ deps:
 	sh scripts/deps.sh
 
 test: check-deps
-	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder
+	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
 	$(MAKE) unit toml-suite blackbox fuzz-smoke
 
 unit: $(UNIT_BIN)
@@ -108,8 +111,9 @@ unit: $(UNIT_BIN)
 toml-suite: $(BUILD)/toml-decoder
 	$(PYTHON) tests/toml-suite.py --decoder $(BUILD)/toml-decoder --suite ../shared/toml-test/tests
 
-blackbox: flipper
-	FLIPPER=$(CURDIR)/flipper $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
+blackbox: flipper $(BUILD)/hcloud-driver
+	FLIPPER=$(CURDIR)/flipper HCLOUD_DRIVER=$(CURDIR)/$(BUILD)/hcloud-driver \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
 
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz:

@@ -55,6 +55,9 @@ static void err_at(struct walk *w, const struct node *n, const char *fmt, ...) P
 static void warn_at(struct walk *w, const struct node *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 static void report(struct walk *w, enum diag_severity sev, const struct node *n,
+		   const char *fmt, va_list ap) PRINTF_LIKE(4, 0);
+
+static void report(struct walk *w, enum diag_severity sev, const struct node *n,
 		   const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);

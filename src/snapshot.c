@@ -37,25 +37,47 @@ void snapshot_release(struct snapshot *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Text of a value for a message: escaped, quoted, cut at QUOTE_MAX bytes. */
+static bool utf8_valid(const unsigned char *p);
+
+/*
+ * Text of a value for a message: quoted, cut at QUOTE_MAX bytes (not
+ * inside a character), control characters escaped, and bytes that are
+ * not UTF-8 shown as \xNN so the terminal sees only clean text.
+ */
 static char *quote(const char *v)
 {
+	size_t n = strlen(v), m = n > QUOTE_MAX ? QUOTE_MAX : n;
+	while (m < n && m > 0 && ((unsigned char)v[m] & 0xc0) == 0x80)
+		m--;
+	char *cut = xstrndup(v, m);
 	struct buf b;
 	buf_init(&b, 0);
 	buf_addch(&b, '"');
-	char cut[QUOTE_MAX + 1];
-	size_t n = strlen(v);
-	snprintf(cut, sizeof cut, "%s", v);
-	log_escape(&b, cut);
-	buf_addstr(&b, n > QUOTE_MAX ? "\"..." : "\"");
+	if (utf8_valid((const unsigned char *)cut)) {
+		log_escape(&b, cut);
+	} else {
+		for (const unsigned char *p = (const unsigned char *)cut; *p; p++) {
+			char one[2] = { (char)*p, '\0' };
+			if (*p >= 0x80)
+				buf_printf(&b, "\\x%02x", *p);
+			else
+				log_escape(&b, one);
+		}
+	}
+	buf_addstr(&b, m < n ? "\"..." : "\"");
+	free(cut);
 	return buf_detach(&b);
 }
 
-/* "a string", "1.5", "null": what was found instead of what was wanted. */
+/* "1.5", "null", "an array": what was found instead of what was wanted. */
 static char *describe(const cJSON *v)
 {
-	if (cJSON_IsNumber(v))
-		return xasprintf("%.17g", v->valuedouble);
+	if (cJSON_IsNumber(v)) {
+		double x = v->valuedouble;
+		if (x > -1e17 && x < 1e17 && x == (double)(long long)x)
+			return xasprintf("%.0f", x);
+		return xasprintf("%.15g", x);
+	}
 	if (cJSON_IsNull(v))
 		return xstrdup("null");
 	if (cJSON_IsBool(v))
@@ -85,8 +107,12 @@ static int read_integer(const cJSON *v, const char *path, struct diags *d,
 		return -1;
 	}
 	double x = v->valuedouble;
-	if (!(x >= -MAX_EXACT && x <= MAX_EXACT) || x != (double)(int64_t)x) {
-		diag_got(d, path, "an integer (|n| < 2^53)", v);
+	if (!(x >= -MAX_EXACT && x <= MAX_EXACT)) {
+		diag_got(d, path, "an integer of at most 2^53 - 1 in magnitude", v);
+		return -1;
+	}
+	if (x != (double)(int64_t)x) {
+		diag_got(d, path, "an integer", v);
 		return -1;
 	}
 	*out = (int64_t)x;

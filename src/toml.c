@@ -882,16 +882,24 @@ static struct node *new_number(enum node_type type, const char *s, size_t len,
 	return n;
 }
 
+/* An error about the value text s[0..len): "<pre>"<text>"<post>". */
+static void fail_value(struct parser *P, const char *s, size_t len, const char *pre,
+		       const char *post)
+{
+	char *tok = quote(s, len);
+	fail_at(P, s, "%s%s%s", pre, tok, post);
+	free(tok);
+}
+
 /* 0x, 0o, 0b: unsigned, at most INT64_MAX. */
 static struct node *read_radix(struct parser *P, const char *e, int line, int col)
 {
 	const char *s = P->p;
+	size_t len = (size_t)(e - s);
 	int base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
 	const char *q = scan_digits(s + 2, e, base);
-	char *tok = quote(s, (size_t)(e - s));
 	if (q != e) {
-		fail_at(P, s, "invalid integer %s", tok);
-		free(tok);
+		fail_value(P, s, len, "invalid integer ", "");
 		return NULL;
 	}
 	uint64_t v = 0;
@@ -900,15 +908,14 @@ static struct node *read_radix(struct parser *P, const char *e, int line, int co
 			continue;
 		uint64_t d = (uint64_t)hex_value(*q);
 		if (v > ((uint64_t)INT64_MAX - d) / (uint64_t)base) {
-			fail_at(P, s, "integer %s out of range", tok);
-			free(tok);
+			fail_value(P, s, len, "integer ", " out of range");
 			return NULL;
 		}
 		v = v * (uint64_t)base + d;
 	}
-	free(tok);
-	struct node *n = new_number(NODE_INT, s, (size_t)(e - s), line, col);
+	struct node *n = new_number(NODE_INT, s, len, line, col);
 	n->v.i = (int64_t)v;
+	P->p = e;
 	return n;
 }
 
@@ -957,8 +964,7 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 {
 	const char *s = P->p, *b = s;
 	size_t len = (size_t)(e - s);
-	struct node *n = NULL;
-	char *tok = quote(s, len);
+	struct node *n;
 
 	if (*b == '+' || *b == '-')
 		b++;
@@ -967,18 +973,14 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 		n->v.f = *b == 'i' ? INFINITY : NAN;
 		if (*s == '-')
 			n->v.f = -n->v.f;
-		goto out;
-	}
-	if (b == s && len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) {
-		free(tok);
-		n = read_radix(P, e, line, col);
-		if (n)
-			P->p = e;
+		P->p = e;
 		return n;
 	}
+	if (b == s && len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'))
+		return read_radix(P, e, line, col);
 	if (b < e && *b == '0' && b + 1 < e && (is_digit(b[1]) || b[1] == '_')) {
-		fail_at(P, s, "invalid number %s: leading zeros are not allowed", tok);
-		goto out;
+		fail_value(P, s, len, "invalid number ", ": leading zeros are not allowed");
+		return NULL;
 	}
 	bool is_float = false;
 	const char *q = b < e && is_digit(*b) ? scan_digits(b, e, 10) : NULL;
@@ -994,30 +996,27 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 		q = scan_digits(q, e, 10);
 	}
 	if (q != e) {
-		fail_at(P, s, "invalid number %s", tok);
-		goto out;
+		fail_value(P, s, len, "invalid number ", "");
+		return NULL;
 	}
 	if (!is_float) {
 		int64_t v;
 		if (decimal_int(s, e, &v) < 0) {
-			fail_at(P, s, "integer %s out of range", tok);
-			goto out;
+			fail_value(P, s, len, "integer ", " out of range");
+			return NULL;
 		}
 		n = new_number(NODE_INT, s, len, line, col);
 		n->v.i = v;
 	} else {
 		double f;
 		if (decimal_float(s, e, &f) < 0) {
-			fail_at(P, s, "float %s out of range", tok);
-			goto out;
+			fail_value(P, s, len, "float ", " out of range");
+			return NULL;
 		}
 		n = new_number(NODE_FLOAT, s, len, line, col);
 		n->v.f = f;
 	}
-out:
-	free(tok);
-	if (n)
-		P->p = e;
+	P->p = e;
 	return n;
 }
 
@@ -1051,9 +1050,7 @@ static struct node *read_scalar(struct parser *P, int line, int col)
 	}
 	if (is_digit(*s) || *s == '+' || *s == '-' || *s == 'i' || *s == 'n')
 		return read_number(P, e, line, col);
-	char *tok = quote(s, len);
-	fail_at(P, s, "invalid value %s", tok);
-	free(tok);
+	fail_value(P, s, len, "invalid value ", "");
 	return NULL;
 }
 

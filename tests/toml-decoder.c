@@ -11,6 +11,7 @@
  * where its key starts) and the tree is written by a walker here that
  * leaves the scalars to node_to_json().
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ struct source {
 	size_t len;
 	size_t *lines;          /* offset of each line's start; lines[0] is line 1 */
 	size_t nlines, cap;
+	/* last source_offset() answer: keys come in order along a line */
+	int last_line, last_col;
+	size_t last_off;
 };
 
 static void source_index(struct source *s)
@@ -44,16 +48,24 @@ static void source_index(struct source *s)
 }
 
 /* Byte offset of (line, col), columns counted in characters. */
-static size_t source_offset(const struct source *s, int line, int col)
+static size_t source_offset(struct source *s, int line, int col)
 {
 	if (line < 1 || (size_t)line > s->nlines)
 		return s->len;
 	size_t o = s->lines[line - 1];
-	for (int c = 1; c < col && o < s->len; c++) {
+	int c = 1;
+	if (line == s->last_line && col >= s->last_col) {
+		o = s->last_off;
+		c = s->last_col;
+	}
+	for (; c < col && o < s->len; c++) {
 		o++;
 		while (o < s->len && ((unsigned char)s->text[o] & 0xc0) == 0x80)
 			o++;
 	}
+	s->last_line = line;
+	s->last_col = col;
+	s->last_off = o;
 	return o;
 }
 
@@ -136,7 +148,7 @@ static void add_json_key(struct buf *out, const char *k, size_t len)
 }
 
 /* Does any key below n hold a NUL that node_to_json() would lose? */
-static int has_nul_key(const struct source *s, const struct node *n)
+static int has_nul_key(struct source *s, const struct node *n)
 {
 	if (n->type != NODE_MAP && n->type != NODE_SEQ)
 		return 0;
@@ -157,7 +169,7 @@ static int has_nul_key(const struct source *s, const struct node *n)
 	return 0;
 }
 
-static void write_json(const struct source *s, const struct node *n, struct buf *out)
+static void write_json(struct source *s, const struct node *n, struct buf *out)
 {
 	if (n->type != NODE_MAP && n->type != NODE_SEQ) {
 		node_to_json(n, out, true);
@@ -221,9 +233,13 @@ int main(void)
 		goto done;
 	}
 
-	struct source src = { in.data ? in.data : "", in.len, NULL, 0, 0 };
-	source_index(&src);
-	if (has_nul_key(&src, root))
+	/* only an escape can put NUL in a key */
+	struct source src = { in.data ? in.data : "", in.len, NULL, 0, 0, 0, 0, 0 };
+	bool maybe_nul = memmem(src.text, src.len, "\\u0000", 6) ||
+			 memmem(src.text, src.len, "\\U00000000", 10);
+	if (maybe_nul)
+		source_index(&src);
+	if (maybe_nul && has_nul_key(&src, root))
 		write_json(&src, root, &out);
 	else
 		node_to_json(root, &out, true);
