@@ -1018,8 +1018,14 @@ static void add_report(struct engine *e, struct round_result *res)
 	size_t n = 0;
 	for (size_t i = 0; i < e->n_g; i++) {
 		struct gstate *g = &e->g[i];
-		if (!g->have_inventory)
+		if (!g->have_inventory || g->failed) {
+			rg[n++] = (struct report_group){
+				.id = g->cfg->id, .display_name = g->cfg->display_name,
+				.readonly = g->cfg->readonly,
+				.error = "the inventory could not be read from the API (see the log)",
+			};
 			continue;
+		}
 		rg[n++] = (struct report_group){
 			.id = g->cfg->id, .display_name = g->cfg->display_name,
 			.readonly = g->cfg->readonly, .deferred = g->deferred,
