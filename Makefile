@@ -112,7 +112,9 @@ toml-suite: $(BUILD)/toml-decoder
 	$(PYTHON) tests/toml-suite.py --decoder $(BUILD)/toml-decoder --suite ../shared/toml-test/tests
 
 blackbox: flipper $(BUILD)/hcloud-driver
+	$(MAKE) -C bench build
 	FLIPPER=$(CURDIR)/flipper HCLOUD_DRIVER=$(CURDIR)/$(BUILD)/hcloud-driver \
+		BENCH_CHECKS=$(CURDIR)/$(BUILD)/bench_checks \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
 
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))

@@ -55,8 +55,9 @@ struct check_target {
  * and the caller should not count those as backend failures.
  *
  * Raises the open-files soft limit towards the hard limit when n targets
- * need more descriptors; if the hard limit is too low, connections are
- * capped and the rest wait their turn.
+ * need more descriptors; if the hard limit is too low, only as many run
+ * at once as it allows and the rest start as others finish, each with
+ * its full timeout (a waiting target never times out while waiting).
  */
 int check_round_run(struct check_target *t, size_t n);
 /* Free a target's outputs and reset them; the inputs are untouched. */
