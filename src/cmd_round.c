@@ -244,7 +244,7 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		engine_note_state_reset(e, info.moved_aside, info.moved_reason);
 
 	int64_t end = a->for_ms ? mono_ms() + a->for_ms : 0;
-	for (unsigned n = 0;; n++) {
+	for (;;) {
 		struct round_result res;
 		round_result_init(&res);
 		int64_t t0 = mono_ms();
@@ -264,11 +264,18 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		nap(wait);
 		if (stop_requested)
 			break;
-		(void)n;
 	}
-	if (stop_requested)
+	if (stop_requested) {
 		log_kv(LOG_INFO, NULL, "stopping on signal after the round", NULL);
-	/* monitor and --for exit 0 when told to stop: the last round finished. */
+		/*
+		 * A signal is how monitor and --for are meant to end (systemd
+		 * stop, a CronJob's deadline): the round in hand finished and
+		 * the state is consistent, so that is a clean exit, whatever an
+		 * earlier round met. A single round keeps its own verdict.
+		 */
+		if (forever || end)
+			rc = EXIT_OK_;
+	}
 
 	engine_free(e);
 	store_close(s);

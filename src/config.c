@@ -108,7 +108,9 @@ static void check_keys(struct walk *w, const struct node *map, const char *const
 	for (size_t i = 0; i < map->n; i++) {
 		const struct node *e = map->items[i];
 		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
+		/* A key with a NUL inside only looks like a known one. */
+		bool whole = !e->key_len || e->key_len == strlen(e->key);
+		for (const char *const *a = allowed; *a && whole; a++)
 			if (strcmp(*a, e->key) == 0)
 				known = true;
 		if (!known) {

@@ -77,16 +77,33 @@ void metrics_label(struct buf *b, const char *name, const char *value)
 	buf_addch(b, '"');
 }
 
+/*
+ * The shortest "%g" text that reads back as v: a Unix time in seconds
+ * with milliseconds needs 13 digits, and a fixed "%.10g" would round
+ * 1795524387.654 to 1795524388 — a timestamp in the future.
+ */
+static const char *shortest(double v, char out[32])
+{
+	for (int prec = 6; prec < 17; prec++) {
+		snprintf(out, 32, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return out;
+	}
+	snprintf(out, 32, "%.17g", v);
+	return out;
+}
+
 static void add_value(struct buf *b, double v)
 {
+	char tmp[32];
 	if (isnan(v))
 		buf_addstr(b, "NaN");
 	else if (isinf(v))
 		buf_addstr(b, v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(long long)v && fabs(v) < 9e15)
+	else if (fabs(v) < 9e15 && v == (double)(long long)v)
 		buf_printf(b, "%lld", (long long)v);
 	else
-		buf_printf(b, "%.10g", v);
+		buf_printf(b, "%s", shortest(v, tmp));
 }
 
 void metrics_sample_raw(struct metrics *m, const char *family, const char *labels, double value)
@@ -124,7 +141,17 @@ void metrics_render(const struct metrics *m, struct buf *out)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		const struct family *f = &m->f[i];
-		buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+		buf_printf(out, "# HELP %s ", f->name);
+		/* The format escapes only backslash and newline in HELP text. */
+		for (const char *p = f->help; *p; p++) {
+			if (*p == '\\')
+				buf_addstr(out, "\\\\");
+			else if (*p == '\n')
+				buf_addstr(out, "\\n");
+			else
+				buf_addch(out, *p);
+		}
+		buf_printf(out, "\n# TYPE %s %s\n", f->name, f->type);
 		if (f->samples.len)
 			buf_add(out, f->samples.data, f->samples.len);
 	}
@@ -135,26 +162,31 @@ int metrics_write_file(const struct metrics *m, const char *path, char **err)
 	struct buf text;
 	buf_init(&text, 0);
 	metrics_render(m, &text);
+	/* Same directory, so rename(2) replaces the file in one step. */
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int saved = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (fd < 0) {
+		saved = errno;
 		goto bad;
+	}
 	for (size_t off = 0; off < text.len;) {
 		ssize_t w = write(fd, text.data + off, text.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			unlink(tmp);
-			goto bad;
+			saved = errno;
+			break;
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		unlink(tmp);
-		goto bad;
-	}
-	if (rename(tmp, path) < 0) {
+	if (!saved && fsync(fd) < 0)
+		saved = errno;
+	if (close(fd) < 0 && !saved)
+		saved = errno;
+	if (!saved && rename(tmp, path) < 0)
+		saved = errno;
+	if (saved) {
 		unlink(tmp);
 		goto bad;
 	}
@@ -162,7 +194,7 @@ int metrics_write_file(const struct metrics *m, const char *path, char **err)
 	buf_release(&text);
 	return 0;
 bad:
-	*err = xasprintf("cannot write metrics file \"%s\": %s", path, strerror(errno));
+	*err = xasprintf("cannot write metrics file \"%s\": %s", path, strerror(saved));
 	free(tmp);
 	buf_release(&text);
 	return -1;

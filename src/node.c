@@ -46,9 +46,11 @@ struct node *node_get(const struct node *map, const char *key)
 {
 	if (!map || map->type != NODE_MAP)
 		return NULL;
-	for (size_t i = 0; i < map->n; i++)
-		if (strcmp(map->items[i]->key, key) == 0)
+	for (size_t i = 0; i < map->n; i++) {
+		const struct node *e = map->items[i];
+		if (strcmp(e->key, key) == 0 && (!e->key_len || e->key_len == strlen(e->key)))
 			return map->items[i];
+	}
 	return NULL;
 }
 
@@ -120,7 +122,8 @@ void node_to_json(const struct node *n, struct buf *out, bool tagged)
 		for (size_t i = 0; i < n->n; i++) {
 			if (i)
 				buf_addch(out, ',');
-			add_json_bytes(out, n->items[i]->key, strlen(n->items[i]->key));
+			const struct node *e = n->items[i];
+			add_json_bytes(out, e->key, e->key_len ? e->key_len : strlen(e->key));
 			buf_addch(out, ':');
 			node_to_json(n->items[i], out, tagged);
 		}

@@ -38,6 +38,7 @@ struct node {
 	enum node_type type;
 	int line, col;          /* where the value starts */
 	char *key;              /* set when this node is a map entry */
+	size_t key_len;         /* keys may hold NUL (TOML "\u0000"); 0: strlen */
 	int key_line, key_col;  /* where its key starts */
 	/*
 	 * Scalar text: the decoded string for NODE_STRING, the literal

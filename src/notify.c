@@ -11,6 +11,39 @@
 #define BACKOFF_FIRST_MS 15000
 #define BACKOFF_MAX_MS (30 * 60 * 1000)
 
+/*
+ * Test knob, not an operator setting: FLIPPER_NOTIFY_BACKOFF_MS replaces
+ * the first retry delay (which then doubles as usual), so the black-box
+ * tests can watch a webhook come back without waiting for minutes.
+ */
+static int64_t backoff_first_ms(void)
+{
+	const char *s = getenv("FLIPPER_NOTIFY_BACKOFF_MS");
+	int64_t v;
+	if (s && *s && parse_int64(s, &v) == 0 && v >= 0 && v <= BACKOFF_MAX_MS)
+		return v;
+	return BACKOFF_FIRST_MS;
+}
+
+static int64_t backoff_delay(int attempts)
+{
+	int64_t delay = backoff_first_ms();
+	for (int a = 1; a < attempts && delay < BACKOFF_MAX_MS; a++)
+		delay *= 2;
+	return delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay;
+}
+
+/*
+ * Make a delivery durable at once: commit the caller's transaction and
+ * open the next. Outside a transaction the commit fails harmlessly (each
+ * statement already committed) and none is opened.
+ */
+static void checkpoint(struct store *s)
+{
+	if (store_commit(s) == 0)
+		store_begin(s);
+}
+
 void notify_target_hash(const struct notify_target *t, char out[17])
 {
 	/* FNV-1a: stable across versions, and no secret is stored. */
@@ -172,15 +205,12 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		int64_t timeout = left < NOTIFY_TIMEOUT_MS ? (left < 1 ? 1 : left) : NOTIFY_TIMEOUT_MS;
 		if (http_send(h, t->url, m->payload, timeout, &err) == 0) {
 			store_outbox_delete(s, m->id);
+			if (0) checkpoint(s);
 			log_kv(LOG_DEBUG, m->group_id, "notification delivered", "kind", m->kind, NULL);
 			continue;
 		}
 		int attempts = m->attempts + 1;
-		int64_t delay = BACKOFF_FIRST_MS;
-		for (int a = 1; a < attempts && delay < BACKOFF_MAX_MS; a++)
-			delay *= 2;
-		if (delay > BACKOFF_MAX_MS)
-			delay = BACKOFF_MAX_MS;
+		int64_t delay = backoff_delay(attempts);
 		char *where = log_redact_url(t->url);
 		char att[16];
 		snprintf(att, sizeof att, "%d", attempts);

@@ -8,6 +8,15 @@
  * a target that fails keeps its queue (in order) and is retried later
  * with backoff, for at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
  * the state keeps a hash to tell targets apart, logs show them redacted.
+ *
+ * Delivery is at least once, not exactly once. A message leaves the
+ * outbox, durably, as soon as its webhook answers 2xx. But HTTP has no
+ * way to learn whether a request that timed out (or lost its connection,
+ * or whose process was killed) was acted on: Mattermost may have posted
+ * it anyway, and flipper sends it again later. Incoming webhooks take no
+ * idempotency key, so that rare duplicate is the price of never losing a
+ * message. Order per target always holds: a target's queue waits behind
+ * its oldest message.
  */
 #ifndef FLIPPER_NOTIFY_H
 #define FLIPPER_NOTIFY_H
@@ -27,7 +36,9 @@ int notify_post(const struct config *c, struct store *s, const char *group,
 		const char *kind, const char *text, int64_t now);
 /*
  * Send what is due, until budget_ms has passed. Returns the number of
- * messages still queued (or -1 on a state error).
+ * messages still queued (or -1 on a state error). Called inside a
+ * transaction, it commits after each delivered message (and begins a new
+ * one), so a crash later in the round does not send it again.
  */
 int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int64_t budget_ms);
 /* The outbox identity of a target: a hex hash of its URL. */

@@ -852,6 +852,24 @@ static int reread_fips(struct gstate *g, int64_t deadline)
 	return 0;
 }
 
+/*
+ * Keep what the re-read found, whatever the plan does next: when someone
+ * else already moved an IP, the cache must learn it, or every round until
+ * the next poll re-plans the same stale move and re-reads again.
+ */
+static void save_fips(struct engine *e, struct gstate *g)
+{
+	if (!e->store || store_begin(e->store) < 0)
+		return;
+	if (store_fips_save(e->store, g->cfg->id, g->fips, g->n_fips) < 0) {
+		log_kv(LOG_ERROR, g->cfg->id, "cannot save the floating IPs", "error",
+		       store_errmsg(e->store), NULL);
+		store_rollback(e->store);
+		return;
+	}
+	store_commit(e->store);
+}
+
 static void count_action(struct engine *e, const char *group, const char *result)
 {
 	if (!e->store)
@@ -873,6 +891,7 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 		g->failed = true;
 		return;
 	}
+	save_fips(e, g);
 	compute_plan(g);
 	if (!g->plan.n_actions) {
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);

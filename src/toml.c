@@ -301,6 +301,7 @@ static void attach(struct parser *P, struct node *parent, struct node *child,
 	child->key = xmalloc(kp->len + 1);
 	memcpy(child->key, kp->s, kp->len);
 	child->key[kp->len] = '\0';
+	child->key_len = kp->len;
 	child->key_line = kp->line;
 	child->key_col = kp->col;
 	node_append(parent, child);

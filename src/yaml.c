@@ -159,7 +159,9 @@ static struct node *copy_tree(struct yreader *r, const struct node *src)
 			return NULL;
 		}
 		if (src->items[i]->key) {
-			c->key = xstrdup(src->items[i]->key);
+			const struct node *e = src->items[i];
+			c->key_len = e->key_len;
+			c->key = xstrndup(e->key, e->key_len ? e->key_len : strlen(e->key));
 			c->key_line = src->items[i]->key_line;
 			c->key_col = src->items[i]->key_col;
 		}
@@ -232,7 +234,8 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 			yaml_event_delete(&ev);
 			goto bad;
 		}
-		char *key = xstrndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
+		size_t key_len = ev.data.scalar.length;
+		char *key = xstrndup((const char *)ev.data.scalar.value, key_len);
 		int kl = (int)ev.start_mark.line + 1, kc = (int)ev.start_mark.column + 1;
 		yaml_event_delete(&ev);
 		if (!next_event(r, &ev)) {
@@ -246,6 +249,7 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 			goto bad;
 		}
 		c->key = key;
+		c->key_len = key_len;
 		c->key_line = kl;
 		c->key_col = kc;
 		node_append(n, c);

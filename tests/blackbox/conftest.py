@@ -135,3 +135,141 @@ def env(tmp_path, cloud, backends, sink):
     backends.clear()
     sink.reset()
     return Env(tmp_path, cloud, backends, sink)
+
+
+# ---- helpers for the notification, loop and metrics tests -------------------
+# (test_notify.py, test_loop.py, test_metrics.py)
+
+import sqlite3  # noqa: E402
+
+HOOK_PATH = "/hooks/abc123secret"     # the default target's path: a secret
+LB_A, LB_B, LB_C = 5000000001, 5000000002, 5000000003
+VIP_1, VIP_2 = 3000000001, 3000000002
+FAST_CHECK = {"id": "http", "display_name": "HTTP health", "type": "http",
+              "port": 8080, "path": "/health", "interval": "100ms",
+              "timeout": "1s", "fall": 1, "rise": 1}
+
+
+def flipper_env(extra=None):
+    """The environment run_flipper() gives flipper, for Popen users."""
+    e = dict(os.environ)
+    for k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "FLIPPER_CONFIG", "FLIPPER_STATE"):
+        e.pop(k, None)
+    if extra:
+        e.update(extra)
+    return e
+
+
+def _env_add_lb(self, sid, name, addr, location="fsn1", labels=None, up=True):
+    """A server labelled role=lb and, when up, its backend on addr:8080."""
+    lab = {"role": "lb"}
+    lab.update(labels or {})
+    self.cloud.add_server(id=sid, name=name, location=location, ipv4=addr,
+                          ipv6=None, labels=lab)
+    self.backends.add(addr, 8080, status=200 if up else 503)
+
+
+def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
+    lab = {"role": "vip"}
+    lab.update(labels or {})
+    self.cloud.add_floating_ip(id=fid, name=name, ip=ip, home_location=location,
+                               server=server, labels=lab)
+
+
+def _env_pair(self, loc_a="fsn1", loc_b="fsn1"):
+    """lb-a (127.0.0.11) and lb-b (127.0.0.12), both answering 200, and
+    vip-1 (198.51.100.1) on lb-a."""
+    self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a)
+    self.add_lb(LB_B, "lb-b", "127.0.0.12", loc_b)
+    self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a)
+
+
+def _env_webhooks(self, path=HOOK_PATH):
+    """Bodies POSTed to a webhook path of the sink, oldest first."""
+    return [r["body"] for r in self.sink.requests("POST", path)]
+
+
+def _env_texts(self, path=HOOK_PATH):
+    return [b["text"] for b in self.webhooks(path)]
+
+
+def _env_beats(self, path="/beat"):
+    return self.sink.requests("GET", path)
+
+
+def _env_db(self, sql, args=()):
+    """Rows of a query on the state file (read-only)."""
+    con = sqlite3.connect("file:%s?mode=ro" % self.state, uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def _env_outbox(self):
+    """Queued messages: (kind, payload dict, attempts), in delivery order."""
+    return [(k, json.loads(p), a) for k, p, a in
+            self.db("SELECT kind, payload, attempts FROM outbox ORDER BY id")]
+
+
+def _env_start(self, *args, extra_env=None):
+    """Start flipper in the background (monitor, reconcile --for); stderr
+    goes to a file so a long run never blocks on a full pipe."""
+    n = getattr(self, "_started", 0) + 1
+    self._started = n
+    errp = str(self.tmp / ("stderr-%d.log" % n))
+    errf = open(errp, "w")
+    p = subprocess.Popen([FLIPPER, "-c", self.config_path, "--state", self.state, *args],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errf,
+                         text=True, env=flipper_env(extra_env))
+    errf.close()
+    p.stderr_path = errp
+    self._procs = getattr(self, "_procs", []) + [p]
+    return p
+
+
+def _env_stop_all(self):
+    """Kill whatever start() left running (a failed test must not leak)."""
+    for p in getattr(self, "_procs", []):
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
+Env.add_lb = _env_add_lb
+Env.add_vip = _env_add_vip
+Env.pair = _env_pair
+Env.webhooks = _env_webhooks
+Env.texts = _env_texts
+Env.beats = _env_beats
+Env.db = _env_db
+Env.outbox = _env_outbox
+Env.start = _env_start
+Env.stop_all = _env_stop_all
+
+
+def stderr_of(proc):
+    with open(proc.stderr_path) as f:
+        return f.read()
+
+
+def log_lines(text):
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append({"text": line})
+    return out
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    return world.wait_until(pred, timeout, interval, what)
+
+
+@pytest.fixture
+def henv(env):
+    """env, plus cleanup of background flippers started with env.start()."""
+    yield env
+    env.stop_all()
+

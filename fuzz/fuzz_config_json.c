@@ -1,0 +1,56 @@
+/*
+ * fuzz_config_json.c — the JSON configuration reader and the whole
+ * configuration mapping and validation behind it (json_read).
+ *
+ * The input is a configuration file. ${VAR} references resolve against a
+ * few variables set here; $HCLOUD_TOKEN is set for inputs of odd length
+ * and unset for even ones, so both the "token from the environment" and
+ * the "no API token" paths are reachable. Every diagnostic is formatted,
+ * and a configuration that loads is printed as JSON. ASan's leak checker
+ * asserts that everything is freed.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setenv("FUZZ_TOKEN", "fuzz-token-0123456789", 1);
+	setenv("FUZZ_URL", "https://hooks.example.invalid/hooks/abc?token=secret", 1);
+	setenv("FUZZ_EMPTY", "", 1);
+	setenv("FUZZ_SPACE", "two words\nand a line", 1);
+	unsetenv("FUZZ_UNSET");
+	unsetenv("HCLOUD_ENDPOINT");
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct diags d;
+	struct config *c;
+
+	if (size & 1)
+		setenv("HCLOUD_TOKEN", "fuzz-env-token", 1);
+	else
+		unsetenv("HCLOUD_TOKEN");
+
+	diags_init(&d, "fuzz.json");
+	c = config_parse("fuzz.json", (const char *)data, size, json_read, &d);
+	for (size_t i = 0; i < d.n; i++)
+		free(diag_format(&d, &d.list[i]));
+	if (c) {
+		struct buf out;
+		buf_init(&out, 0);
+		config_print_json(c, &out);
+		buf_release(&out);
+		config_free(c);
+	}
+	diags_release(&d);
+	return 0;
+}
