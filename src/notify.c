@@ -205,7 +205,7 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		int64_t timeout = left < NOTIFY_TIMEOUT_MS ? (left < 1 ? 1 : left) : NOTIFY_TIMEOUT_MS;
 		if (http_send(h, t->url, m->payload, timeout, &err) == 0) {
 			store_outbox_delete(s, m->id);
-			if (0) checkpoint(s);
+			checkpoint(s);
 			log_kv(LOG_DEBUG, m->group_id, "notification delivered", "kind", m->kind, NULL);
 			continue;
 		}

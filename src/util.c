@@ -188,7 +188,8 @@ void buf_add_json_string(struct buf *b, const char *s)
 
 int parse_int64(const char *s, int64_t *out)
 {
-	if (!s || !*s)
+	/* strtoll would skip leading blanks and take a '+': we do not. */
+	if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
 		return -1;
 	errno = 0;
 	char *end;

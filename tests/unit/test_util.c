@@ -1,0 +1,86 @@
+/* Bounded buffers, escaping of untrusted text, URL redaction, numbers. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "util.h"
+#include "test.h"
+
+TEST(buf_respects_its_cap)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	CHECK_EQ_INT(buf_addstr(&b, "12345"), 0);
+	CHECK_EQ_INT(buf_addstr(&b, "6789"), -1);
+	CHECK(b.overflow);
+	CHECK_EQ_INT(b.len, 8);
+	CHECK_EQ_STR(b.data, "12345678");
+	buf_release(&b);
+}
+
+TEST(json_strings_are_escaped)
+{
+	struct buf b = BUF_INIT;
+	buf_add_json_string(&b, "a\"b\\c\nd\x01\x7f");
+	CHECK_EQ_STR(b.data, "\"a\\\"b\\\\c\\nd\\u0001\\u007f\"");
+	buf_release(&b);
+}
+
+TEST(untrusted_text_is_escaped_for_logs)
+{
+	struct buf b = BUF_INIT;
+	log_escape(&b, "evil\nlevel=error msg=\"x\"\x1b[31m");
+	CHECK_EQ_STR(b.data, "evil\\nlevel=error msg=\\\"x\\\"\\x1b[31m");
+	CHECK(strchr(b.data, '\n') == NULL);
+	buf_release(&b);
+}
+
+TEST(urls_are_redacted)
+{
+	char *r = log_redact_url("https://chat.example.com/hooks/abcdef123?x=1");
+	CHECK_EQ_STR(r, "https://chat.example.com/…");
+	free(r);
+	r = log_redact_url("https://user:pass@host.example:8443/secret");
+	CHECK_EQ_STR(r, "https://host.example:8443/…");
+	CHECK(strstr(r, "pass") == NULL);
+	free(r);
+	r = log_redact_url("not a url");
+	CHECK(strstr(r, "not a url") == NULL);
+	free(r);
+}
+
+TEST(numbers_are_strict)
+{
+	int64_t v;
+	long l;
+	CHECK(parse_int64("9007199254740993", &v) == 0 && v == 9007199254740993LL);
+	CHECK(parse_int64("-5", &v) == 0 && v == -5);
+	CHECK(parse_int64("5x", &v) < 0);
+	CHECK(parse_int64("", &v) < 0);
+	CHECK(parse_int64(" 5", &v) < 0);
+	CHECK(parse_int64("+5", &v) < 0);
+	CHECK(parse_int64("99999999999999999999", &v) < 0);
+	CHECK(parse_long_range("70000", 1, 65535, &l) < 0);
+	CHECK(parse_long_range("443", 1, 65535, &l) == 0 && l == 443);
+}
+
+TEST(log_levels_and_formats_parse)
+{
+	enum log_level l;
+	enum log_format f;
+	CHECK(log_level_parse("warn", &l) == 0 && l == LOG_WARN);
+	CHECK(log_level_parse("warning", &l) == 0 && l == LOG_WARN);
+	CHECK(log_level_parse("loud", &l) < 0);
+	CHECK(log_format_parse("json", &f) == 0 && f == LOG_FORMAT_JSON);
+	CHECK(log_format_parse("xml", &f) < 0);
+}
+
+int main(void)
+{
+	RUN(buf_respects_its_cap);
+	RUN(json_strings_are_escaped);
+	RUN(untrusted_text_is_escaped_for_logs);
+	RUN(urls_are_redacted);
+	RUN(numbers_are_strict);
+	RUN(log_levels_and_formats_parse);
+	return test_report();
+}
