@@ -24,6 +24,8 @@ const char cmd_reconcile_usage[] =
 	"  --for DURATION    rounds back to back for DURATION (e.g. 55s), each starting\n"
 	"                    when the next check falls due; stops before DURATION ends.\n"
 	"                    Gives a once-a-minute CronJob a check cadence of seconds.\n"
+	"                    SIGTERM or SIGINT end the run after the current round\n"
+	"                    (exit 0).\n"
 	"  --group ID        only this group (repeatable)\n"
 	"\n"
 	"Exit: 0 round(s) completed, 1 runtime failure, 2 usage/configuration error,\n"
@@ -91,11 +93,13 @@ struct run_args {
 static int parse_args(const char *cmd, const char *usage, int argc, char **argv,
 		      struct run_args *a, const char *allowed)
 {
+	const char *bad = NULL;
 	memset(a, 0, sizeof *a);
 	a->groups = xcalloc((size_t)argc + 1, sizeof *a->groups);
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		const char *val = NULL;
+		bad = s;
 		if (strcmp(s, "--group") == 0 || strncmp(s, "--group=", 8) == 0) {
 			if (s[7] == '=')
 				val = s + 8;
@@ -139,7 +143,7 @@ static int parse_args(const char *cmd, const char *usage, int argc, char **argv,
 	}
 	return 0;
 usage:
-	fprintf(stderr, "flipper %s: unexpected argument '%s'\n\n%s", cmd, argv[argc > 1 ? 1 : 0], usage);
+	fprintf(stderr, "flipper %s: unexpected argument '%s'\n\n%s", cmd, bad ? bad : "", usage);
 	free(a->groups);
 	return -1;
 }
@@ -197,8 +201,10 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 {
 	char *state_path = NULL;
 	struct config *c = setup(g, a, &state_path);
-	if (!c)
+	if (!c) {
+		free(a->groups);
 		return EXIT_USAGE;
+	}
 
 	int rc = EXIT_OK_;
 	int lock_fd = -1;

@@ -136,6 +136,45 @@ static void check_keys(struct walk *w, const struct node *map, const char *const
 	free(sorted);
 }
 
+/*
+ * The ids seen so far in one list (the groups, or one group's checks):
+ * a hash set of borrowed strings, so that a file with 100,000 checks is
+ * not compared pairwise (that took most of a minute).
+ */
+struct idset {
+	const char **slot;
+	size_t cap, n;           /* cap is 0 or a power of two */
+};
+
+static size_t id_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)h;
+}
+
+/* Add id; false if it was there already. */
+static bool idset_add(struct idset *set, const char *id)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		struct idset big = { NULL, set->cap ? 2 * set->cap : 16, 0 };
+		big.slot = xcalloc(big.cap, sizeof *big.slot);
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i])
+				idset_add(&big, set->slot[i]);
+		free(set->slot);
+		*set = big;
+	}
+	size_t i = id_hash(id) & (set->cap - 1);
+	for (; set->slot[i]; i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slot[i], id) == 0)
+			return false;
+	set->slot[i] = id;
+	set->n++;
+	return true;
+}
+
 /* A map, or NULL for absent/null; other types are an error. */
 static const struct node *want_map(struct walk *w, const struct node *n)
 {
@@ -192,9 +231,8 @@ static char *expand_env(struct walk *w, const struct node *n, const char *s)
  * (the original's decoder allowed that); JSON and TOML numbers do not.
  * Returns 1 if set, 0 if absent or null, -1 on error.
  */
-static int get_str(struct walk *w, const struct node *map, const char *key, char **out)
+static int get_str_node(struct walk *w, const struct node *n, const char *key, char **out)
 {
-	const struct node *n = node_get(map, key);
 	if (!n || n->type == NODE_NULL)
 		return 0;
 	size_t old = path_push_key(w, key);
@@ -215,6 +253,11 @@ static int get_str(struct walk *w, const struct node *map, const char *key, char
 	}
 	path_pop(w, old);
 	return rc;
+}
+
+static int get_str(struct walk *w, const struct node *map, const char *key, char **out)
+{
+	return get_str_node(w, node_get(map, key), key, out);
 }
 
 static int get_bool(struct walk *w, const struct node *map, const char *key, bool *out)
@@ -586,11 +629,14 @@ static void load_check(struct walk *w, const struct node *n, struct check_config
 		c->headers = xcalloc(h->n, sizeof *c->headers);
 		for (size_t i = 0; i < h->n; i++) {
 			char *v = NULL;
-			const char *k = h->items[i]->key;
-			if (get_str(w, h, k, &v) != 1)
+			const struct node *e = h->items[i];
+			const char *k = e->key;
+			/* The entry itself, not node_get(): a lookup per header
+			 * made 100,000 headers take a minute. */
+			if (get_str_node(w, e, k, &v) != 1)
 				continue;
 			size_t old = path_push_key(w, k);
-			if (!header_token(k))
+			if (!header_token(k) || (e->key_len && e->key_len != strlen(k)))
 				err_at(w, h->items[i], "invalid header name");
 			else if (strpbrk(v, "\r\n"))
 				err_at(w, h->items[i], "header value must not contain a line break");
@@ -766,6 +812,7 @@ static void load_group(struct walk *w, const struct node *n, struct group_config
 		return;
 	}
 	size_t old = path_push_key(w, "checks");
+	struct idset ids = { NULL, 0, 0 };
 	g->checks = xcalloc(checks->n, sizeof *g->checks);
 	for (size_t i = 0; i < checks->n; i++) {
 		size_t o2 = path_push_index(w, i);
@@ -773,16 +820,15 @@ static void load_group(struct walk *w, const struct node *n, struct group_config
 		if (c) {
 			struct check_config *cc = &g->checks[g->n_checks++];
 			load_check(w, c, cc);
-			for (size_t j = 0; cc->id && j + 1 < g->n_checks; j++) {
-				if (str_eq(g->checks[j].id, cc->id)) {
-					size_t o3 = path_push_key(w, "id");
-					err_at(w, node_get(c, "id"), "duplicate check id \"%s\" in this group", cc->id);
-					path_pop(w, o3);
-				}
+			if (cc->id && !idset_add(&ids, cc->id)) {
+				size_t o3 = path_push_key(w, "id");
+				err_at(w, node_get(c, "id"), "duplicate check id \"%s\" in this group", cc->id);
+				path_pop(w, o3);
 			}
 		}
 		path_pop(w, o2);
 	}
+	free(ids.slot);
 	path_pop(w, old);
 }
 
@@ -963,6 +1009,7 @@ static void load_root(struct walk *w, const struct node *root, struct config *c)
 		return;
 	}
 	old = path_push_key(w, "groups");
+	struct idset ids = { NULL, 0, 0 };
 	c->groups = xcalloc(groups->n, sizeof *c->groups);
 	for (size_t i = 0; i < groups->n; i++) {
 		size_t o2 = path_push_index(w, i);
@@ -970,18 +1017,17 @@ static void load_root(struct walk *w, const struct node *root, struct config *c)
 		if (g) {
 			struct group_config *gc = &c->groups[c->n_groups++];
 			load_group(w, g, gc, c->path, &literal_token);
-			for (size_t j = 0; gc->id && j + 1 < c->n_groups; j++) {
-				if (str_eq(c->groups[j].id, gc->id)) {
-					size_t o3 = path_push_key(w, "id");
-					err_at(w, node_get(g, "id"), "duplicate group id \"%s\"", gc->id);
-					path_pop(w, o3);
-				}
+			if (gc->id && !idset_add(&ids, gc->id)) {
+				size_t o3 = path_push_key(w, "id");
+				err_at(w, node_get(g, "id"), "duplicate group id \"%s\"", gc->id);
+				path_pop(w, o3);
 			}
 			if (gc->id && gc->n_checks == 0)
 				warn_at(w, g, "group has no checks: its servers are treated as healthy");
 		}
 		path_pop(w, o2);
 	}
+	free(ids.slot);
 	path_pop(w, old);
 
 	if (literal_token && c->path) {

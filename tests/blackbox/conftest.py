@@ -265,11 +265,3 @@ def log_lines(text):
 
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     return world.wait_until(pred, timeout, interval, what)
-
-
-@pytest.fixture
-def henv(env):
-    """env, plus cleanup of background flippers started with env.start()."""
-    yield env
-    env.stop_all()
-

@@ -33,6 +33,12 @@ FAST_RETRY = {"FLIPPER_NOTIFY_BACKOFF_MS": "1"}
 HEAD = "group **Web** (`web`)"
 
 
+@pytest.fixture
+def env(env):
+    yield env
+    env.stop_all()      # nothing started in the background may outlive a test
+
+
 def group(env, gid="web", name="Web", project_id=4242, token=TOKEN,
           endpoint=None, **extra):
     """A group like conftest's default, with the fast check."""

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import (HOOK_PATH, LB_A, LB_B, LB_C, TOKEN, VIP_1, VIP_2,
+from conftest import (LB_A, LB_B, LB_C, TOKEN, VIP_1, VIP_2,
                       run_flipper, stderr_of, wait_for)
 
 # Backend addresses of this file (other files use 127.0.0.x).
@@ -35,6 +35,7 @@ ASSIGN = r"^/v1/floating_ips/\d+/actions/assign$"
 SERVERS = r"^/v1/servers$"
 FIPS = r"^/v1/floating_ips$"
 HOST = "check.example.test"      # in the test server certificate
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
 def check(**kw):
@@ -46,10 +47,10 @@ def check(**kw):
 
 
 @pytest.fixture
-def w(henv):
+def w(env):
     """env with fast actions; every run is checked for the token, and at
-    the end every file flipper wrote and every webhook it sent as well."""
-    env = henv
+    the end every file flipper wrote and every webhook it sent as well.
+    Background flippers (env.start) are killed at the end."""
     env.cloud.settings(action_seconds=0)
     env.runs = []
     plain_run = env.run
@@ -57,10 +58,16 @@ def w(henv):
     def run(*args, **kw):
         r = plain_run(*args, **kw)
         assert TOKEN not in r.out and TOKEN not in r.err, "token printed: %r" % r
+        assert not SANITIZER.search(r.err), r.err       # a SANITIZE= build
         env.runs.append(r)
         return r
     env.run = run           # Env.reconcile() goes through self.run
-    yield env
+    try:
+        yield env
+    finally:
+        env.stop_all()
+    for p in getattr(env, "_procs", []):
+        assert not SANITIZER.search(stderr_of(p)), stderr_of(p)
     for path in glob.glob(str(env.tmp / "*")):
         if os.path.isfile(path) and path != env.config_path:
             with open(path, "rb") as f:
@@ -909,6 +916,7 @@ def test_inventory_is_cached_for_poll_interval(w):
     env.cloud.clear_requests()
 
     env.add_lb(LB_C, "lb-c", C)
+    env.cloud.delete_server(LB_B)
     wait = inventory_at / 1000.0 + 2.2 - time.time()
     if wait > 0:
         time.sleep(wait)
@@ -917,9 +925,54 @@ def test_inventory_is_cached_for_poll_interval(w):
     assert len(env.cloud.requests("GET", SERVERS)) == 1
     assert len(env.cloud.requests("GET", FIPS)) == 1
     assert group(env)["inventory_at"] > inventory_at
-    assert "lb-c" in health(env)
-    assert "resources_changed" in queued(r)
-    assert any("Resources changed" in t and "added server lb-c" in t for t in env.texts())
+    assert set(health(env)) == {"lb-a", "lb-c"}
+    assert queued(r).count("resources_changed") == 1
+    changed = [t for t in env.texts() if "Resources changed" in t]
+    assert len(changed) == 1
+    assert "added server lb-c" in changed[0] and "removed server lb-b" in changed[0]
+
+
+def test_failed_refresh_keeps_the_old_inventory_and_does_not_plan(w):
+    env = w
+    failover_world(env)
+    up(env, A)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    inventory_at = group(env)["inventory_at"]
+    down(env, A)
+    env.cloud.add_fault(method="GET", path=FIPS, status=500, count=-1)
+    r = env.reconcile()
+    assert r.rc == 1, r
+    assert "inventory refresh failed; keeping the previous inventory and not planning" in msgs(r)
+    assert mutations(env) == []
+    # The checks ran on the kept inventory; the health is saved.
+    assert health(env) == {"lb-a": "unhealthy", "lb-b": "healthy"}
+    assert group(env)["inventory_at"] == inventory_at
+    assert stored_fips(env) == {VIP_1: LB_A}
+    p = env.run("plan", "--detailed-exitcode")
+    assert p.rc == 1, p
+    env.cloud.clear_faults()
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_1, LB_B)]
+
+
+def test_max_actions_per_round_refuses_the_whole_plan(w):
+    env = w
+    env.add_lb(LB_A, "lb-a", A, up=False)
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", LB_A)
+    env.config(checks=[check()], group_extra={"max_actions_per_round": 1})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert mutations(env) == []
+    refused = logs_with(r, "plan refused: more actions than max_actions_per_round")
+    assert len(refused) == 1
+    assert (refused[0]["actions"], refused[0]["max_actions_per_round"]) == ("2", "1")
+    assert "plan_refused" in queued(r)
+    assert any("Plan refused" in t and "Nothing was applied" in t for t in env.texts())
+    assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_A}
 
 
 # ---- 15. apply re-reads the floating IPs ---------------------------------------------------

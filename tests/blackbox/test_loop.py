@@ -1,0 +1,230 @@
+"""Black-box tests of the commands that run many rounds in one process:
+`reconcile --for DURATION` and `monitor`, their cadence, their signals and
+their lock, against the fake Hetzner API and real backends on loopback.
+
+The bounds here are behavioural, not benchmarks: "about one round per
+check interval, and done before the duration ends", with margins for a
+loaded machine or a sanitizer build.
+
+Run: cd /work/main && make flipper && \\
+     FLIPPER=$PWD/flipper /usr/bin/python3 -m pytest -q tests/blackbox/test_loop.py
+"""
+
+import json
+import signal
+import sqlite3
+import time
+
+import pytest
+
+from conftest import FAST_CHECK, LB_B, VIP_1, log_lines, stderr_of, wait_for
+
+EXIT_LOCKED = 75
+
+
+@pytest.fixture
+def env(env):
+    yield env
+    env.stop_all()      # a failed test must not leave a monitor running
+
+
+def checks_at(env, addr="127.0.0.11"):
+    """Arrival times of the health checks one backend received."""
+    return [r["time"] for r in env.backends.requests(addr, 8080)]
+
+
+def configure(env, interval="1s", poll="60s", **kw):
+    check = dict(FAST_CHECK, interval=interval)
+    kw.setdefault("checks", [check])
+    kw.setdefault("group_extra", {"poll_interval": poll})
+    return env.config(**kw)
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    p.send_signal(sig)
+    return p.wait(timeout)
+
+
+def integrity(env):
+    con = sqlite3.connect("file:%s?mode=ro" % env.state, uri=True, timeout=10)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+def status_json(env):
+    r = env.run("status", "--json")
+    assert r.rc == 0, r
+    return json.loads(r.out)
+
+
+# ---- reconcile --for ----------------------------------------------------------
+
+def test_for_runs_rounds_at_the_check_cadence_and_stops_in_time(env):
+    env.pair()
+    configure(env, interval="1s")
+    t0 = time.monotonic()
+    r = env.run("reconcile", "--for", "5s", timeout=30)
+    took = time.monotonic() - t0
+    assert r.rc == 0, r
+    # Stops before the duration ends (plus process start and exit).
+    assert took < 5.5, took
+    times = checks_at(env)
+    # One round per check interval: 5 or 6 (a round starts when the check
+    # falls due, within the 10 % tolerance), loosely.
+    assert 3 <= len(times) <= 7, times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) > 0.6, gaps        # never spinning
+    assert max(gaps) < 1.6, gaps        # never skipping a due check
+    # The inventory is cached for poll_interval: polled once.
+    assert len(env.cloud.requests("GET", r"^/v1/servers$")) == 1
+    # The last round started before the end, and finished before it too.
+    assert times[-1] - times[0] < 5.0
+
+
+def test_for_fails_over_within_the_run(env):
+    env.pair()
+    configure(env, interval="500ms")
+    p = env.start("reconcile", "--for", "4s")
+    wait_for(lambda: len(checks_at(env)) >= 2, 10, what="two rounds")
+    env.backends.set("127.0.0.11", 8080, status=503)
+    t_fail = time.time()
+    env.cloud.wait_assigned(VIP_1, LB_B, timeout=10)
+    moved = time.time() - t_fail
+    assert p.wait(10) == 0, stderr_of(p)
+    assert moved < 0.5 + 2.0, moved      # fall * interval + 2 s (SPEC 8)
+
+
+def test_for_holds_the_lock_throughout(env):
+    env.pair()
+    configure(env, interval="500ms")
+    p = env.start("reconcile", "--for", "3s")
+    wait_for(lambda: len(checks_at(env)) >= 1, 10, what="the first round")
+    # Between rounds too: the lock is held for the whole run.
+    for _ in range(3):
+        t0 = time.monotonic()
+        r = env.reconcile()
+        assert r.rc == EXIT_LOCKED, r
+        assert time.monotonic() - t0 < 2.0      # without waiting
+        assert "another flipper holds the state lock" in r.err
+        time.sleep(0.3)
+    assert p.wait(10) == 0, stderr_of(p)
+    # Released at the end.
+    time.sleep(0.5)
+    assert env.reconcile().rc == 0
+
+
+def test_for_rejects_bad_durations(env):
+    env.pair()
+    configure(env)
+    for bad in ("0s", "5", "-1s", "soon"):
+        r = env.run("reconcile", "--for", bad)
+        assert r.rc == 2, (bad, r)
+        assert "--for wants a positive duration" in r.err
+    r = env.run("reconcile", "--once", "--for", "5s")
+    assert r.rc == 2, r
+    assert env.cloud.requests() == []
+
+
+# ---- monitor ---------------------------------------------------------------------
+
+def test_monitor_sigterm_finishes_cleanly(env):
+    env.pair()
+    configure(env, interval="200ms")
+    p = env.start("monitor")
+    wait_for(lambda: len(checks_at(env)) >= 3, 10, what="three rounds")
+    # The lock is held while it runs.
+    r = env.reconcile()
+    assert r.rc == EXIT_LOCKED, r
+    t0 = time.monotonic()
+    assert stop(p, signal.SIGTERM) == 0, stderr_of(p)
+    assert time.monotonic() - t0 < 3.0
+    logs = log_lines(stderr_of(p))
+    assert logs[-1]["msg"] == "stopping on signal after the round", logs[-3:]
+    assert integrity(env) == "ok"
+    st = status_json(env)
+    text = json.dumps(st)
+    assert "lb-a" in text and "lb-b" in text and "vip-1" in text
+    assert text.count('"healthy"') >= 2, st
+    # The lock went with it.
+    assert env.reconcile().rc == 0
+    # It said "started watching" once, in all those rounds.
+    assert len(env.texts()) == 1
+
+
+def test_monitor_sigint_during_a_slow_round_finishes_that_round(env):
+    env.pair()
+    configure(env, interval="200ms", checks=[dict(FAST_CHECK, interval="200ms", timeout="3s")])
+    env.backends.set("127.0.0.11", 8080, delay=1.0)
+    env.backends.set("127.0.0.12", 8080, delay=1.0)
+    p = env.start("monitor")
+    wait_for(lambda: checks_at(env), 10, what="the first check to start")
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)        # while the round waits for its checks
+    assert p.wait(10) == 0, stderr_of(p)
+    # It did not die on the spot: it waited for the checks, saved them and
+    # delivered the round's message.
+    assert time.monotonic() - t0 > 0.5
+    assert len(env.texts()) == 1 and "started watching" in env.texts()[0]
+    assert integrity(env) == "ok"
+    assert json.dumps(status_json(env)).count('"healthy"') >= 2
+    assert len(checks_at(env)) == 1
+
+
+def test_monitor_exits_zero_on_signal_even_after_failed_rounds(env):
+    env.pair()
+    configure(env, interval="200ms",
+              group_extra={"poll_interval": "0s", "poll_timeout": "500ms"})
+    env.cloud.add_fault(path="^/v1/servers$", status=503, count=-1)
+    # A single round reports the failure...
+    assert env.reconcile().rc == 1
+    # ...a daemon told to stop has nothing left to report.
+    env.cloud.clear_requests()
+    p = env.start("monitor")
+    wait_for(lambda: len(env.cloud.requests("GET", r"^/v1/servers$")) >= 3, 20,
+             what="failing rounds")
+    assert stop(p) == 0, stderr_of(p)
+    assert integrity(env) == "ok"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "round.c engine_round() delivers the outbox with a fixed 15 s budget "
+    "before the loop can start the next round, so in monitor/--for a slow "
+    "webhook postpones the next checks (here by 2.5 s, up to 15 s): delivery "
+    "should use only the time until the next round is due (or run between "
+    "rounds from cmd_round.c's nap)"))
+def test_monitor_slow_webhook_does_not_delay_the_next_round(env):
+    env.pair()
+    configure(env, interval="500ms")
+    env.sink.mode(delay=2.5)
+    p = env.start("monitor")
+    try:
+        wait_for(lambda: len(checks_at(env)) >= 3, 15, what="three rounds")
+    finally:
+        stop(p)
+    times = checks_at(env)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps[:2]) < 1.5, gaps
+
+
+def test_monitor_rejects_arguments(env):
+    env.pair()
+    configure(env)
+    r = env.run("monitor", "--for", "5s")
+    assert r.rc == 2, r
+    r = env.run("monitor", "--group", "nope")
+    assert r.rc == 2, r
+    assert "unknown group 'nope'" in r.err
+    assert env.cloud.requests() == []
+
+
+def test_monitor_second_instance_exits_75(env):
+    env.pair()
+    configure(env, interval="500ms")
+    p = env.start("monitor")
+    wait_for(lambda: checks_at(env), 10, what="the first round")
+    r = env.run("monitor", timeout=10)
+    assert r.rc == EXIT_LOCKED, r
+    assert stop(p) == 0
+    assert len(env.texts()) == 1      # the second one did nothing at all
