@@ -46,7 +46,7 @@ SQL      := $(sort $(wildcard sql/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps \
+.PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps contrib-verify \
         install clean check-deps
 
 all: flipper
@@ -103,7 +103,7 @@ deps:
 
 test: check-deps
 	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
-	$(MAKE) unit toml-suite blackbox fuzz-smoke
+	$(MAKE) unit toml-suite blackbox contrib-verify fuzz-smoke
 
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
@@ -117,7 +117,10 @@ blackbox: flipper $(BUILD)/hcloud-driver
 		BENCH_CHECKS=$(CURDIR)/$(BUILD)/bench_checks \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
 
-FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+# systemd units (systemd-analyze verify), the man page (groff), the k8s
+# manifests and the example configuration.
+contrib-verify: flipper
+	FLIPPER=$(CURDIR)/flipper sh tests/contrib-verify.sh
 fuzz:
 	$(MAKE) -f fuzz/Makefile
 

@@ -24,6 +24,13 @@ struct globals {
 	const char *log_format;
 };
 
+/*
+ * The state file: --state or $FLIPPER_STATE, else state.path of the
+ * configuration (may be NULL), else $STATE_DIRECTORY/flipper.db, else
+ * ./flipper.db. Newly allocated.
+ */
+char *cli_state_path(const struct globals *g, const char *config_state_path);
+
 /* Is argv[i] "-h" or "--help"? Commands print their usage and return 0. */
 bool cli_wants_help(int argc, char **argv);
 

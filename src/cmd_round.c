@@ -180,20 +180,7 @@ static struct config *setup(struct globals *g, struct run_args *a, char **state_
 		}
 	}
 
-	if (g->state_path) {
-		*state_path = xstrdup(g->state_path);
-	} else if (c->state_path) {
-		*state_path = xstrdup(c->state_path);
-	} else {
-		const char *dir = getenv("STATE_DIRECTORY");
-		if (dir && *dir) {
-			/* systemd may list several directories, colon-separated. */
-			size_t len = strcspn(dir, ":");
-			*state_path = xasprintf("%.*s/flipper.db", (int)len, dir);
-		} else {
-			*state_path = xstrdup("flipper.db");
-		}
-	}
+	*state_path = cli_state_path(g, c->state_path);
 	return c;
 }
 

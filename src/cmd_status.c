@@ -227,34 +227,30 @@ static void print_snapshot(const struct group_view *v, struct buf *b)
 	free(pf);
 }
 
-/* The state path without needing a valid configuration when it is given. */
+/*
+ * The state path. Only state.path is read from the configuration: status
+ * contacts nothing, so it must work where the token or ${VAR}s of the
+ * service are not set (an operator's shell).
+ */
 static char *resolve_state(struct globals *g, int *rc)
 {
+	char *from_config = NULL;
 	*rc = 0;
-	if (g->state_path)
-		return xstrdup(g->state_path);
-	struct diags d;
-	diags_init(&d, g->config_path);
-	struct config *c = NULL;
-	if (g->config_explicit || access(g->config_path, R_OK) == 0) {
-		c = config_load(g->config_path, &d);
-		if (!c) {
+	if (!g->state_path && (g->config_explicit || access(g->config_path, R_OK) == 0)) {
+		struct diags d;
+		diags_init(&d, g->config_path);
+		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
 			config_report_diags(&d);
+			fprintf(stderr, "flipper status: cannot find state.path in %s; "
+				"pass --state FILE\n", g->config_path);
 			diags_release(&d);
 			*rc = EXIT_USAGE;
 			return NULL;
 		}
+		diags_release(&d);
 	}
-	diags_release(&d);
-	char *path;
-	const char *dir = getenv("STATE_DIRECTORY");
-	if (c && c->state_path)
-		path = xstrdup(c->state_path);
-	else if (dir && *dir)
-		path = xasprintf("%.*s/flipper.db", (int)strcspn(dir, ":"), dir);
-	else
-		path = xstrdup("flipper.db");
-	config_free(c);
+	char *path = cli_state_path(g, from_config);
+	free(from_config);
 	return path;
 }
 
@@ -287,7 +283,7 @@ int cmd_status(struct globals *g, int argc, char **argv)
 	struct store *s = store_open_readonly(path, &err);
 	if (!s) {
 		fprintf(stderr, "flipper status: %s\n", err ? err : "no state file yet (no round has run)");
-		rc = err ? EXIT_RUNTIME : EXIT_RUNTIME;
+		rc = EXIT_RUNTIME;
 		free(err);
 		free(path);
 		free(only);

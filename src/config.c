@@ -1103,6 +1103,34 @@ struct config *config_load(const char *path, struct diags *d)
 	return c;
 }
 
+int config_peek_state_path(const char *path, char **out, struct diags *d)
+{
+	config_reader_fn reader = config_reader_for(path);
+	struct node *root = NULL;
+	char *text;
+	size_t len;
+	int rc = -1;
+
+	*out = NULL;
+	if (!reader || read_file(path, CONFIG_MAX_BYTES, &text, &len) < 0) {
+		diag_add(d, DIAG_ERROR, 0, 0, NULL, "cannot read the configuration");
+		return -1;
+	}
+	if (reader(text, len, &root, d) == 0) {
+		struct walk w = { .d = d };
+		buf_init(&w.path, 0);
+		const struct node *st = node_get(root, "state");
+		size_t old = path_push_key(&w, "state");
+		int got = st && st->type == NODE_MAP ? get_str(&w, st, "path", out) : 0;
+		path_pop(&w, old);
+		buf_release(&w.path);
+		rc = got == 1 ? 0 : got == 0 ? 1 : -1;
+	}
+	node_free(root);
+	free(text);
+	return rc;
+}
+
 static void check_release(struct check_config *c)
 {
 	free(c->id);

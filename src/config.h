@@ -130,6 +130,12 @@ struct config *config_load(const char *path, struct diags *d);
 struct config *config_parse(const char *path, const char *text, size_t len,
 			    config_reader_fn reader, struct diags *d);
 void config_free(struct config *c);
+/*
+ * Only state.path, read without validating anything else, for commands
+ * that just read the state (status). 0 set (*out owned), 1 not set,
+ * -1 unreadable or unparsable (diagnostics in d).
+ */
+int config_peek_state_path(const char *path, char **out, struct diags *d);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
 const struct group_config *config_group(const struct config *c, const char *id);

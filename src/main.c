@@ -70,6 +70,19 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+char *cli_state_path(const struct globals *g, const char *config_state_path)
+{
+	if (g->state_path)
+		return xstrdup(g->state_path);
+	if (config_state_path)
+		return xstrdup(config_state_path);
+	/* systemd may list several directories, colon-separated. */
+	const char *dir = getenv("STATE_DIRECTORY");
+	if (dir && *dir)
+		return xasprintf("%.*s/flipper.db", (int)strcspn(dir, ":"), dir);
+	return xstrdup("flipper.db");
+}
+
 bool cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {

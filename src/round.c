@@ -631,6 +631,13 @@ static void update_health(struct engine *e, struct gstate *g, int64_t now)
 			while (ti < g->n_targets && g->targets[ti].server_id == s->s.id)
 				ti++;
 			cnt = ti - start;
+			/* Every check skipped for want of an address: unknown forever,
+			 * which defers the group's plans. Say so when it is seen. */
+			if (!cnt && g->inventory_refreshed)
+				log_kv(LOG_WARN, g->cfg->id, "server has no address any check can use "
+				       "(see ip_version): its health stays unknown", "server", s->s.name,
+				       "ipv4", s->s.ipv4 ? s->s.ipv4 : "none",
+				       "ipv6", s->s.ipv6 ? s->s.ipv6 : "none", NULL);
 			hc = xcalloc(cnt + 1, sizeof *hc);
 			for (size_t k = 0; k < cnt; k++)
 				hc[k] = g->targets[start + k].c;
@@ -895,6 +902,8 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 	compute_plan(g);
 	if (!g->plan.n_actions) {
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);
+		free(g->meta.refused_plan);
+		g->meta.refused_plan = NULL;
 		return;
 	}
 	if (cfg->max_actions_per_round && g->plan.n_actions > (size_t)cfg->max_actions_per_round) {
@@ -905,14 +914,25 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 		snprintf(m, sizeof m, "%d", cfg->max_actions_per_round);
 		log_kv(LOG_ERROR, cfg->id, "plan refused: more actions than max_actions_per_round",
 		       "actions", n, "max_actions_per_round", m, NULL);
-		header(&b, g, ":no_entry:", "Plan refused");
-		buf_printf(&b, "The plan has %zu actions, more than max\\_actions\\_per\\_round (%d). "
-			   "Nothing was applied.\n", g->plan.n_actions, cfg->max_actions_per_round);
-		describe_plan(&b, g);
-		post(e, g, "plan_refused", &b);
+		/* Tell people once per distinct refused plan, not every round. */
+		struct buf key;
+		buf_init(&key, 0);
+		plan_key(&g->plan, &key);
+		if (!str_eq(key.data, g->meta.refused_plan)) {
+			header(&b, g, ":no_entry:", "Plan refused");
+			buf_printf(&b, "The plan has %zu actions, more than max\\_actions\\_per\\_round (%d). "
+				   "Nothing was applied.\n", g->plan.n_actions, cfg->max_actions_per_round);
+			describe_plan(&b, g);
+			post(e, g, "plan_refused", &b);
+			free(g->meta.refused_plan);
+			g->meta.refused_plan = buf_detach(&key);
+		}
+		buf_release(&key);
 		buf_release(&b);
 		return;
 	}
+	free(g->meta.refused_plan);
+	g->meta.refused_plan = NULL;
 
 	struct buf b;
 	buf_init(&b, 0);

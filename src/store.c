@@ -412,7 +412,7 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 {
 	memset(g, 0, sizeof *g);
 	sqlite3_stmt *st = prep(s, "SELECT inventory_at, watching_since, last_round_at, "
-				"last_round_ms, readonly_plan, alert FROM groups WHERE id = ?");
+				"last_round_ms, readonly_plan, alert, refused_plan FROM groups WHERE id = ?");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -424,6 +424,7 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 		g->last_round_ms = sqlite3_column_int64(st, 3);
 		g->readonly_plan = col_text(st, 4);
 		g->alert = col_text(st, 5);
+		g->refused_plan = col_text(st, 6);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -433,10 +434,12 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 {
 	sqlite3_stmt *st = prep(s,
 		"INSERT INTO groups (id, inventory_at, watching_since, last_round_at, last_round_ms, "
-		"readonly_plan, alert) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+		"readonly_plan, alert, refused_plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT (id) DO UPDATE SET "
 		"inventory_at = excluded.inventory_at, watching_since = excluded.watching_since, "
 		"last_round_at = excluded.last_round_at, last_round_ms = excluded.last_round_ms, "
-		"readonly_plan = excluded.readonly_plan, alert = excluded.alert");
+		"readonly_plan = excluded.readonly_plan, alert = excluded.alert, "
+		"refused_plan = excluded.refused_plan");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -446,6 +449,7 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 	sqlite3_bind_int64(st, 5, g->last_round_ms);
 	bind_text(st, 6, g->readonly_plan);
 	bind_text(st, 7, g->alert);
+	bind_text(st, 8, g->refused_plan);
 	return run(st);
 }
 
@@ -453,6 +457,7 @@ void store_group_release(struct store_group *g)
 {
 	free(g->readonly_plan);
 	free(g->alert);
+	free(g->refused_plan);
 	memset(g, 0, sizeof *g);
 }
 

@@ -59,6 +59,7 @@ struct store_group {
 	int64_t last_round_ms;
 	char *readonly_plan;     /* key of the last readonly plan notified */
 	char *alert;             /* key of the last alert notified */
+	char *refused_plan;      /* key of the last refused plan notified */
 };
 
 struct outbox_msg {

@@ -973,6 +973,17 @@ def test_max_actions_per_round_refuses_the_whole_plan(w):
     assert "plan_refused" in queued(r)
     assert any("Plan refused" in t and "Nothing was applied" in t for t in env.texts())
     assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_A}
+    # The same refused plan again: refused and logged, not notified again.
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert mutations(env) == []
+    assert len(logs_with(r, "plan refused: more actions than max_actions_per_round")) == 1
+    assert "plan_refused" not in queued(r)
+    # Once the limit allows it, the plan is applied.
+    env.config(checks=[check()], group_extra={"max_actions_per_round": 2})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert sorted(fid for fid, _ in assigns(env)) == [VIP_1, VIP_2]
 
 
 # ---- 15. apply re-reads the floating IPs ---------------------------------------------------
@@ -1137,3 +1148,59 @@ def test_unreachable_api_exits_1_and_falls_silent(w):
     p = env.run("plan")
     assert p.rc == 1, p
     assert "no plan" in p.out
+
+
+# ---- schema migration ------------------------------------------------------------------------
+
+def test_state_of_schema_1_is_migrated_forward_keeping_its_data(w):
+    """A state written by the first schema (sql/001 only) is migrated to
+    the current one in place, and what it held is kept: the group's
+    "started watching" is not sent again, the counters carry on."""
+    env = w
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "sql", "001-initial.sql")) as f:
+        v1 = f.read()
+    db = sqlite3.connect(env.state)
+    db.executescript(v1)
+    db.execute("PRAGMA application_id = %d" % 0x464C5052)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO groups (id, watching_since) VALUES ('web', 1700000000000)")
+    db.execute("INSERT INTO counters (name, labels, value) VALUES "
+               "('flipper_actions_total', 'group=\"web\",result=\"success\"', 7)")
+    db.commit()
+    db.close()
+    env.add_lb(LB_A, "lb-a", A)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.config(checks=[check()])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert "started_watching" not in queued(r)
+    db = sqlite3.connect("file:%s?mode=ro" % env.state, uri=True)
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        cols = [row[1] for row in db.execute("PRAGMA table_info(groups)")]
+        kept = db.execute("SELECT value FROM counters WHERE name = 'flipper_actions_total'").fetchone()
+    finally:
+        db.close()
+    assert version == len(glob.glob(os.path.join(root, "sql", "*.sql")))
+    assert version >= 2 and "refused_plan" in cols
+    assert kept == (7,)
+
+
+def test_state_of_a_newer_flipper_is_refused_and_left_alone(w):
+    env = w
+    db = sqlite3.connect(env.state)
+    db.execute("CREATE TABLE future (x)")
+    db.execute("PRAGMA application_id = %d" % 0x464C5052)
+    db.execute("PRAGMA user_version = 999")
+    db.commit()
+    db.close()
+    before = open(env.state, "rb").read()
+    env.add_lb(LB_A, "lb-a", A)
+    env.config(checks=[check()])
+    r = env.reconcile()
+    assert r.rc == 1, r
+    assert "newer flipper" in r.err
+    assert open(env.state, "rb").read() == before
+    assert not glob.glob(env.state + ".corrupt-*")
+    assert mutations(env) == []
