@@ -15,8 +15,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* HC_MAX_MESSAGE (private to hcloud_parse.c) and "...": generous. */
+#define HC_MAX_TEXT (16u << 10)
+
+/* hcloud.h: remote text is stored capped and with control characters replaced. */
+static void check_sanitized(const char *s)
+{
+	if (!s)
+		return;
+	if (strlen(s) > HC_MAX_TEXT)
+		abort();
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			abort();
+}
+
 static void format_error(struct hc_error *err)
 {
+	check_sanitized(err->code);
+	check_sanitized(err->message);
 	free(hc_error_format(err));
 	(void)hc_code_retryable(err->code);
 	hc_error_release(err);

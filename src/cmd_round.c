@@ -231,7 +231,9 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 
 	install_signals();
 	/* libcurl initialises itself on first use (src/curl_lazy.c). */
-	struct engine_options eo = { .groups = a->groups, .n_groups = a->n_groups };
+	struct engine_options eo = {
+		.groups = a->groups, .n_groups = a->n_groups, .looping = forever || a->for_ms > 0,
+	};
 	struct engine *e = engine_new(c, s, &eo);
 	if (info.moved_aside)
 		engine_note_state_reset(e, info.moved_aside, info.moved_reason);

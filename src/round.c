@@ -28,6 +28,11 @@
 #include "planner.h"
 #include "report.h"
 
+/* Webhook delivery per round: all of it in a one-shot run; in a loop, the
+ * idle time before the next round, but at least a moment. */
+#define DELIVERY_BUDGET_MS 15000
+#define DELIVERY_MIN_MS 250
+
 struct gstate {
 	const struct group_config *cfg;
 	struct hcloud_client *api;
@@ -135,9 +140,9 @@ static void header(struct buf *b, const struct gstate *g, const char *emoji, con
 {
 	buf_printf(b, "%s **%s** — group **", emoji, title);
 	md_text(b, g->cfg->display_name);
-	buf_addstr(b, "** (`");
-	md_text(b, g->cfg->id);
-	buf_addstr(b, "`)");
+	buf_addstr(b, "** (");
+	md_code(b, g->cfg->id);
+	buf_addstr(b, ")");
 	if (g->cfg->project_id)
 		buf_printf(b, " · [console](https://console.hetzner.com/projects/%s/servers)",
 			   g->cfg->project_id);
@@ -481,8 +486,9 @@ static void rebuild_targets(struct gstate *g)
 				struct store_target *prev = n_old ?
 					bsearch(&key, old, n_old, sizeof *old, cmp_target) : NULL;
 				if (prev) {
+					/* The old array stays searchable: copy the key. */
 					*t = *prev;
-					prev->check_id = NULL;
+					t->check_id = xstrdup(prev->check_id);
 					prev->last_error = NULL;
 				} else {
 					t->server_id = s->id;
@@ -789,9 +795,10 @@ static void log_plan(struct gstate *g, const char *msg)
 /* Fail-open or a location without a healthy server: tell people once. */
 static void check_alerts(struct engine *e, struct gstate *g)
 {
-	struct buf key, text;
+	struct buf key, text, locs;
 	buf_init(&key, 0);
 	buf_init(&text, 0);
+	buf_init(&locs, 0);
 	bool any_unhealthy = false;
 	for (size_t i = 0; i < g->n_servers; i++)
 		any_unhealthy |= g->servers[i].health == HEALTH_UNHEALTHY;
@@ -811,8 +818,10 @@ static void check_alerts(struct engine *e, struct gstate *g)
 				if (g->servers[j].health == HEALTH_HEALTHY)
 					healthy = true;
 			}
-			if (!healthy && !seen_before && g->servers[i].health == HEALTH_UNHEALTHY)
+			if (!healthy && !seen_before && g->servers[i].health == HEALTH_UNHEALTHY) {
 				buf_printf(&key, "%sno-healthy:%s", key.len ? "," : "", loc);
+				buf_printf(&locs, "%s%s", locs.len ? ", " : "", loc);
+			}
 		}
 	}
 	const char *prev = g->meta.alert ? g->meta.alert : "";
@@ -826,9 +835,9 @@ static void check_alerts(struct engine *e, struct gstate *g)
 		} else if (key.len) {
 			header(&text, g, ":warning:", "Location without a healthy server");
 			buf_addstr(&text, "No healthy server in: ");
-			md_text(&text, key.data);
+			md_text(&text, locs.data);
 			buf_addstr(&text, ". Floating IPs there move to another location of their network zone.\n");
-			log_kv(LOG_WARN, g->cfg->id, "location without a healthy server", "locations", key.data, NULL);
+			log_kv(LOG_WARN, g->cfg->id, "location without a healthy server", "locations", locs.data, NULL);
 			post(e, g, "no_healthy_location", &text);
 		}
 		free(g->meta.alert);
@@ -836,6 +845,7 @@ static void check_alerts(struct engine *e, struct gstate *g)
 	}
 	buf_release(&key);
 	buf_release(&text);
+	buf_release(&locs);
 }
 
 /* Re-read the floating IPs from the API; never act on a stale cache. */
@@ -1293,8 +1303,8 @@ void engine_round(struct engine *e, struct round_result *res)
 		bool refresh_failed = g->failed;
 		if (e->store && !e->o.dry_run) {
 			store_begin(e->store);
-			update_health(e, g, now);
 			started_watching(e, g, now);
+			update_health(e, g, now);
 			g->meta.last_round_at = now;
 			if (save_group(e, g) < 0) {
 				store_rollback(e->store);
@@ -1323,8 +1333,14 @@ void engine_round(struct engine *e, struct round_result *res)
 				all_ok = false;
 		if (all_ok)
 			heartbeat_maybe_send(e->cfg, e->store, now_ms());
+		int64_t budget = DELIVERY_BUDGET_MS;
+		if (e->o.looping) {
+			int64_t idle = next_due(e, now) - now_ms();
+			budget = idle < DELIVERY_MIN_MS ? DELIVERY_MIN_MS :
+				 idle > DELIVERY_BUDGET_MS ? DELIVERY_BUDGET_MS : idle;
+		}
 		store_begin(e->store);
-		int64_t depth = notify_deliver(e->cfg, e->store, now_ms(), 15000);
+		int64_t depth = notify_deliver(e->cfg, e->store, now_ms(), budget);
 		store_commit(e->store);
 		e->outbox_depth = depth;
 	}

@@ -23,6 +23,12 @@ struct engine_options {
 	bool no_checks;              /* plan --no-checks: stored health only */
 	char **groups;               /* --group filter; NULL/0: all groups */
 	size_t n_groups;
+	/*
+	 * More rounds follow (monitor, reconcile --for): notifications are
+	 * delivered only in the time left before the next check is due, so a
+	 * slow webhook never delays a failover.
+	 */
+	bool looping;
 };
 
 struct round_result {

@@ -20,6 +20,8 @@
 
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 200000
+/* Aliases look anchors up one by one: 100,000 of each took half a minute. */
+#define YAML_MAX_ANCHORS 1000
 
 struct anchor {
 	char *name;
@@ -170,14 +172,20 @@ static struct node *copy_tree(struct yreader *r, const struct node *src)
 	return n;
 }
 
-static void remember_anchor(struct yreader *r, const yaml_char_t *anchor, struct node *n)
+static bool remember_anchor(struct yreader *r, const yaml_char_t *anchor, struct node *n,
+			    const yaml_mark_t *m)
 {
 	if (!anchor)
-		return;
+		return true;
+	if (r->n_anchors == YAML_MAX_ANCHORS) {
+		yfail(r, m, "more than %d anchors", YAML_MAX_ANCHORS);
+		return false;
+	}
 	r->anchors = xgrow(r->anchors, &r->cap_anchors, r->n_anchors + 1, sizeof *r->anchors);
 	r->anchors[r->n_anchors].name = xstrdup((const char *)anchor);
 	r->anchors[r->n_anchors].node = n;
 	r->n_anchors++;
+	return true;
 }
 
 static struct node *parse_node(struct yreader *r, yaml_event_t *ev, int depth);
@@ -205,8 +213,11 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	struct node *n = node_new(is_map ? NODE_MAP : NODE_SEQ,
 				  (int)start->start_mark.line + 1, (int)start->start_mark.column + 1);
-	remember_anchor(r, is_map ? start->data.mapping_start.anchor : start->data.sequence_start.anchor, n);
-
+	if (!remember_anchor(r, is_map ? start->data.mapping_start.anchor :
+			     start->data.sequence_start.anchor, n, &start->start_mark)) {
+		node_free(n);
+		return NULL;
+	}
 	if (depth > YAML_MAX_DEPTH) {
 		yfail(r, &start->start_mark, "nesting deeper than %d levels", YAML_MAX_DEPTH);
 		node_free(n);
@@ -274,7 +285,10 @@ static struct node *parse_node(struct yreader *r, yaml_event_t *ev, int depth)
 		const char *tag = (const char *)ev->data.scalar.tag;
 		if (ev->data.scalar.plain_implicit && !tag && strlen(n->text) == n->text_len)
 			resolve_plain(n);
-		remember_anchor(r, ev->data.scalar.anchor, n);
+		if (!remember_anchor(r, ev->data.scalar.anchor, n, &ev->start_mark)) {
+			node_free(n);
+			return NULL;
+		}
 		return n;
 	}
 	case YAML_SEQUENCE_START_EVENT:

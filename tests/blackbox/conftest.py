@@ -161,12 +161,21 @@ def flipper_env(extra=None):
 
 
 def _env_add_lb(self, sid, name, addr, location="fsn1", labels=None, up=True):
-    """A server labelled role=lb and, when up, its backend on addr:8080."""
+    """A server labelled role=lb and its backend on addr:self.port (503
+    unless up); self.port is 8080 unless pair() chose a free one."""
     lab = {"role": "lb"}
     lab.update(labels or {})
     self.cloud.add_server(id=sid, name=name, location=location, ipv4=addr,
                           ipv6=None, labels=lab)
-    self.backends.add(addr, 8080, status=200 if up else 503)
+    info = self.backends.add(addr, getattr(self, "port", 8080), status=200 if up else 503)
+    self.port = info["port"]
+
+
+def _env_check(self, **over):
+    """FAST_CHECK on the backends' port, with overrides."""
+    c = dict(FAST_CHECK, port=getattr(self, "port", 8080))
+    c.update(over)
+    return c
 
 
 def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
@@ -178,7 +187,11 @@ def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
 
 def _env_pair(self, loc_a="fsn1", loc_b="fsn1"):
     """lb-a (127.0.0.11) and lb-b (127.0.0.12), both answering 200, and
-    vip-1 (198.51.100.1) on lb-a."""
+    vip-1 (198.51.100.1) on lb-a. The first backend picks a free port and
+    the later ones share it (a check has one port): test runs going on
+    at the same time never collide."""
+    if not hasattr(self, "port"):
+        self.port = 0
     self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a)
     self.add_lb(LB_B, "lb-b", "127.0.0.12", loc_b)
     self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a)
@@ -237,6 +250,7 @@ def _env_stop_all(self):
 
 
 Env.add_lb = _env_add_lb
+Env.check = _env_check
 Env.add_vip = _env_add_vip
 Env.pair = _env_pair
 Env.webhooks = _env_webhooks

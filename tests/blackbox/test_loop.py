@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import FAST_CHECK, LB_B, VIP_1, log_lines, stderr_of, wait_for
+from conftest import LB_B, VIP_1, log_lines, stderr_of, wait_for
 
 EXIT_LOCKED = 75
 
@@ -30,11 +30,11 @@ def env(env):
 
 def checks_at(env, addr="127.0.0.11"):
     """Arrival times of the health checks one backend received."""
-    return [r["time"] for r in env.backends.requests(addr, 8080)]
+    return [r["time"] for r in env.backends.requests(addr, env.port)]
 
 
 def configure(env, interval="1s", poll="60s", **kw):
-    check = dict(FAST_CHECK, interval=interval)
+    check = env.check(interval=interval)
     kw.setdefault("checks", [check])
     kw.setdefault("group_extra", {"poll_interval": poll})
     return env.config(**kw)
@@ -88,7 +88,7 @@ def test_for_fails_over_within_the_run(env):
     configure(env, interval="500ms")
     p = env.start("reconcile", "--for", "4s")
     wait_for(lambda: len(checks_at(env)) >= 2, 10, what="two rounds")
-    env.backends.set("127.0.0.11", 8080, status=503)
+    env.backends.set("127.0.0.11", env.port, status=503)
     t_fail = time.time()
     env.cloud.wait_assigned(VIP_1, LB_B, timeout=10)
     moved = time.time() - t_fail
@@ -155,9 +155,9 @@ def test_monitor_sigterm_finishes_cleanly(env):
 
 def test_monitor_sigint_during_a_slow_round_finishes_that_round(env):
     env.pair()
-    configure(env, interval="200ms", checks=[dict(FAST_CHECK, interval="200ms", timeout="3s")])
-    env.backends.set("127.0.0.11", 8080, delay=1.0)
-    env.backends.set("127.0.0.12", 8080, delay=1.0)
+    configure(env, interval="200ms", checks=[env.check(interval="200ms", timeout="3s")])
+    env.backends.set("127.0.0.11", env.port, delay=1.0)
+    env.backends.set("127.0.0.12", env.port, delay=1.0)
     p = env.start("monitor")
     wait_for(lambda: checks_at(env), 10, what="the first check to start")
     t0 = time.monotonic()
@@ -188,12 +188,6 @@ def test_monitor_exits_zero_on_signal_even_after_failed_rounds(env):
     assert integrity(env) == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "round.c engine_round() delivers the outbox with a fixed 15 s budget "
-    "before the loop can start the next round, so in monitor/--for a slow "
-    "webhook postpones the next checks (here by 2.5 s, up to 15 s): delivery "
-    "should use only the time until the next round is due (or run between "
-    "rounds from cmd_round.c's nap)"))
 def test_monitor_slow_webhook_does_not_delay_the_next_round(env):
     env.pair()
     configure(env, interval="500ms")

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import FAST_CHECK, LB_A, LB_B, VIP_1, VIP_2, stderr_of, wait_for
+from conftest import LB_A, LB_B, VIP_1, VIP_2, stderr_of, wait_for
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
@@ -202,7 +202,7 @@ def promtool_check(text):
 # ---- helpers ------------------------------------------------------------------
 
 def configure(env, **kw):
-    kw.setdefault("checks", [dict(FAST_CHECK)])
+    kw.setdefault("checks", [env.check()])
     return env.config(metrics=True, **kw)
 
 
@@ -260,7 +260,7 @@ def test_metrics_after_a_failover(env):
     env.pair()
     configure(env)
     reconcile(env)
-    env.backends.set("127.0.0.11", 8080, status=503)
+    env.backends.set("127.0.0.11", env.port, status=503)
     before = time.time()
     reconcile(env)
     after = time.time()
@@ -330,16 +330,16 @@ def test_counters_survive_invocations(env):
     env.pair()
     configure(env)
     reconcile(env)
-    env.backends.set("127.0.0.11", 8080, status=503)
+    env.backends.set("127.0.0.11", env.port, status=503)
     reconcile(env)                      # vip-1 -> lb-b
-    env.backends.set("127.0.0.11", 8080, status=200)
+    env.backends.set("127.0.0.11", env.port, status=200)
     reconcile(env)                      # and back (rebalance)
     env.cloud.wait_assigned(VIP_1, LB_A)
     first = read_metrics(env)
     assert value(first, "flipper_actions_total", result="success") == 2
     env.cloud.add_fault(method="POST", path=r"/actions/assign$", status=422,
                         code="invalid_input", count=-1)
-    env.backends.set("127.0.0.11", 8080, status=503)
+    env.backends.set("127.0.0.11", env.port, status=503)
     reconcile(env, rc=1)
     fams = read_metrics(env)
     assert series(fams, "flipper_actions_total") == [
@@ -377,7 +377,7 @@ def test_file_is_replaced_atomically(env):
     """A reader polling the file while monitor rewrites it every 100 ms
     only ever sees complete files; no temporary file is left behind."""
     env.pair()
-    configure(env, checks=[dict(FAST_CHECK, interval="100ms")])
+    configure(env, checks=[env.check(interval="100ms")])
     p = env.start("monitor")
     wait_for(lambda: os.path.exists(env.metrics), 10, what="the metrics file")
     seen = {"reads": 0, "inodes": set(), "rounds": set(), "errors": []}
