@@ -599,23 +599,77 @@ static int next_page_ok(int64_t page, int64_t next, int64_t pages, struct hc_err
 	return 0;
 }
 
+/*
+ * What differs between listing servers and listing floating IPs: the
+ * endpoint, the item type and its parser. list_all() does the rest once.
+ */
+struct list_kind {
+	const char *kind;            /* request counter label */
+	const char *path;
+	size_t size;                 /* sizeof one item */
+	int (*parse)(const char *body, size_t len, void **out, size_t *n,
+		     int64_t *next, struct hc_error *err);
+	void (*release)(void *item);
+	int (*cmp)(const void *a, const void *b);   /* by id */
+	int64_t (*id)(const void *item);
+};
+
+static int parse_servers(const char *body, size_t len, void **out, size_t *n,
+			 int64_t *next, struct hc_error *err)
+{
+	struct hc_server *v = NULL;
+	int rc = hc_parse_servers(body, len, &v, n, next, err);
+	*out = v;
+	return rc;
+}
+
+static int parse_fips(const char *body, size_t len, void **out, size_t *n,
+		      int64_t *next, struct hc_error *err)
+{
+	struct hc_fip *v = NULL;
+	int rc = hc_parse_floating_ips(body, len, &v, n, next, err);
+	*out = v;
+	return rc;
+}
+
+static void release_server(void *p) { hc_server_release(p); }
+static void release_fip(void *p) { hc_fip_release(p); }
+static int64_t server_id(const void *p) { return ((const struct hc_server *)p)->id; }
+static int64_t fip_id(const void *p) { return ((const struct hc_fip *)p)->id; }
+
 static int cmp_server(const void *a, const void *b)
 {
-	int64_t x = ((const struct hc_server *)a)->id, y = ((const struct hc_server *)b)->id;
+	int64_t x = server_id(a), y = server_id(b);
 	return (x > y) - (x < y);
 }
 
 static int cmp_fip(const void *a, const void *b)
 {
-	int64_t x = ((const struct hc_fip *)a)->id, y = ((const struct hc_fip *)b)->id;
+	int64_t x = fip_id(a), y = fip_id(b);
 	return (x > y) - (x < y);
 }
 
-int hcloud_list_servers(struct hcloud_client *c, const char *selector,
-			int64_t deadline, struct hc_server **out, size_t *n,
-			struct hc_error *err)
+static const struct list_kind servers_kind = {
+	"servers", "/servers", sizeof(struct hc_server), parse_servers, release_server,
+	cmp_server, server_id,
+};
+static const struct list_kind fips_kind = {
+	"floating_ips", "/floating_ips", sizeof(struct hc_fip), parse_fips, release_fip,
+	cmp_fip, fip_id,
+};
+
+static void free_items(const struct list_kind *lk, char *v, size_t n)
 {
-	struct hc_server *all = NULL, *page_items;
+	for (size_t i = 0; i < n; i++)
+		lk->release(v + i * lk->size);
+	free(v);
+}
+
+/* Every page of a listing, sorted by id, each id once; all or nothing. */
+static int list_all(struct hcloud_client *c, const struct list_kind *lk, const char *selector,
+		    int64_t deadline, void **out, size_t *n, struct hc_error *err)
+{
+	char *all = NULL;
 	size_t n_all = 0, cap = 0, n_page;
 	int64_t page = 1, next, pages = 0;
 
@@ -623,29 +677,28 @@ int hcloud_list_servers(struct hcloud_client *c, const char *selector,
 	*n = 0;
 	for (;;) {
 		struct response r;
+		void *page_items = NULL;
 		char *q = list_query(c, selector, page);
-		struct call k = { "GET", "servers", "/servers", q, NULL,
-				  HC_MAX_BODY_LIST, deadline };
+		struct call k = { "GET", lk->kind, lk->path, q, NULL, HC_MAX_BODY_LIST, deadline };
 		int rc = request(c, &k, &r, err);
 		free(q);
 		if (rc < 0)
 			goto bad;
 		pages++;
-		rc = hc_parse_servers(r.body.data, r.body.len, &page_items, &n_page,
-				      &next, err);
+		rc = lk->parse(r.body.data, r.body.len, &page_items, &n_page, &next, err);
 		if (rc == 0)
 			rc = next_page_ok(page, next, pages, err);
 		if (rc < 0) {
 			annotate(err, &k, &r);
 			if (page_items)
-				hc_servers_free(page_items, n_page);
+				free_items(lk, page_items, n_page);
 			buf_release(&r.body);
 			goto bad;
 		}
 		buf_release(&r.body);
-		all = xgrow(all, &cap, n_all + n_page, sizeof *all);
+		all = xgrow(all, &cap, n_all + n_page, lk->size);
 		if (n_page)
-			memcpy(all + n_all, page_items, n_page * sizeof *all);
+			memcpy(all + n_all * lk->size, page_items, n_page * lk->size);
 		n_all += n_page;
 		free(page_items);
 		if (next == 0)
@@ -654,78 +707,41 @@ int hcloud_list_servers(struct hcloud_client *c, const char *selector,
 	}
 	/* Items can shift between pages while we walk: keep each id once. */
 	if (n_all)
-		qsort(all, n_all, sizeof *all, cmp_server);
+		qsort(all, n_all, lk->size, lk->cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < n_all; i++) {
-		if (w > 0 && all[w - 1].id == all[i].id)
-			hc_server_release(&all[i]);
-		else
-			all[w++] = all[i];
+		char *item = all + i * lk->size;
+		if (w > 0 && lk->id(all + (w - 1) * lk->size) == lk->id(item))
+			lk->release(item);
+		else if (w++ != i)
+			memcpy(all + (w - 1) * lk->size, item, lk->size);
 	}
 	*out = all;
 	*n = w;
 	return 0;
 bad:
-	hc_servers_free(all, n_all);
+	free_items(lk, all, n_all);
 	return -1;
+}
+
+int hcloud_list_servers(struct hcloud_client *c, const char *selector,
+			int64_t deadline, struct hc_server **out, size_t *n,
+			struct hc_error *err)
+{
+	void *v;
+	int rc = list_all(c, &servers_kind, selector, deadline, &v, n, err);
+	*out = v;
+	return rc;
 }
 
 int hcloud_list_floating_ips(struct hcloud_client *c, const char *selector,
 			     int64_t deadline, struct hc_fip **out, size_t *n,
 			     struct hc_error *err)
 {
-	struct hc_fip *all = NULL, *page_items;
-	size_t n_all = 0, cap = 0, n_page;
-	int64_t page = 1, next, pages = 0;
-
-	*out = NULL;
-	*n = 0;
-	for (;;) {
-		struct response r;
-		char *q = list_query(c, selector, page);
-		struct call k = { "GET", "floating_ips", "/floating_ips", q, NULL,
-				  HC_MAX_BODY_LIST, deadline };
-		int rc = request(c, &k, &r, err);
-		free(q);
-		if (rc < 0)
-			goto bad;
-		pages++;
-		rc = hc_parse_floating_ips(r.body.data, r.body.len, &page_items,
-					   &n_page, &next, err);
-		if (rc == 0)
-			rc = next_page_ok(page, next, pages, err);
-		if (rc < 0) {
-			annotate(err, &k, &r);
-			if (page_items)
-				hc_fips_free(page_items, n_page);
-			buf_release(&r.body);
-			goto bad;
-		}
-		buf_release(&r.body);
-		all = xgrow(all, &cap, n_all + n_page, sizeof *all);
-		if (n_page)
-			memcpy(all + n_all, page_items, n_page * sizeof *all);
-		n_all += n_page;
-		free(page_items);
-		if (next == 0)
-			break;
-		page = next;
-	}
-	if (n_all)
-		qsort(all, n_all, sizeof *all, cmp_fip);
-	size_t w = 0;
-	for (size_t i = 0; i < n_all; i++) {
-		if (w > 0 && all[w - 1].id == all[i].id)
-			hc_fip_release(&all[i]);
-		else
-			all[w++] = all[i];
-	}
-	*out = all;
-	*n = w;
-	return 0;
-bad:
-	hc_fips_free(all, n_all);
-	return -1;
+	void *v;
+	int rc = list_all(c, &fips_kind, selector, deadline, &v, n, err);
+	*out = v;
+	return rc;
 }
 
 int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,

@@ -562,35 +562,6 @@ int snapshot_parse(const char *text, size_t len, struct snapshot *s,
 }
 
 /* Standard input, with the same cap as a file. */
-static int read_stdin(size_t max, char **out, size_t *len)
-{
-	struct buf b;
-	char chunk[8192];
-
-	buf_init(&b, max);
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			buf_release(&b);
-			errno = e;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		if (buf_add(&b, chunk, (size_t)n) < 0) {
-			buf_release(&b);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	*len = b.len;
-	*out = buf_detach(&b);
-	return 0;
-}
-
 int snapshot_load(const char *path, struct snapshot *s, struct diags *d)
 {
 	char *text = NULL;
@@ -599,7 +570,7 @@ int snapshot_load(const char *path, struct snapshot *s, struct diags *d)
 
 	memset(s, 0, sizeof *s);
 	if (strcmp(path, "-") == 0)
-		rc = read_stdin(SNAPSHOT_MAX_BYTES, &text, &len);
+		rc = read_fd(STDIN_FILENO, SNAPSHOT_MAX_BYTES, &text, &len);
 	else
 		rc = read_file(path, SNAPSHOT_MAX_BYTES, &text, &len);
 	if (rc < 0) {

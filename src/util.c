@@ -258,21 +258,17 @@ bool str_has_suffix(const char *s, const char *suffix)
 	return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
-int read_file(const char *path, size_t max, char **out, size_t *len)
+int read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	struct buf b;
-	buf_init(&b, max);
 	char chunk[8192];
+	buf_init(&b, max);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
-			close(fd);
 			buf_release(&b);
 			errno = e;
 			return -1;
@@ -280,15 +276,25 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 		if (n == 0)
 			break;
 		if (buf_add(&b, chunk, (size_t)n) < 0) {
-			close(fd);
 			buf_release(&b);
 			errno = EFBIG;
 			return -1;
 		}
 	}
-	close(fd);
 	if (len)
 		*len = b.len;
 	*out = buf_detach(&b);
 	return 0;
+}
+
+int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = read_fd(fd, max, out, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
 }

@@ -71,7 +71,12 @@ bool str_eq(const char *a, const char *b);  /* NULL-safe */
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 
-/* Read a whole file, at most max bytes. 0 ok; -1 with errno set. */
+/*
+ * Read a whole file (or everything from fd, e.g. stdin), at most max
+ * bytes; more is an error (EFBIG), never a silent truncation. The result
+ * is NUL-terminated. 0 ok; -1 with errno set.
+ */
 int read_file(const char *path, size_t max, char **out, size_t *len);
+int read_fd(int fd, size_t max, char **out, size_t *len);
 
 #endif

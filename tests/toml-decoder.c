@@ -15,36 +15,22 @@
 
 #define DECODER_MAX (16u << 20)
 
-static int read_stdin(struct buf *in)
-{
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) != 0) {
-		if (n < 0) {
-			perror("toml-decoder: read");
-			return -1;
-		}
-		if (buf_add(in, chunk, (size_t)n) < 0) {
-			fprintf(stderr, "toml-decoder: input larger than %u bytes\n", DECODER_MAX);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int main(void)
 {
-	struct buf in, out;
+	struct buf out;
 	struct diags d;
 	struct node *root;
+	char *in = NULL;
+	size_t len = 0;
 	int status = 1;
 
-	buf_init(&in, DECODER_MAX);
 	buf_init(&out, 0);
 	diags_init(&d, NULL);
-	if (read_stdin(&in) < 0)
+	if (read_fd(STDIN_FILENO, DECODER_MAX, &in, &len) < 0) {
+		perror("toml-decoder: reading stdin");
 		goto done;
-	if (toml_read(in.data ? in.data : "", in.len, &root, &d) < 0) {
+	}
+	if (toml_read(in, len, &root, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++) {
 			char *msg = diag_format(&d, &d.list[i]);
 			fprintf(stderr, "%s\n", msg);
@@ -59,7 +45,7 @@ int main(void)
 		status = 0;
 done:
 	diags_release(&d);
-	buf_release(&in);
+	free(in);
 	buf_release(&out);
 	return status;
 }
