@@ -111,16 +111,18 @@ unit: $(UNIT_BIN)
 toml-suite: $(BUILD)/toml-decoder
 	$(PYTHON) tests/toml-suite.py --decoder $(BUILD)/toml-decoder --suite ../shared/toml-test/tests
 
-blackbox: flipper $(BUILD)/hcloud-driver
+# The tests run the build directory's binary, not ./flipper, so a release
+# and a sanitizer run never test each other's copy.
+blackbox: $(BUILD)/flipper $(BUILD)/hcloud-driver
 	$(MAKE) -C bench build
-	FLIPPER=$(CURDIR)/flipper HCLOUD_DRIVER=$(CURDIR)/$(BUILD)/hcloud-driver \
+	FLIPPER=$(CURDIR)/$(BUILD)/flipper HCLOUD_DRIVER=$(CURDIR)/$(BUILD)/hcloud-driver \
 		BENCH_CHECKS=$(CURDIR)/$(BUILD)/bench_checks \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox tests/world
 
 # systemd units (systemd-analyze verify), the man page (groff), the k8s
 # manifests and the example configuration.
-contrib-verify: flipper
-	FLIPPER=$(CURDIR)/flipper sh tests/contrib-verify.sh
+contrib-verify: $(BUILD)/flipper
+	FLIPPER=$(CURDIR)/$(BUILD)/flipper sh tests/contrib-verify.sh
 fuzz:
 	$(MAKE) -f fuzz/Makefile
 
@@ -131,7 +133,8 @@ fuzz-smoke:
 bench: flipper
 	$(MAKE) -C bench
 
-demo: check-deps flipper
+demo: check-deps
+	$(MAKE) flipper
 	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
 
 install: flipper

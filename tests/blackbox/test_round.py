@@ -1204,3 +1204,39 @@ def test_state_of_a_newer_flipper_is_refused_and_left_alone(w):
     assert open(env.state, "rb").read() == before
     assert not glob.glob(env.state + ".corrupt-*")
     assert mutations(env) == []
+
+
+# ---- checks run only when due; the state file is private ---------------------------------
+
+def test_checks_run_only_when_due_across_invocations(w):
+    """interval is honoured between invocations: a second run within the
+    interval sends no check request, one after it does (the tolerance
+    lets a timer firing at the interval through)."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.config(checks=[check(interval="2s")])
+    env.backends.clear_requests(A, PORT)
+    assert env.reconcile().rc == 0
+    assert len(env.backends.requests(A, PORT)) == 1
+    assert env.reconcile().rc == 0             # within 2 s: not due
+    assert len(env.backends.requests(A, PORT)) == 1
+    first = target(env, "lb-a")["last_run"]
+    time.sleep(1.95)                           # 2 s minus a little: due by tolerance
+    assert env.reconcile().rc == 0
+    assert len(env.backends.requests(A, PORT)) == 2
+    assert target(env, "lb-a")["last_run"] > first
+
+
+def test_state_file_is_private(w):
+    env = w
+    env.add_lb(LB_A, "lb-a", A)
+    env.config(checks=[check()])
+    old = os.umask(0o022)
+    try:
+        assert env.reconcile().rc == 0
+    finally:
+        os.umask(old)
+    for path in (env.state, env.state + "-wal", env.state + "-shm", env.state + ".lock"):
+        if os.path.exists(path):
+            assert os.stat(path).st_mode & 0o077 == 0, (path, oct(os.stat(path).st_mode))

@@ -1,0 +1,24 @@
+"""`make install` honours PREFIX and DESTDIR and installs a working binary
+and the man page."""
+
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_make_install_prefix_destdir(tmp_path):
+    dest = tmp_path / "root"
+    p = subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/opt/flip",
+                        f"DESTDIR={dest}"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    binary = dest / "opt/flip/bin/flipper"
+    man = dest / "opt/flip/share/man/man1/flipper.1"
+    assert binary.is_file() and os.access(binary, os.X_OK)
+    assert oct(binary.stat().st_mode & 0o777) == oct(0o755)
+    assert man.is_file() and oct(man.stat().st_mode & 0o777) == oct(0o644)
+    v = subprocess.run([str(binary), "version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.startswith("flipper ")
+    assert ".TH FLIPPER 1" in man.read_text()
+    # nothing outside DESTDIR
+    assert not os.path.exists("/opt/flip/bin/flipper")
