@@ -160,8 +160,13 @@ notifications:
                 first = r["body"]["text"].splitlines()[0] if isinstance(r["body"], dict) else r["body"]
                 print(f"   {DIM}{first}{RESET}")
             posts = [r for r in cloud.requests(method="POST")]
-            say(f"API mutations made: {len(posts)} assign calls; state in {state}")
-        say("Done: everything stopped and cleaned up.")
+            say(f"API mutations made: {len(posts)} assign calls")
+        if args.keep:
+            say(f"Done: everything stopped; the state file is kept at {state} "
+                f"(try: {args.flipper} --state {state} status)")
+        else:
+            say("Done: everything stopped and cleaned up "
+                "(run tests/demo.py --keep to keep the state file).")
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
