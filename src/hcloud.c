@@ -90,21 +90,44 @@ static uint64_t rng_next(struct hcloud_client *c)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* Replace every occurrence of the token in *s (the API may echo it). */
+/*
+ * A run of the token this long is treated as the token: remote text is cut
+ * to a length before it reaches us, and a cut can leave only the token's
+ * first characters standing (a proxy page echoing "Authorization: Bearer
+ * ...", cut at 120 bytes).
+ */
+#define HC_TOKEN_FRAGMENT 8
+
+/* Replace the token in *s, whole or cut short, by "[redacted]". */
 static void scrub(const struct hcloud_client *c, char **s)
 {
 	size_t tlen = c->token ? strlen(c->token) : 0;
-	if (!*s || tlen == 0 || !strstr(*s, c->token))
+	size_t need = tlen < HC_TOKEN_FRAGMENT ? tlen : HC_TOKEN_FRAGMENT;
+	if (!*s || tlen == 0)
 		return;
+	const char *p = *s, *from = *s;
 	struct buf b;
+	bool hit = false;
 	buf_init(&b, 0);
-	const char *p = *s, *hit;
-	while ((hit = strstr(p, c->token))) {
-		buf_add(&b, p, (size_t)(hit - p));
+	while ((p = strchr(p, c->token[0]))) {
+		size_t n = 0;
+		while (n < tlen && p[n] == c->token[n])
+			n++;
+		if (n < need) {
+			p++;
+			continue;
+		}
+		hit = true;
+		buf_add(&b, from, (size_t)(p - from));
 		buf_addstr(&b, "[redacted]");
-		p = hit + tlen;
+		p += n;
+		from = p;
 	}
-	buf_addstr(&b, p);
+	if (!hit) {
+		buf_release(&b);
+		return;
+	}
+	buf_addstr(&b, from);
 	free(*s);
 	*s = buf_detach(&b);
 }
@@ -358,6 +381,9 @@ static bool curl_retryable(CURLcode rc)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_PROXY:
 		return true;
 	default:
 		return false;

@@ -244,6 +244,21 @@ void round_result_release(struct round_result *r)
 	buf_release(&r->report_json);
 }
 
+/*
+ * One API request gets a third of poll_timeout, between 1 s and 10 s: a
+ * request that hangs (a stuck API node, a keep-alive connection that died
+ * silently) then leaves time to retry before the deadline.
+ */
+static int64_t request_timeout_ms(int64_t poll_timeout_ms)
+{
+	int64_t t = poll_timeout_ms / 3;
+	if (t > 10000)
+		t = 10000;
+	if (t < 1000)
+		t = 1000;
+	return t;
+}
+
 static struct hcloud_client *client_for(struct gstate *g)
 {
 	if (g->api)
@@ -252,7 +267,7 @@ static struct hcloud_client *client_for(struct gstate *g)
 		.endpoint = g->cfg->endpoint,
 		.token = g->cfg->api_token,
 		.group = g->cfg->id,
-		.request_timeout_ms = g->cfg->poll_timeout_ms,
+		.request_timeout_ms = request_timeout_ms(g->cfg->poll_timeout_ms),
 	};
 	struct hc_error err = HC_ERROR_INIT;
 	g->api = hcloud_client_new(&o, &err);

@@ -533,6 +533,27 @@ def test_token_echoed_by_api_is_redacted(fc):
     assert "token [redacted] is not valid next line" in r.error_line()
 
 
+@pytest.mark.parametrize("cut_at", [120, 1024])
+def test_token_cut_short_by_a_length_cap_is_still_redacted(fc, cut_at):
+    """A cap on remote text can leave only the token's first characters;
+    those are still the token. 120: the snippet of a non-API answer (a proxy
+    page echoing the request); 1024: the cap on an API error message."""
+    lead = "x" * (cut_at - 20)
+    if cut_at == 120:
+        fc.add_fault(path=r"^/v1/servers$", status=403, count=-1,
+                     body=lead + "Bearer " + TOKEN + " rest of the page",
+                     content_type="text/html")
+    else:
+        fc.add_fault(path=r"^/v1/servers$", status=403, code="forbidden",
+                     message=lead + "Bearer " + TOKEN, count=-1)
+    r = drive(fc, "servers", "role=lb")
+    assert r.rc == 1
+    line = r.error_line()
+    assert "Bearer [redacted]" in line, line
+    for n in range(8, len(TOKEN) + 1):
+        assert TOKEN[:n] not in r.stdout + r.stderr
+
+
 def test_oversized_body_is_an_error(fc):
     fc.add_fault(path=r"^/v1/servers$", status=200, body="x" * (9 << 20),
                  content_type="application/json", count=-1)

@@ -636,6 +636,21 @@ def test_unauthorized_assign_fails_fast(w):
     assert len(fail) == 1 and "unauthorized" in fail[0], env.texts()
 
 
+def test_a_hung_request_is_retried_within_poll_timeout(w):
+    """One request may take a third of poll_timeout: a request that hangs
+    is cut and retried, rather than using up the whole deadline."""
+    env = w
+    failover_world(env, poll_timeout="3s")
+    env.cloud.add_fault(method="GET", path=SERVERS, delay=60)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    lists = env.cloud.requests("GET", SERVERS)
+    assert [bool(q["fault"]) for q in lists] == [True, False]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    retried = logs_with(r, "hcloud request failed, retrying")
+    assert len(retried) == 1 and "transport" in retried[0]["error"], r.err
+
+
 # ---- 9. the state lock -----------------------------------------------------------
 
 def test_second_invocation_exits_75_and_kill_9_leaves_no_stale_lock(w):
