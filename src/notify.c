@@ -35,13 +35,14 @@ static int64_t backoff_delay(int attempts)
 
 /*
  * Make a delivery durable at once: commit the caller's transaction and
- * open the next. Outside a transaction the commit fails harmlessly (each
- * statement already committed) and none is opened.
+ * open the next. false when the state cannot be written: the message just
+ * sent would stay queued and be sent again every round, so delivery stops.
  */
-static void checkpoint(struct store *s)
+static bool checkpoint(struct store *s)
 {
-	if (store_commit(s) == 0)
-		store_begin(s);
+	if (store_commit(s) < 0)
+		return false;
+	return store_begin(s) == 0;
 }
 
 void notify_target_hash(const struct notify_target *t, char out[17])
@@ -216,6 +217,11 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 {
 	struct outbox_msg *v;
 	size_t n;
+	/* What is sent must be deleted for good, or it is sent every round. */
+	if (store_write_error(s)) {
+		log_kv(LOG_WARN, NULL, "notifications held back: the state file cannot be written", NULL);
+		return -1;
+	}
 	if (store_outbox_load(s, &v, &n) < 0)
 		return -1;
 	if (n == 0) {
@@ -228,6 +234,7 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		return -1;
 	}
 	int64_t end = mono_ms() + budget_ms;
+	int64_t depth = 0;
 	/* Targets that failed this round: the rest of their queue waits, in order. */
 	char **blocked = NULL;
 	size_t n_blocked = 0, cap_blocked = 0;
@@ -263,7 +270,13 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		int64_t timeout = left < NOTIFY_TIMEOUT_MS ? (left < 1 ? 1 : left) : NOTIFY_TIMEOUT_MS;
 		if (http_send(h, t->url, m->payload, timeout, &err) == 0) {
 			store_outbox_delete(s, m->id);
-			checkpoint(s);
+			if (!checkpoint(s)) {
+				log_kv(LOG_ERROR, m->group_id, "notification delivered, but the state file "
+				       "cannot record it; it will be sent again", "kind", m->kind,
+				       "error", store_write_error(s), NULL);
+				depth = -1;
+				break;
+			}
 			log_kv(LOG_DEBUG, m->group_id, "notification delivered", "kind", m->kind, NULL);
 			continue;
 		}
@@ -283,7 +296,7 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 	free(blocked);
 	curl_easy_cleanup(h);
 	store_outbox_free(v, n);
-	return store_outbox_depth(s);
+	return depth < 0 ? depth : store_outbox_depth(s);
 }
 
 int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now)

@@ -48,6 +48,7 @@ struct gstate {
 	bool have_inventory;
 	bool inventory_refreshed;
 	bool failed;
+	bool save_failed;            /* this round's health could not be stored */
 	bool deferred;
 	char *defer_reason;
 	struct plan plan;
@@ -1296,6 +1297,8 @@ void engine_round(struct engine *e, struct round_result *res)
 		log_kv(LOG_INFO, NULL, "server.* settings belong to the original daemon's web UI and are not used", NULL);
 		e->server_note_done = true;
 	}
+	if (e->store)
+		store_write_error_clear(e->store);
 	notify_reset(e);
 
 	for (size_t i = 0; i < e->n_g; i++) {
@@ -1317,16 +1320,27 @@ void engine_round(struct engine *e, struct round_result *res)
 			continue;
 		bool refresh_failed = g->failed;
 		if (e->store && !e->o.dry_run) {
-			store_begin(e->store);
+			if (store_begin(e->store) < 0) {
+				log_kv(LOG_ERROR, g->cfg->id, "cannot save the round's health; not planning",
+				       "error", store_write_error(e->store), NULL);
+				g->failed = g->save_failed = true;
+				continue;
+			}
 			started_watching(e, g, now);
 			update_health(e, g, now);
 			g->meta.last_round_at = now;
 			if (save_group(e, g) < 0) {
 				store_rollback(e->store);
-				g->failed = true;
+				g->failed = g->save_failed = true;
 				continue;
 			}
-			store_commit(e->store);
+			if (store_commit(e->store) < 0) {
+				/* Counters that are not stored never reach fall. */
+				log_kv(LOG_ERROR, g->cfg->id, "cannot save the round's health; not planning",
+				       "error", store_write_error(e->store), NULL);
+				g->failed = g->save_failed = true;
+				continue;
+			}
 		} else {
 			update_health(e, g, now);
 		}
@@ -1346,7 +1360,8 @@ void engine_round(struct engine *e, struct round_result *res)
 		for (size_t i = 0; i < e->n_g; i++)
 			if (e->g[i].failed)
 				all_ok = false;
-		if (all_ok)
+		/* A flipper that cannot keep its state is not healthy either. */
+		if (all_ok && !store_write_error(e->store))
 			heartbeat_maybe_send(e->cfg, e->store, now_ms());
 		int64_t budget = DELIVERY_BUDGET_MS;
 		if (e->o.looping) {
@@ -1365,7 +1380,8 @@ void engine_round(struct engine *e, struct round_result *res)
 		struct gstate *g = &e->g[i];
 		if (g->failed)
 			res->failed = true;
-		if (e->store && !e->o.dry_run && g->have_inventory) {
+		/* Not over a rolled-back save: the meta would claim what was not stored. */
+		if (e->store && !e->o.dry_run && g->have_inventory && !g->save_failed) {
 			g->meta.last_round_ms = took;
 			store_begin(e->store);
 			store_group_save(e->store, g->cfg->id, &g->meta);
@@ -1377,6 +1393,12 @@ void engine_round(struct engine *e, struct round_result *res)
 		persist_api_counts(e);
 		if (e->cfg->metrics_textfile)
 			write_metrics(e, now, took);
+		if (store_write_error(e->store)) {
+			log_kv(LOG_ERROR, NULL, "the state file cannot be written: counters, "
+			       "notifications and the inventory of this round may be lost",
+			       "error", store_write_error(e->store), NULL);
+			res->failed = true;
+		}
 	}
 	for (size_t i = 0; i < e->n_g; i++)
 		gstate_round_release(&e->g[i]);

@@ -21,6 +21,9 @@ extern const size_t store_migration_count;
 struct store {
 	sqlite3 *db;
 	bool readonly;
+	/* A BEGIN or COMMIT failed since the last store_write_error_clear(). */
+	bool write_failed;
+	char write_error[256];
 };
 
 /* ---- lock ------------------------------------------------------------- */
@@ -301,14 +304,47 @@ struct store *store_open_readonly(const char *path, char **err)
 	return s;
 }
 
-int store_begin(struct store *s)
+static void write_failure(struct store *s, const char *what)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	if (!s->write_failed)
+		snprintf(s->write_error, sizeof s->write_error, "%s: %s", what,
+			 sqlite3_errmsg(s->db));
+	s->write_failed = true;
 }
 
+int store_begin(struct store *s)
+{
+	if (exec(s, "BEGIN IMMEDIATE") == 0)
+		return 0;
+	write_failure(s, "BEGIN");
+	return -1;
+}
+
+/*
+ * In WAL mode a small transaction's pages reach the disk at COMMIT, so a
+ * full disk or a read-only remount shows here and nowhere earlier. SQLite
+ * may or may not have rolled back already; make sure it has, so the
+ * connection is usable and nothing half-done lingers.
+ */
 int store_commit(struct store *s)
 {
-	return exec(s, "COMMIT");
+	if (exec(s, "COMMIT") == 0)
+		return 0;
+	write_failure(s, "COMMIT");
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK");
+	return -1;
+}
+
+const char *store_write_error(const struct store *s)
+{
+	return s->write_failed ? s->write_error : NULL;
+}
+
+void store_write_error_clear(struct store *s)
+{
+	s->write_failed = false;
+	s->write_error[0] = '\0';
 }
 
 void store_rollback(struct store *s)

@@ -95,9 +95,16 @@ void store_info_release(struct store_info *info);
 /* The last SQLite error, for messages. */
 const char *store_errmsg(struct store *s);
 
+/*
+ * A failed BEGIN or COMMIT (disk full, quota, read-only remount) is also
+ * remembered: store_write_error() returns what failed first, or NULL, until
+ * store_write_error_clear(). A failed COMMIT leaves no transaction open.
+ */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+const char *store_write_error(const struct store *s);
+void store_write_error_clear(struct store *s);
 
 /* Ids of every group the state knows, sorted. */
 int store_group_ids(struct store *s, char ***out, size_t *n);

@@ -39,7 +39,7 @@ class Run:
         return f"Run(rc={self.rc}, out={self.out!r}, err={self.err!r})"
 
 
-def run_flipper(*args, env=None, timeout=120, cwd=None):
+def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     e = dict(os.environ)
     e.pop("HCLOUD_TOKEN", None)
     e.pop("HCLOUD_ENDPOINT", None)
@@ -48,7 +48,7 @@ def run_flipper(*args, env=None, timeout=120, cwd=None):
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
-                       timeout=timeout, env=e, cwd=cwd)
+                       timeout=timeout, env=e, cwd=cwd, preexec_fn=preexec)
     return Run(p)
 
 

@@ -19,6 +19,8 @@ import glob
 import json
 import os
 import re
+import resource
+import signal
 import socket
 import sqlite3
 import time
@@ -649,6 +651,61 @@ def test_a_hung_request_is_retried_within_poll_timeout(w):
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
     retried = logs_with(r, "hcloud request failed, retrying")
     assert len(retried) == 1 and "transport" in retried[0]["error"], r.err
+
+
+def _disk_full_at(limit):
+    """A child whose files cannot grow past limit bytes: to SQLite, a full
+    disk (EFBIG instead of SIGXFSZ)."""
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return pre
+
+
+def test_a_state_file_that_cannot_be_written_fails_the_round_loudly(w):
+    """Disk full: in WAL mode only COMMIT notices. The round must exit 1,
+    keep the heartbeat silent, hold back deliveries it could not record,
+    and lose nothing once the disk has room again."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A)
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.config(checks=[check(fall=2)],
+               heartbeat={"enabled": True, "url": env.sink.url + "/beat",
+                          "interval": "1ms", "timeout": "2s"})
+    quick = {"FLIPPER_NOTIFY_BACKOFF_MS": "0"}
+    env.sink.mode(status=500)                 # "started watching" stays queued
+    for _ in range(3):
+        assert env.reconcile(env=quick).rc == 0
+    assert [k for k, _, _ in env.outbox()] == ["started_watching"]
+    env.sink.mode(status=200)
+    env.sink.clear()
+    down(env, A)
+    wal = os.path.getsize(env.state + "-wal")
+    assert wal >= os.path.getsize(env.state), "the limit must stop the WAL growing"
+    before = target(env, "lb-a")
+
+    for _ in range(2):
+        r = env.reconcile(env=quick, preexec=_disk_full_at(wal))
+        assert r.rc == 1, r
+        assert logs_with(r, "cannot save the round's health; not planning"), r.err
+        assert logs_with(r, "the state file cannot be written: counters, notifications "
+                            "and the inventory of this round may be lost"), r.err
+    assert env.beats() == []                  # a flipper that cannot save falls silent
+    assert env.webhooks() == []               # nothing sent that could not be recorded
+    assert assigns(env) == []
+    assert target(env, "lb-a") == before      # nothing of those rounds stored
+    assert [k for k, _, _ in env.outbox()] == ["started_watching"]
+
+    # Room again: fall=2 counts from what was stored, and nothing is lost.
+    for _ in range(2):
+        assert env.reconcile(env=quick).rc == 0
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    titles = [t.split("**")[1] for t in env.texts()]
+    assert titles == ["flipper started watching", "Server unhealthy", "Executing plan",
+                      "Plan applied"], titles
+    assert env.outbox() == []
+    assert len(env.beats()) == 2
 
 
 # ---- 9. the state lock -----------------------------------------------------------
