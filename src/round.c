@@ -48,6 +48,7 @@ struct gstate {
 	bool have_inventory;
 	bool inventory_refreshed;
 	bool failed;
+	bool refresh_failed;         /* the inventory could not be read */
 	bool save_failed;            /* this round's health could not be stored */
 	bool deferred;
 	char *defer_reason;
@@ -413,7 +414,7 @@ static void refresh_inventory(struct engine *e, struct gstate *g, int64_t now)
 		free(msg);
 		hc_error_release(&err);
 		hc_servers_free(sv, ns);
-		g->failed = true;
+		g->failed = g->refresh_failed = true;
 		return;
 	}
 	hc_error_release(&err);
@@ -1046,10 +1047,11 @@ static void plan_group(struct engine *e, struct gstate *g, struct round_result *
 		       "reason", plan_skip_name(sk->reason), NULL);
 	}
 	if (!g->plan.n_actions) {
-		if (cfg->readonly && g->meta.readonly_plan) {
-			free(g->meta.readonly_plan);
-			g->meta.readonly_plan = NULL;
-		}
+		/* Nothing pending: the same plan, should it come back, is news again. */
+		free(g->meta.readonly_plan);
+		g->meta.readonly_plan = NULL;
+		free(g->meta.refused_plan);
+		g->meta.refused_plan = NULL;
 		return;
 	}
 	if (g->deferred) {
@@ -1146,7 +1148,12 @@ static int64_t next_due(struct engine *e, int64_t now)
 	for (size_t gi = 0; gi < e->n_g; gi++) {
 		struct gstate *g = &e->g[gi];
 		int64_t inv = g->meta.inventory_at + g->cfg->poll_interval_ms;
-		if (!g->have_inventory || g->failed)
+		/*
+		 * An unreadable inventory is retried within a second. A plan that
+		 * failed to apply is retried at the check cadence: at once would
+		 * spend the API's hourly budget on an error that repeats.
+		 */
+		if (!g->have_inventory || g->refresh_failed)
 			inv = now + 1000;
 		if (!next || inv < next)
 			next = inv;

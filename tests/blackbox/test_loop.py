@@ -89,11 +89,26 @@ def test_for_fails_over_within_the_run(env):
     p = env.start("reconcile", "--for", "4s")
     wait_for(lambda: len(checks_at(env)) >= 2, 10, what="two rounds")
     env.backends.set("127.0.0.11", env.port, status=503)
-    t_fail = time.time()
     env.cloud.wait_assigned(VIP_1, LB_B, timeout=10)
-    moved = time.time() - t_fail
     assert p.wait(10) == 0, stderr_of(p)
-    assert moved < 0.5 + 2.0, moved      # fall * interval + 2 s (SPEC 8)
+    # How fast (SPEC 8: fall * interval + 2 s) is bench/bench_failover.py's to say.
+
+
+def test_for_retries_a_failing_plan_at_the_check_cadence_not_faster(env):
+    """An inventory that cannot be read is retried within a second; a plan
+    the API refuses (403, read-only token) only when checks fall due again:
+    retrying it every second would spend the hourly API budget."""
+    env.pair()
+    configure(env, interval="2s")
+    env.backends.set("127.0.0.11", env.port, status=503)
+    env.cloud.add_fault(method="POST", path=r"^/v1/floating_ips/\d+/actions/assign$",
+                        status=403, code="forbidden", count=-1)
+    p = env.start("reconcile", "--for", "7s")
+    assert p.wait(20) == 1, stderr_of(p)
+    attempts = env.cloud.requests("POST", r"/actions/assign$")
+    rounds_with_checks = len(checks_at(env))
+    assert attempts, "the plan was never tried"
+    assert len(attempts) <= rounds_with_checks, (len(attempts), rounds_with_checks)
 
 
 def test_for_holds_the_lock_throughout(env):

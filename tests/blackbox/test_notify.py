@@ -398,6 +398,22 @@ def test_plan_refused_notified_once_while_unchanged(env):
     assert env.cloud.floating_ip(VIP_2)["server"] == LB_C
 
 
+def test_plan_refused_again_after_it_went_away_is_notified_again(env):
+    _three_for_refusal(env)
+    reconcile(env)
+    assert len(by_title(env.texts(), "Plan refused")) == 1
+    # Both recover: nothing to do, nothing pending.
+    env.backends.set("127.0.0.11", env.port, status=200)
+    env.backends.set("127.0.0.12", env.port, status=200)
+    reconcile(env)
+    # The same failure again is news again.
+    env.backends.set("127.0.0.11", env.port, status=503)
+    env.backends.set("127.0.0.12", env.port, status=503)
+    reconcile(env)
+    assert len(by_title(env.texts(), "Plan refused")) == 2
+    assert not assigns(env)
+
+
 def test_corrupt_state_reset_is_notified(env):
     env.pair()
     configure(env)
