@@ -226,7 +226,7 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		return EXIT_RUNTIME;
 	}
 	if (info.moved_aside)
-		log_kv(LOG_ERROR, NULL, "the state file was not a flipper database: moved aside, starting afresh",
+		log_kv(LOG_ERROR, NULL, "the state file was not a usable flipper database: moved aside, starting afresh",
 		       "moved_to", info.moved_aside, "reason", info.moved_reason, NULL);
 
 	install_signals();

@@ -94,6 +94,12 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 	buf_addch(b, '\n');
 	if (v->meta.alert)
 		buf_printf(b, "  alert: %s\n", v->meta.alert);
+	if (v->meta.failed_plan) {
+		buf_printf(b, "  plan failing: %lld attempt%s, first ", (long long)v->meta.failed_attempts,
+			   v->meta.failed_attempts == 1 ? "" : "s");
+		ago(b, v->meta.failed_since, now);
+		buf_printf(b, " (%s)\n", v->meta.failed_errors ? v->meta.failed_errors : "?");
+	}
 	buf_printf(b, "  servers (%zu):\n", v->n_servers);
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
@@ -152,6 +158,14 @@ static void print_json(const struct group_view *v, struct buf *b)
 		   (long long)v->meta.inventory_at, (long long)v->meta.last_round_at,
 		   (long long)v->meta.last_round_ms);
 	json_str(b, "alert", v->meta.alert);
+	if (v->meta.failed_plan) {
+		buf_printf(b, ",\"failing_plan\":{\"attempts\":%lld,\"since\":%lld,",
+			   (long long)v->meta.failed_attempts, (long long)v->meta.failed_since);
+		json_str(b, "errors", v->meta.failed_errors);
+		buf_addch(b, '}');
+	} else {
+		buf_addstr(b, ",\"failing_plan\":null");
+	}
 	buf_addstr(b, ",\"servers\":[");
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];

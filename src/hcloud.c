@@ -792,48 +792,9 @@ int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,
 
 /* ---- assign ---------------------------------------------------------------- */
 
-/*
- * 422 floating_ip_assigned (api.md §4.1): fine if the IP already points at
- * the target (an earlier attempt of ours may have done it), an error
- * otherwise. err holds the 422 on entry.
- */
-static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server,
-			  int64_t deadline, struct hc_error *err)
-{
-	struct hc_error gerr = HC_ERROR_INIT;
-	struct hc_fip f;
-
-	if (hcloud_get_floating_ip(c, fip, deadline, &f, &gerr) < 0) {
-		hc_error_release(err);
-		*err = gerr;
-		return -1;
-	}
-	if (f.server == server) {
-		char a[24], b[24];
-		snprintf(a, sizeof a, "%" PRId64, fip);
-		snprintf(b, sizeof b, "%" PRId64, server);
-		log_kv(LOG_INFO, c->group, "floating IP already assigned to the target",
-		       "floating_ip", a, "server", b, NULL);
-		hc_fip_release(&f);
-		hc_error_release(err);
-		return 0;
-	}
-	if (f.server)
-		hc_error_set(err, "floating_ip_assigned",
-			     "floating IP %" PRId64 " is assigned to server %" PRId64
-			     ", not %" PRId64, fip, f.server, server);
-	else
-		hc_error_set(err, "floating_ip_assigned",
-			     "floating IP %" PRId64 " reported as assigned but is unassigned",
-			     fip);
-	err->retryable = false;
-	hc_fip_release(&f);
-	return -1;
-}
-
 /* Poll GET /actions/{id} until it leaves "running" or the deadline comes. */
 static int wait_action(struct hcloud_client *c, struct hc_action *a,
-		       const char *assign_path, int64_t deadline, struct hc_error *err)
+		       const char *action_path, int64_t deadline, struct hc_error *err)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/actions/%" PRId64, a->id);
@@ -844,7 +805,7 @@ static int wait_action(struct hcloud_client *c, struct hc_action *a,
 		if (left <= 0) {
 			hc_error_release(err);
 			err->method = xstrdup("POST");
-			err->path = xstrdup(assign_path);
+			err->path = xstrdup(action_path);
 			hc_error_set(err, "deadline_exceeded",
 				     "action %" PRId64 " still running at the deadline", a->id);
 			err->deadline = true;
@@ -868,7 +829,7 @@ static int wait_action(struct hcloud_client *c, struct hc_action *a,
 		return 0;
 	hc_error_release(err);
 	err->method = xstrdup("POST");
-	err->path = xstrdup(assign_path);
+	err->path = xstrdup(action_path);
 	hc_error_set(err, a->error_code, "%s (action %" PRId64 ")",
 		     a->error_message, a->id);
 	scrub_error(c, err);
@@ -876,30 +837,19 @@ static int wait_action(struct hcloud_client *c, struct hc_action *a,
 	return -1;
 }
 
-int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
-		  int64_t deadline, struct hc_error *err)
+/* POST /floating_ips/{id}/actions/{verb} and wait for the action. */
+static int fip_action(struct hcloud_client *c, int64_t fip, const char *verb,
+		      const char *body, int64_t deadline, struct hc_error *err)
 {
 	struct hc_action a = { 0 };
 	struct response r;
-	char path[80], body[48];
-	int rc;
+	char path[96];
 
-	if (fip <= 0 || server <= 0) {
-		hc_error_set(err, "invalid_argument",
-			     "cannot assign floating IP %" PRId64 " to server %" PRId64,
-			     fip, server);
+	snprintf(path, sizeof path, "/floating_ips/%" PRId64 "/actions/%s", fip, verb);
+	struct call k = { "POST", verb, path, NULL, body, HC_MAX_BODY_OBJECT, deadline };
+	if (request(c, &k, &r, err) < 0)
 		return -1;
-	}
-	snprintf(path, sizeof path, "/floating_ips/%" PRId64 "/actions/assign", fip);
-	snprintf(body, sizeof body, "{\"server\":%" PRId64 "}", server);
-	struct call k = { "POST", "assign", path, NULL, body, HC_MAX_BODY_OBJECT,
-			  deadline };
-	if (request(c, &k, &r, err) < 0) {
-		if (str_eq(err->code, "floating_ip_assigned"))
-			return check_assigned(c, fip, server, deadline, err);
-		return -1;
-	}
-	rc = hc_parse_action(r.body.data, r.body.len, &a, err);
+	int rc = hc_parse_action(r.body.data, r.body.len, &a, err);
 	if (rc < 0)
 		annotate(err, &k, &r);
 	buf_release(&r.body);
@@ -907,4 +857,73 @@ int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
 		rc = wait_action(c, &a, path, deadline, err);
 	hc_action_release(&a);
 	return rc;
+}
+
+/*
+ * 422 floating_ip_assigned (api.md §4.1): "already assigned". Look at the
+ * IP: on the target already (an earlier attempt of ours may have done it)
+ * is success; on another server, the API will not move it directly, so
+ * unassign it and assign again, once; unassigned meanwhile, assign again.
+ * err holds the 422 on entry.
+ */
+static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server,
+			  const char *body, int64_t deadline, struct hc_error *err)
+{
+	struct hc_error gerr = HC_ERROR_INIT;
+	struct hc_fip f;
+	char a[24], b[24], o[24];
+
+	if (hcloud_get_floating_ip(c, fip, deadline, &f, &gerr) < 0) {
+		hc_error_release(err);
+		*err = gerr;
+		return -1;
+	}
+	int64_t on = f.server;
+	hc_fip_release(&f);
+	snprintf(a, sizeof a, "%" PRId64, fip);
+	snprintf(b, sizeof b, "%" PRId64, server);
+	snprintf(o, sizeof o, "%" PRId64, on);
+	if (on == server) {
+		log_kv(LOG_INFO, c->group, "floating IP already assigned to the target",
+		       "floating_ip", a, "server", b, NULL);
+		hc_error_release(err);
+		return 0;
+	}
+	hc_error_release(err);
+	if (on) {
+		log_kv(LOG_WARN, c->group, "the API will not move the floating IP directly; "
+		       "unassigning it, then assigning it again", "floating_ip", a,
+		       "from", o, "to", b, NULL);
+		if (fip_action(c, fip, "unassign", "{}", deadline, err) < 0)
+			return -1;
+	}
+	if (fip_action(c, fip, "assign", body, deadline, err) == 0)
+		return 0;
+	if (str_eq(err->code, "floating_ip_assigned")) {
+		/* Somebody else moved it in between: leave it to the next round. */
+		free(err->message);
+		err->message = xasprintf("floating IP %" PRId64 " was assigned again by someone "
+					 "else while flipper moved it to server %" PRId64, fip, server);
+		err->retryable = false;
+	}
+	return -1;
+}
+
+int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
+		  int64_t deadline, struct hc_error *err)
+{
+	char body[48];
+
+	if (fip <= 0 || server <= 0) {
+		hc_error_set(err, "invalid_argument",
+			     "cannot assign floating IP %" PRId64 " to server %" PRId64,
+			     fip, server);
+		return -1;
+	}
+	snprintf(body, sizeof body, "{\"server\":%" PRId64 "}", server);
+	if (fip_action(c, fip, "assign", body, deadline, err) == 0)
+		return 0;
+	if (!str_eq(err->code, "floating_ip_assigned"))
+		return -1;
+	return check_assigned(c, fip, server, body, deadline, err);
 }

@@ -916,6 +916,49 @@ static void count_action(struct engine *e, const char *group, const char *result
 	buf_release(&l);
 }
 
+/*
+ * A plan the API keeps refusing (a token without write access, a server
+ * in maintenance) is retried every round, but told once: again only when
+ * what fails changes, and as a reminder this often.
+ */
+#define FAILED_PLAN_REMIND_MS (60 * 60 * 1000)
+
+static void forget_failed_plan(struct gstate *g)
+{
+	free(g->meta.failed_plan);
+	free(g->meta.failed_errors);
+	g->meta.failed_plan = g->meta.failed_errors = NULL;
+	g->meta.failed_attempts = g->meta.failed_since = g->meta.failed_told_at = 0;
+}
+
+/* Nothing pending: a plan that comes back later is news again. */
+static void forget_pending_plans(struct gstate *g)
+{
+	free(g->meta.readonly_plan);
+	g->meta.readonly_plan = NULL;
+	free(g->meta.refused_plan);
+	g->meta.refused_plan = NULL;
+	forget_failed_plan(g);
+}
+
+/* What failed, stable across attempts: no messages, no correlation ids. */
+static void failure_key(struct buf *b, const struct plan_action *a, const struct hc_error *err)
+{
+	buf_printf(b, "%lld>%lld:", (long long)a->fip, (long long)a->to);
+	if (err->code) {
+		/* The API's word: keep it to the characters a code is made of. */
+		for (size_t i = 0; err->code[i] && i < 64; i++) {
+			char c = err->code[i];
+			buf_addch(b, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				     (c >= '0' && c <= '9') || c == '_' ? c : '?');
+		}
+	} else if (err->http_status)
+		buf_printf(b, "HTTP %d", err->http_status);
+	else
+		buf_addstr(b, err->deadline ? "timeout" : "transport");
+	buf_addch(b, ';');
+}
+
 static void apply_plan(struct engine *e, struct gstate *g, struct round_result *res)
 {
 	const struct group_config *cfg = g->cfg;
@@ -929,8 +972,7 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 	compute_plan(g);
 	if (!g->plan.n_actions) {
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);
-		free(g->meta.refused_plan);
-		g->meta.refused_plan = NULL;
+		forget_pending_plans(g);
 		return;
 	}
 	if (cfg->max_actions_per_round && g->plan.n_actions > (size_t)cfg->max_actions_per_round) {
@@ -961,21 +1003,34 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 	free(g->meta.refused_plan);
 	g->meta.refused_plan = NULL;
 
+	struct buf key;
+	buf_init(&key, 0);
+	plan_key(&g->plan, &key);
+	bool again = str_eq(key.data, g->meta.failed_plan);
 	struct buf b;
 	buf_init(&b, 0);
-	header(&b, g, ":twisted_rightwards_arrows:", "Executing plan");
-	describe_plan(&b, g);
-	/* Stored before anything moves, so the record exists whatever happens. */
-	if (e->store) {
-		store_begin(e->store);
-		post(e, g, "plan_executing", &b);
-		store_commit(e->store);
+	if (!again) {
+		forget_failed_plan(g);
+		header(&b, g, ":twisted_rightwards_arrows:", "Executing plan");
+		describe_plan(&b, g);
+		/* Stored before anything moves, so the record exists whatever happens. */
+		if (e->store) {
+			store_begin(e->store);
+			post(e, g, "plan_executing", &b);
+			store_commit(e->store);
+		}
+		buf_release(&b);
+		log_plan(g, "applying");
+	} else {
+		char n[32];
+		snprintf(n, sizeof n, "%lld", (long long)g->meta.failed_attempts + 1);
+		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", n, NULL);
+		log_plan(g, "applying");
 	}
-	buf_release(&b);
-	log_plan(g, "applying");
 
-	struct buf outcome;
+	struct buf outcome, failures;
 	buf_init(&outcome, 0);
+	buf_init(&failures, 0);
 	for (size_t i = 0; i < g->plan.n_actions; i++) {
 		const struct plan_action *a = &g->plan.actions[i];
 		struct hc_error err = HC_ERROR_INIT;
@@ -1004,23 +1059,63 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 			md_code(&outcome, msg);
 			buf_addch(&outcome, '\n');
 			free(msg);
+			failure_key(&failures, a, &err);
 			count_action(e, cfg->id, "failure");
 		}
 		hc_error_release(&err);
 	}
 	buf_init(&b, 0);
+	int64_t now = now_ms();
+	char since[32];
+	format_time_utc(again ? g->meta.failed_since : now, since);
+	bool tell = true;
 	if (g->apply_failed) {
 		g->failed = true;
-		header(&b, g, ":x:", "Plan failed");
-		buf_printf(&b, "%zu of %zu actions failed:\n", g->apply_failed, g->plan.n_actions);
-		buf_add(&b, outcome.data, outcome.len);
+		bool same = again && str_eq(failures.data, g->meta.failed_errors);
+		bool remind = same && now - g->meta.failed_told_at >= FAILED_PLAN_REMIND_MS;
+		tell = !same || remind;
+		if (!again) {
+			g->meta.failed_plan = buf_detach(&key);
+			g->meta.failed_since = now;
+		}
+		g->meta.failed_attempts++;
+		free(g->meta.failed_errors);
+		g->meta.failed_errors = buf_detach(&failures);
+		if (tell) {
+			g->meta.failed_told_at = now;
+			header(&b, g, ":x:", remind ? "Plan still failing" : "Plan failed");
+			if (again)
+				buf_printf(&b, "Attempt %lld, failing since %s.\n",
+					   (long long)g->meta.failed_attempts, since);
+			if (remind)
+				describe_plan(&b, g);
+			buf_printf(&b, "%zu of %zu actions failed:\n", g->apply_failed, g->plan.n_actions);
+			buf_add(&b, outcome.data, outcome.len);
+			if (!remind)
+				buf_addstr(&b, "flipper retries it every round and tells again when what "
+					   "fails changes, or in an hour.\n");
+		} else {
+			char n[32];
+			snprintf(n, sizeof n, "%lld", (long long)g->meta.failed_attempts);
+			log_kv(LOG_INFO, cfg->id, "the plan failed again the same way; not notified",
+			       "attempts", n, "failing_since", since, NULL);
+		}
 	} else {
 		header(&b, g, ":white_check_mark:", "Plan applied");
-		buf_printf(&b, "All %zu action%s succeeded.\n", g->applied, g->applied == 1 ? "" : "s");
+		buf_printf(&b, "All %zu action%s succeeded", g->applied, g->applied == 1 ? "" : "s");
+		if (again)
+			buf_printf(&b, ", after %lld failed attempt%s since %s",
+				   (long long)g->meta.failed_attempts,
+				   g->meta.failed_attempts == 1 ? "" : "s", since);
+		buf_addstr(&b, ".\n");
+		forget_failed_plan(g);
 	}
+	buf_release(&key);
+	buf_release(&failures);
 	if (e->store) {
 		store_begin(e->store);
-		post(e, g, "plan_outcome", &b);
+		if (tell)
+			post(e, g, "plan_outcome", &b);
 		if (store_fips_save(e->store, cfg->id, g->fips, g->n_fips) < 0)
 			log_kv(LOG_ERROR, cfg->id, "cannot save the floating IPs", "error",
 			       store_errmsg(e->store), NULL);
@@ -1047,11 +1142,7 @@ static void plan_group(struct engine *e, struct gstate *g, struct round_result *
 		       "reason", plan_skip_name(sk->reason), NULL);
 	}
 	if (!g->plan.n_actions) {
-		/* Nothing pending: the same plan, should it come back, is news again. */
-		free(g->meta.readonly_plan);
-		g->meta.readonly_plan = NULL;
-		free(g->meta.refused_plan);
-		g->meta.refused_plan = NULL;
+		forget_pending_plans(g);
 		return;
 	}
 	if (g->deferred) {
@@ -1129,7 +1220,7 @@ static void notify_reset(struct engine *e)
 		return;
 	struct buf b;
 	buf_init(&b, 0);
-	buf_addstr(&b, ":warning: **State reset** — the state file was not a flipper database (");
+	buf_addstr(&b, ":warning: **State reset** — the state file was not a usable flipper database (");
 	md_text(&b, e->reset_why);
 	buf_addstr(&b, "). It was moved aside to ");
 	md_code(&b, e->reset_moved);

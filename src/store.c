@@ -100,6 +100,40 @@ void store_info_release(struct store_info *info)
 enum verdict { DB_OK, DB_NEW, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
 
 /*
+ * A sound header does not make a sound file: a damaged table or index
+ * page shows only when something reads it, and then every later round
+ * would fail on it. quick_check reads every page once (a state file is a
+ * few pages per server, so this is microseconds to a few milliseconds);
+ * a file it finds damaged is treated like a foreign one and moved aside.
+ * An I/O error is not damage: it is reported, and the file left alone.
+ */
+static bool damaged(sqlite3 *db, char **why)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
+		int code = sqlite3_errcode(db);
+		if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB)
+			return false;
+		*why = xasprintf("damaged (%s)", sqlite3_errmsg(db));
+		return true;
+	}
+	int rc = sqlite3_step(st);
+	bool bad = false;
+	if (rc == SQLITE_ROW) {
+		const char *res = (const char *)sqlite3_column_text(st, 0);
+		if (!res || strcmp(res, "ok") != 0) {
+			*why = xasprintf("damaged (integrity check: %s)", res ? res : "no answer");
+			bad = true;
+		}
+	} else if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+		*why = xasprintf("damaged (%s)", sqlite3_errmsg(db));
+		bad = true;
+	}
+	sqlite3_finalize(st);
+	return bad;
+}
+
+/*
  * Is this an empty file, a flipper database, or something else? Reading
  * the header pragmas is enough to make SQLite reject a non-database.
  */
@@ -130,7 +164,7 @@ static enum verdict inspect(sqlite3 *db, char **why, int64_t *version)
 				 (long long)*version, store_migration_count);
 		return DB_TOO_NEW;
 	}
-	return DB_OK;
+	return damaged(db, why) ? DB_FOREIGN : DB_OK;
 }
 
 static int migrate(struct store *s, int64_t from, char **err)
@@ -448,7 +482,9 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 {
 	memset(g, 0, sizeof *g);
 	sqlite3_stmt *st = prep(s, "SELECT inventory_at, watching_since, last_round_at, "
-				"last_round_ms, readonly_plan, alert, refused_plan FROM groups WHERE id = ?");
+				"last_round_ms, readonly_plan, alert, refused_plan, failed_plan, "
+				"failed_errors, failed_attempts, failed_since, failed_told_at "
+				"FROM groups WHERE id = ?");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -461,6 +497,11 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 		g->readonly_plan = col_text(st, 4);
 		g->alert = col_text(st, 5);
 		g->refused_plan = col_text(st, 6);
+		g->failed_plan = col_text(st, 7);
+		g->failed_errors = col_text(st, 8);
+		g->failed_attempts = sqlite3_column_int64(st, 9);
+		g->failed_since = sqlite3_column_int64(st, 10);
+		g->failed_told_at = sqlite3_column_int64(st, 11);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -470,12 +511,15 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 {
 	sqlite3_stmt *st = prep(s,
 		"INSERT INTO groups (id, inventory_at, watching_since, last_round_at, last_round_ms, "
-		"readonly_plan, alert, refused_plan) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+		"readonly_plan, alert, refused_plan, failed_plan, failed_errors, failed_attempts, "
+		"failed_since, failed_told_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 		"ON CONFLICT (id) DO UPDATE SET "
 		"inventory_at = excluded.inventory_at, watching_since = excluded.watching_since, "
 		"last_round_at = excluded.last_round_at, last_round_ms = excluded.last_round_ms, "
 		"readonly_plan = excluded.readonly_plan, alert = excluded.alert, "
-		"refused_plan = excluded.refused_plan");
+		"refused_plan = excluded.refused_plan, failed_plan = excluded.failed_plan, "
+		"failed_errors = excluded.failed_errors, failed_attempts = excluded.failed_attempts, "
+		"failed_since = excluded.failed_since, failed_told_at = excluded.failed_told_at");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -486,6 +530,11 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 	bind_text(st, 6, g->readonly_plan);
 	bind_text(st, 7, g->alert);
 	bind_text(st, 8, g->refused_plan);
+	bind_text(st, 9, g->failed_plan);
+	bind_text(st, 10, g->failed_errors);
+	sqlite3_bind_int64(st, 11, g->failed_attempts);
+	bind_opt_int(st, 12, g->failed_since != 0, g->failed_since);
+	bind_opt_int(st, 13, g->failed_told_at != 0, g->failed_told_at);
 	return run(st);
 }
 
@@ -494,6 +543,8 @@ void store_group_release(struct store_group *g)
 	free(g->readonly_plan);
 	free(g->alert);
 	free(g->refused_plan);
+	free(g->failed_plan);
+	free(g->failed_errors);
 	memset(g, 0, sizeof *g);
 }
 

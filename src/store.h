@@ -30,7 +30,7 @@ struct store;
 struct store_info {
 	bool created;            /* a new, empty state was started */
 	char *moved_aside;       /* the corrupt file's new name, or NULL */
-	char *moved_reason;      /* why it was not a flipper database */
+	char *moved_reason;      /* why it was not a usable flipper database */
 };
 
 /* A server as last seen, with the health flipper derived for it. */
@@ -60,6 +60,12 @@ struct store_group {
 	char *readonly_plan;     /* key of the last readonly plan notified */
 	char *alert;             /* key of the last alert notified */
 	char *refused_plan;      /* key of the last refused plan notified */
+	/* A plan that failed to apply and has not succeeded or gone away. */
+	char *failed_plan;       /* its key; NULL: none */
+	char *failed_errors;     /* what failed (codes, no correlation ids) */
+	int64_t failed_attempts;
+	int64_t failed_since;    /* first failure */
+	int64_t failed_told_at;  /* last message about it */
 };
 
 struct outbox_msg {
@@ -80,7 +86,8 @@ int store_lock(const char *path, int *fd_out);
 void store_unlock(int fd);
 /*
  * Open (creating when missing) for reading and writing. A file that is
- * not a flipper database is renamed NAME.corrupt-TIMESTAMP and a fresh
+ * not a flipper database, or a damaged one (PRAGMA quick_check), is
+ * renamed NAME.corrupt-TIMESTAMP and a fresh
  * state started (info says so). A state written by a newer flipper is an
  * error: it is left untouched. NULL with *err (owned) on failure.
  */

@@ -10,6 +10,7 @@ Run: cd /work/main && /usr/bin/python3 -m pytest -q tests/blackbox/test_hcloud_c
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -317,14 +318,41 @@ def test_assign_already_on_target_is_success(fc):
     assert r.stats["retries"] == 0
 
 
-def test_assign_assigned_elsewhere_is_an_error(fc):
+def test_assign_refused_because_assigned_elsewhere_unassigns_then_assigns(fc):
+    """api.md §4.1: an API that will not move an assigned IP directly
+    answers 422 floating_ip_assigned; the client looks, unassigns, waits,
+    and assigns again."""
     fid, sid = setup_pair(fc, fip_server=5000000002)
     fc.settings(reassign="reject")
     r = drive(fc, "assign", fid, sid, 10000)
+    assert r.rc == 0, r.stderr
+    assert fc.floating_ip(fid)["server"] == sid
+    posts = [(q["method"], q["path"]) for q in fc.requests()
+             if q["method"] == "POST" or re.search(r"/floating_ips/\d+$", q["path"])]
+    assert posts == [
+        ("POST", "/v1/floating_ips/%d/actions/assign" % fid),
+        ("GET", "/v1/floating_ips/%d" % fid),
+        ("POST", "/v1/floating_ips/%d/actions/unassign" % fid),
+        ("POST", "/v1/floating_ips/%d/actions/assign" % fid)], posts
+    assert [a["command"] for a in fc.actions()] == ["unassign_floating_ip", "assign_floating_ip"]
+    assert r.requests_by("unassign") == 1 and r.requests_by("assign") == 2
+    assert "unassigning it, then assigning it again" in r.stderr
+
+
+def test_assign_taken_again_by_someone_else_is_an_error(fc):
+    """Between the unassign and the second assign someone else assigned
+    the IP again: no loop, an error that says so."""
+    fid, sid = setup_pair(fc, fip_server=5000000002)
+    fc.settings(reassign="reject")
+    fc.add_fault(method="POST", path=r"/actions/assign$", status=422,
+                 code="floating_ip_assigned", message="The Floating IP is already assigned",
+                 count=-1)
+    r = drive(fc, "assign", fid, sid, 10000)
     assert r.rc == 1
-    assert "floating_ip_assigned: floating IP %d is assigned to server 5000000002" % fid \
-        in r.error_line()
-    assert len(api_requests(fc, r"/actions/assign$", "POST")) == 1
+    assert ("floating_ip_assigned: floating IP %d was assigned again by someone else" % fid
+            in r.error_line()), r.stderr
+    assert len(api_requests(fc, r"/actions/assign$", "POST")) == 2
+    assert len(api_requests(fc, r"/actions/unassign$", "POST")) == 1
 
 
 def test_assign_retries_locked_then_succeeds(fc):

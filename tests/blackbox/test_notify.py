@@ -21,6 +21,7 @@ import json
 import re
 import os
 import signal
+import sqlite3
 import time
 
 import pytest
@@ -247,6 +248,73 @@ def test_plan_failure_names_action_and_api_error(env):
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
 
 
+def test_a_plan_that_keeps_failing_is_told_once_then_on_change_and_on_success(env):
+    """A plan the API keeps refusing is retried every round but told once:
+    again when what fails changes, as an hourly reminder, and when it
+    finally succeeds. Without this a timer posts two messages a minute."""
+    env.pair()
+    configure(env)
+    reconcile(env)
+    n = len(env.texts())
+    env.cloud.add_fault(method="POST", path=r"/actions/assign$", status=422,
+                        code="invalid_input", message="server in maintenance", count=-1)
+    env.backends.set("127.0.0.11", env.port, status=503)
+    reconcile(env, rc=1)
+    texts = new_texts(env, n)
+    assert [t.splitlines()[0].split("**")[1] for t in texts] == [
+        "Server unhealthy", "Executing plan", "Plan failed"], texts
+    assert "tells again when what fails changes, or in an hour" in texts[2]
+    n = len(env.texts())
+
+    # The same failure again: retried (an assign each time), logged, not told.
+    tries = len(assigns(env))
+    for _ in range(2):
+        r = reconcile(env, rc=1)
+        assert any(l.get("msg") == "the plan failed again the same way; not notified"
+                   for l in r.logs()), r.err
+    assert len(assigns(env)) > tries
+    assert new_texts(env, n) == []
+    st = json.loads(env.run("status", "--json").out)
+    failing = st["groups"][0]["failing_plan"]
+    assert failing["attempts"] == 3 and failing["errors"].endswith(":invalid_input;"), failing
+    assert "plan failing: 3 attempts" in env.run("status").out
+
+    # What fails changes: told again, with the attempt count.
+    env.cloud.clear_faults()
+    env.cloud.add_fault(method="POST", path=r"/actions/assign$", status=403,
+                        code="forbidden", message="token is read-only", count=-1)
+    reconcile(env, rc=1)
+    texts = new_texts(env, n)
+    failed = one(texts, "Plan failed")
+    assert "Attempt 4, failing since " in failed and "forbidden" in failed, failed
+    assert not by_title(texts, "Executing plan")
+    n = len(env.texts())
+
+    # An hour on (the clock of the last message moved back): a reminder
+    # that names the plan, then quiet again.
+    con = sqlite3.connect(env.state)
+    con.execute("UPDATE groups SET failed_told_at = failed_told_at - 3600000")
+    con.commit()
+    con.close()
+    reconcile(env, rc=1)
+    texts = new_texts(env, n)
+    still = one(texts, "Plan still failing")
+    assert "Attempt 5" in still and "vip-1" in still and "→" in still, still
+    n = len(env.texts())
+    reconcile(env, rc=1)
+    assert new_texts(env, n) == []
+
+    # It succeeds: one message that says how long it took; nothing stored.
+    env.cloud.clear_faults()
+    reconcile(env)
+    texts = new_texts(env, n)
+    assert [t.splitlines()[0].split("**")[1] for t in texts] == ["Plan applied"], texts
+    assert "after 6 failed attempts since " in texts[0], texts[0]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    st = json.loads(env.run("status", "--json").out)
+    assert st["groups"][0]["failing_plan"] is None
+
+
 def test_resources_added_and_removed(env):
     env.pair()
     configure(env)
@@ -429,7 +497,7 @@ def test_corrupt_state_reset_is_notified(env):
     assert "moved aside to `%s`" % os.path.join(str(env.tmp), moved[0]) in reset
     assert "health counters begin again" in reset
     assert "flipper started watching" in started
-    assert any(l.get("msg", "").startswith("the state file was not a flipper database")
+    assert any(l.get("msg", "").startswith("the state file was not a usable flipper database")
                for l in r.logs())
     # Said once: the next round has a good state.
     reconcile(env)

@@ -795,7 +795,7 @@ def test_corrupt_state_is_moved_aside_and_a_fresh_one_works(w, make):
     assert re.fullmatch(re.escape(env.state) + r"\.corrupt-\d{8}T\d{6}Z", moved[0])
     with open(moved[0], "rb") as f:
         assert f.read() == original
-    note = logs_with(r, "the state file was not a flipper database: moved aside, starting afresh")
+    note = logs_with(r, "the state file was not a usable flipper database: moved aside, starting afresh")
     assert len(note) == 1 and note[0]["moved_to"] == moved[0], r.err
     assert note[0]["reason"]
     assert "state_reset" in queued(r)
@@ -810,6 +810,59 @@ def test_corrupt_state_is_moved_aside_and_a_fresh_one_works(w, make):
     assert r.rc == 0, r
     assert "state_reset" not in queued(r)
     assert len(glob.glob(env.state + ".corrupt-*")) == 1
+
+
+def test_damaged_page_behind_a_sound_header_is_moved_aside(w):
+    """A real flipper state whose header and schema are intact but whose
+    table pages are damaged (a bad sector, a torn copy): every round would
+    fail on "malformed" forever. It is moved aside like a foreign file."""
+    env = w
+    failover_world(env)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    # Fold the WAL into the main file, then damage every page but the first
+    # (the header and sqlite_master), so the schema still reads.
+    con = sqlite3.connect(env.state)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    con.close()
+    assert pages > 2
+    import random
+    rnd = random.Random(11)
+    with open(env.state, "r+b") as f:
+        for n in range(1, pages):
+            f.seek(n * page)
+            f.write(rnd.randbytes(page))
+    with open(env.state, "rb") as f:
+        original = f.read()
+    con = sqlite3.connect(env.state)     # the header still passes
+    assert con.execute("PRAGMA application_id").fetchone() == (0x464c5052,)
+    con.close()
+
+    # plan and status refuse it and leave it alone.
+    p = env.run("plan")
+    assert p.rc == 1 and "damaged" in p.err, p
+    s = env.run("status")
+    assert s.rc == 1, s
+    assert glob.glob(env.state + ".corrupt-*") == []
+
+    r = env.reconcile()
+    assert r.rc == 0, r
+    moved = glob.glob(env.state + ".corrupt-*")
+    assert len(moved) == 1
+    with open(moved[0], "rb") as f:
+        assert f.read() == original
+    note = logs_with(r, "the state file was not a usable flipper database: moved aside, starting afresh")
+    assert len(note) == 1 and note[0]["reason"].startswith("damaged"), r.err
+    reset = [t for t in env.texts() if "State reset" in t]
+    assert len(reset) == 1 and "damaged" in reset[0]
+    # The fresh state works and keeps working.
+    assert env.db("PRAGMA quick_check") == [("ok",)]
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert len(glob.glob(env.state + ".corrupt-*")) == 1
+    assert health(env) == {"lb-a": "unhealthy", "lb-b": "healthy"}
 
 
 def test_empty_state_file_is_a_new_state_not_corrupt(w):
