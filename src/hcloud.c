@@ -862,11 +862,13 @@ static int fip_action(struct hcloud_client *c, int64_t fip, const char *verb,
 /*
  * 422 floating_ip_assigned (api.md §4.1): "already assigned". Look at the
  * IP: on the target already (an earlier attempt of ours may have done it)
- * is success; on another server, the API will not move it directly, so
- * unassign it and assign again, once; unassigned meanwhile, assign again.
+ * is success; on the server the plan moves it from, the API will not move
+ * it directly, so unassign it and assign again, once; unassigned
+ * meanwhile, assign again; on a third server, somebody else moved it:
+ * leave it to the next round, which plans on what the API says then.
  * err holds the 422 on entry.
  */
-static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server,
+static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
 			  const char *body, int64_t deadline, struct hc_error *err)
 {
 	struct hc_error gerr = HC_ERROR_INIT;
@@ -889,6 +891,13 @@ static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server,
 		hc_error_release(err);
 		return 0;
 	}
+	if (on && from != HC_FROM_ANY && on != from) {
+		hc_error_set(err, "floating_ip_assigned",
+			     "floating IP %" PRId64 " is on server %" PRId64 ", not on %" PRId64
+			     " as planned: somebody else moved it; left alone", fip, on, from);
+		err->retryable = false;
+		return -1;
+	}
 	hc_error_release(err);
 	if (on) {
 		log_kv(LOG_WARN, c->group, "the API will not move the floating IP directly; "
@@ -901,15 +910,15 @@ static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server,
 		return 0;
 	if (str_eq(err->code, "floating_ip_assigned")) {
 		/* Somebody else moved it in between: leave it to the next round. */
-		free(err->message);
-		err->message = xasprintf("floating IP %" PRId64 " was assigned again by someone "
-					 "else while flipper moved it to server %" PRId64, fip, server);
+		hc_error_set(err, "floating_ip_assigned",
+			     "floating IP %" PRId64 " was assigned again by someone else while "
+			     "flipper moved it to server %" PRId64, fip, server);
 		err->retryable = false;
 	}
 	return -1;
 }
 
-int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
+int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
 		  int64_t deadline, struct hc_error *err)
 {
 	char body[48];
@@ -925,5 +934,5 @@ int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
 		return 0;
 	if (!str_eq(err->code, "floating_ip_assigned"))
 		return -1;
-	return check_assigned(c, fip, server, body, deadline, err);
+	return check_assigned(c, fip, server, from, body, deadline, err);
 }

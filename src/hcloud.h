@@ -208,11 +208,15 @@ int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,
 			   struct hc_error *err);
 /*
  * Assign floating IP fip to server and wait until the action succeeds.
+ * from is where the plan found it (0: unassigned), or HC_FROM_ANY.
  * 422 floating_ip_assigned counts as success when the IP already points
- * at server. 0 ok; -1 with err (an action that ended in error, a
- * permanent API error, or the deadline).
+ * at server; when it points at from, the IP is unassigned and assigned
+ * again (an API that will not move it directly); anywhere else, somebody
+ * else moved it and it is left alone. 0 ok; -1 with err (an action that
+ * ended in error, a permanent API error, or the deadline).
  */
-int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server,
+#define HC_FROM_ANY (-1)
+int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
 		  int64_t deadline, struct hc_error *err);
 
 #endif

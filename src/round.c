@@ -1037,7 +1037,7 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 		const struct hc_fip *f = fip_by_id(g, a->fip);
 		struct store_server *to = server_by_id(g, a->to);
 		const char *fname = f && f->name ? f->name : "?";
-		if (hcloud_assign(g->api, a->fip, a->to, deadline, &err) == 0) {
+		if (hcloud_assign(g->api, a->fip, a->to, a->from, deadline, &err) == 0) {
 			g->applied++;
 			res->changes++;
 			for (size_t k = 0; k < g->n_fips; k++)

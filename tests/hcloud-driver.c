@@ -4,7 +4,7 @@
  *
  *   hcloud-driver servers SELECTOR
  *   hcloud-driver fips SELECTOR
- *   hcloud-driver assign FIP SERVER TIMEOUT_MS
+ *   hcloud-driver assign FIP SERVER TIMEOUT_MS [FROM]   (FROM: where the plan found it)
  *
  * Results go to stdout as JSON lines, one object per server or floating
  * IP ({"assigned": ...} for assign), then always one {"stats": ...} line.
@@ -141,7 +141,7 @@ static void print_stats(const struct hcloud_stats *s)
 static int usage(void)
 {
 	fputs("usage: hcloud-driver servers SELECTOR | fips SELECTOR |"
-	      " assign FIP SERVER TIMEOUT_MS\n", stderr);
+	      " assign FIP SERVER TIMEOUT_MS [FROM]\n", stderr);
 	return 2;
 }
 
@@ -169,12 +169,13 @@ static int run(struct hcloud_client *c, int argc, char **argv, struct hc_error *
 		hc_fips_free(v, n);
 		return 0;
 	}
-	if (strcmp(argv[1], "assign") == 0 && argc == 5) {
-		int64_t fip, server, timeout;
+	if (strcmp(argv[1], "assign") == 0 && (argc == 5 || argc == 6)) {
+		int64_t fip, server, timeout, from = HC_FROM_ANY;
 		if (parse_int64(argv[2], &fip) < 0 || parse_int64(argv[3], &server) < 0 ||
-		    parse_int64(argv[4], &timeout) < 0)
+		    parse_int64(argv[4], &timeout) < 0 ||
+		    (argc == 6 && parse_int64(argv[5], &from) < 0))
 			return usage();
-		if (hcloud_assign(c, fip, server, mono_ms() + timeout, err) < 0)
+		if (hcloud_assign(c, fip, server, from, mono_ms() + timeout, err) < 0)
 			return 1;
 		printf("{\"assigned\":true,\"floating_ip\":%" PRId64 ",\"server\":%" PRId64 "}\n",
 		       fip, server);

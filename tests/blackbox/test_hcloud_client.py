@@ -324,7 +324,7 @@ def test_assign_refused_because_assigned_elsewhere_unassigns_then_assigns(fc):
     and assigns again."""
     fid, sid = setup_pair(fc, fip_server=5000000002)
     fc.settings(reassign="reject")
-    r = drive(fc, "assign", fid, sid, 10000)
+    r = drive(fc, "assign", fid, sid, 10000, 5000000002)
     assert r.rc == 0, r.stderr
     assert fc.floating_ip(fid)["server"] == sid
     posts = [(q["method"], q["path"]) for q in fc.requests()
@@ -337,6 +337,20 @@ def test_assign_refused_because_assigned_elsewhere_unassigns_then_assigns(fc):
     assert [a["command"] for a in fc.actions()] == ["unassign_floating_ip", "assign_floating_ip"]
     assert r.requests_by("unassign") == 1 and r.requests_by("assign") == 2
     assert "unassigning it, then assigning it again" in r.stderr
+
+
+def test_assign_refused_and_the_ip_on_a_third_server_is_left_alone(fc):
+    """The plan found the IP on one server; by the time the API refuses
+    the assign, somebody else put it on another. flipper does not unassign
+    somebody else's choice: an error, and the next round plans again."""
+    fid, sid = setup_pair(fc, fip_server=5000000002)
+    fc.settings(reassign="reject")
+    r = drive(fc, "assign", fid, sid, 10000, 5000000003)
+    assert r.rc == 1
+    assert ("floating_ip_assigned: floating IP %d is on server 5000000002, not on 5000000003 "
+            "as planned" % fid in r.error_line()), r.stderr
+    assert api_requests(fc, r"/actions/unassign$", "POST") == []
+    assert fc.floating_ip(fid)["server"] == 5000000002
 
 
 def test_assign_taken_again_by_someone_else_is_an_error(fc):

@@ -590,6 +590,24 @@ def test_transient_faults_are_retried_and_the_round_succeeds(w, fault):
     assert any("Plan applied" in t for t in env.texts())
 
 
+def test_failover_through_an_api_that_will_not_move_an_assigned_ip(w):
+    """api.md §4.1: should the API answer 422 floating_ip_assigned to a
+    move, the round still fails over: unassign from the server the plan
+    found it on, then assign."""
+    env = w
+    failover_world(env)
+    env.cloud.settings(reassign="reject")
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    assert stored_fips(env) == {VIP_1: LB_B}
+    posts = [q["path"].rsplit("/", 1)[1] for q in env.cloud.requests("POST")]
+    assert posts == ["assign", "unassign", "assign"], posts
+    assert logs_with(r, "the API will not move the floating IP directly; "
+                        "unassigning it, then assigning it again"), r.err
+    assert any("Plan applied" in t for t in env.texts())
+
+
 def test_unauthorized_list_fails_fast(w):
     env = w
     failover_world(env)
