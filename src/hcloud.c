@@ -873,7 +873,7 @@ static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server, 
 {
 	struct hc_error gerr = HC_ERROR_INIT;
 	struct hc_fip f;
-	char a[24], b[24], o[24];
+	char a[24], b[24];
 
 	if (hcloud_get_floating_ip(c, fip, deadline, &f, &gerr) < 0) {
 		hc_error_release(err);
@@ -884,7 +884,6 @@ static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server, 
 	hc_fip_release(&f);
 	snprintf(a, sizeof a, "%" PRId64, fip);
 	snprintf(b, sizeof b, "%" PRId64, server);
-	snprintf(o, sizeof o, "%" PRId64, on);
 	if (on == server) {
 		log_kv(LOG_INFO, c->group, "floating IP already assigned to the target",
 		       "floating_ip", a, "server", b, NULL);
@@ -900,6 +899,8 @@ static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server, 
 	}
 	hc_error_release(err);
 	if (on) {
+		char o[24];
+		snprintf(o, sizeof o, "%" PRId64, on);
 		log_kv(LOG_WARN, c->group, "the API will not move the floating IP directly; "
 		       "unassigning it, then assigning it again", "floating_ip", a,
 		       "from", o, "to", b, NULL);

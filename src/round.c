@@ -941,18 +941,17 @@ static void forget_pending_plans(struct gstate *g)
 	forget_failed_plan(g);
 }
 
-/* What failed, stable across attempts: no messages, no correlation ids. */
+/*
+ * What failed, stable across attempts: no messages, no correlation ids.
+ * err->code went through hc_error_set (control characters out, length
+ * capped, token scrubbed), so it is safe to store and print as it is.
+ */
 static void failure_key(struct buf *b, const struct plan_action *a, const struct hc_error *err)
 {
 	buf_printf(b, "%lld>%lld:", (long long)a->fip, (long long)a->to);
-	if (err->code) {
-		/* The API's word: keep it to the characters a code is made of. */
-		for (size_t i = 0; err->code[i] && i < 64; i++) {
-			char c = err->code[i];
-			buf_addch(b, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				     (c >= '0' && c <= '9') || c == '_' ? c : '?');
-		}
-	} else if (err->http_status)
+	if (err->code)
+		buf_addstr(b, err->code);
+	else if (err->http_status)
 		buf_printf(b, "HTTP %d", err->http_status);
 	else
 		buf_addstr(b, err->deadline ? "timeout" : "transport");
@@ -1019,14 +1018,13 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 			post(e, g, "plan_executing", &b);
 			store_commit(e->store);
 		}
-		buf_release(&b);
-		log_plan(g, "applying");
+		buf_reset(&b);
 	} else {
 		char n[32];
 		snprintf(n, sizeof n, "%lld", (long long)g->meta.failed_attempts + 1);
 		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", n, NULL);
-		log_plan(g, "applying");
 	}
+	log_plan(g, "applying");
 
 	struct buf outcome, failures;
 	buf_init(&outcome, 0);
@@ -1064,7 +1062,6 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 		}
 		hc_error_release(&err);
 	}
-	buf_init(&b, 0);
 	int64_t now = now_ms();
 	char since[32];
 	format_time_utc(again ? g->meta.failed_since : now, since);
@@ -1231,6 +1228,30 @@ static void notify_reset(struct engine *e)
 	buf_release(&b);
 	free(e->reset_moved);
 	e->reset_moved = NULL;
+}
+
+/*
+ * Judge the group's health and store it with the round's group rows, in
+ * one transaction. -1 when that could not be stored: counters that are
+ * not stored never reach fall, so the round must not plan on them.
+ */
+static int save_round(struct engine *e, struct gstate *g, int64_t now)
+{
+	if (store_begin(e->store) < 0)
+		goto unsaved;
+	started_watching(e, g, now);
+	update_health(e, g, now);
+	g->meta.last_round_at = now;
+	if (save_group(e, g) < 0) {
+		store_rollback(e->store);
+		return -1;
+	}
+	if (store_commit(e->store) == 0)
+		return 0;
+unsaved:
+	log_kv(LOG_ERROR, g->cfg->id, "cannot save the round's health; not planning",
+	       "error", store_write_error(e->store), NULL);
+	return -1;
 }
 
 static int64_t next_due(struct engine *e, int64_t now)
@@ -1416,33 +1437,17 @@ void engine_round(struct engine *e, struct round_result *res)
 		struct gstate *g = &e->g[i];
 		if (!g->have_inventory)
 			continue;
-		bool refresh_failed = g->failed;
+		/* The inventory or the check round could not be trusted. */
+		bool failed_early = g->failed;
 		if (e->store && !e->o.dry_run) {
-			if (store_begin(e->store) < 0) {
-				log_kv(LOG_ERROR, g->cfg->id, "cannot save the round's health; not planning",
-				       "error", store_write_error(e->store), NULL);
-				g->failed = g->save_failed = true;
-				continue;
-			}
-			started_watching(e, g, now);
-			update_health(e, g, now);
-			g->meta.last_round_at = now;
-			if (save_group(e, g) < 0) {
-				store_rollback(e->store);
-				g->failed = g->save_failed = true;
-				continue;
-			}
-			if (store_commit(e->store) < 0) {
-				/* Counters that are not stored never reach fall. */
-				log_kv(LOG_ERROR, g->cfg->id, "cannot save the round's health; not planning",
-				       "error", store_write_error(e->store), NULL);
+			if (save_round(e, g, now) < 0) {
 				g->failed = g->save_failed = true;
 				continue;
 			}
 		} else {
 			update_health(e, g, now);
 		}
-		if (refresh_failed) {
+		if (failed_early) {
 			/* Never plan on an inventory the API could not confirm. */
 			if (e->o.dry_run)
 				compute_plan(g);

@@ -109,25 +109,20 @@ enum verdict { DB_OK, DB_NEW, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
  */
 static bool damaged(sqlite3 *db, char **why)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
-		int code = sqlite3_errcode(db);
-		if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB)
-			return false;
-		*why = xasprintf("damaged (%s)", sqlite3_errmsg(db));
-		return true;
-	}
-	int rc = sqlite3_step(st);
-	bool bad = false;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	bool bad = true;
 	if (rc == SQLITE_ROW) {
 		const char *res = (const char *)sqlite3_column_text(st, 0);
-		if (!res || strcmp(res, "ok") != 0) {
+		bad = !res || strcmp(res, "ok") != 0;
+		if (bad)
 			*why = xasprintf("damaged (integrity check: %s)", res ? res : "no answer");
-			bad = true;
-		}
 	} else if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
 		*why = xasprintf("damaged (%s)", sqlite3_errmsg(db));
-		bad = true;
+	} else {
+		bad = false;
 	}
 	sqlite3_finalize(st);
 	return bad;

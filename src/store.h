@@ -87,9 +87,9 @@ void store_unlock(int fd);
 /*
  * Open (creating when missing) for reading and writing. A file that is
  * not a flipper database, or a damaged one (PRAGMA quick_check), is
- * renamed NAME.corrupt-TIMESTAMP and a fresh
- * state started (info says so). A state written by a newer flipper is an
- * error: it is left untouched. NULL with *err (owned) on failure.
+ * renamed NAME.corrupt-TIMESTAMP and a fresh state started (info says
+ * so). A state written by a newer flipper is an error: it is left
+ * untouched. NULL with *err (owned) on failure.
  */
 struct store *store_open(const char *path, struct store_info *info, char **err);
 /*
