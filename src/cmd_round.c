@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
-#include "round.h"
+#include "engine.h"
 #include "store.h"
 
 const char cmd_reconcile_usage[] =

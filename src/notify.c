@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "messages.h"
 
 #define BACKOFF_FIRST_MS 15000
 #define BACKOFF_MAX_MS (30 * 60 * 1000)
@@ -56,56 +57,6 @@ void notify_target_hash(const struct notify_target *t, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-/*
- * Messages are written in Mattermost's Markdown. Slack's mrkdwn differs:
- * *bold* instead of **bold**, <url|text> instead of [text](url), no
- * backslash escapes, and &, <, > as entities. Our own markup is regular
- * (md_text() escapes every markup character of names), so a small
- * rewrite is exact.
- */
-static void markdown_to_slack(const char *in, struct buf *out)
-{
-	for (const char *p = in; *p; p++) {
-		if (p[0] == '\\' && p[1]) {
-			p++;
-			if (*p == '<')
-				buf_addstr(out, "&lt;");
-			else if (*p == '>')
-				buf_addstr(out, "&gt;");
-			else
-				buf_addch(out, *p);
-		} else if (p[0] == '*' && p[1] == '*') {
-			buf_addch(out, '*');
-			p++;
-		} else if (*p == '[') {
-			const char *mid = strstr(p, "](");
-			const char *end = mid ? strchr(mid + 2, ')') : NULL;
-			if (!end) {
-				buf_addch(out, *p);
-				continue;
-			}
-			buf_addch(out, '<');
-			buf_add(out, mid + 2, (size_t)(end - mid - 2));
-			buf_addch(out, '|');
-			struct buf label;
-			buf_init(&label, 0);
-			buf_add(&label, p + 1, (size_t)(mid - p - 1));
-			markdown_to_slack(label.data, out);
-			buf_release(&label);
-			buf_addch(out, '>');
-			p = end;
-		} else if (*p == '&') {
-			buf_addstr(out, "&amp;");
-		} else if (*p == '<') {
-			buf_addstr(out, "&lt;");
-		} else if (*p == '>') {
-			buf_addstr(out, "&gt;");
-		} else {
-			buf_addch(out, *p);
-		}
-	}
-}
-
 static char *payload_for(const struct notify_target *t, const char *text)
 {
 	struct buf b;
@@ -114,7 +65,7 @@ static char *payload_for(const struct notify_target *t, const char *text)
 	if (t->type == NOTIFY_SLACK) {
 		struct buf slack;
 		buf_init(&slack, 0);
-		markdown_to_slack(text, &slack);
+		msg_to_slack(text, &slack);
 		buf_add_json_string(&b, slack.data ? slack.data : "");
 		buf_release(&slack);
 	} else {

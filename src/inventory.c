@@ -1,0 +1,182 @@
+/*
+ * inventory.c — a group's servers and floating IPs: listing them from the
+ * API when the cache is stale, merging the listing with what is known
+ * (health carried over), telling people what changed, and deriving the
+ * check targets.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "log.h"
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int cmp_server(const void *a, const void *b)
+{
+	return cmp_i64(((const struct store_server *)a)->s.id, ((const struct store_server *)b)->s.id);
+}
+
+static void notify_changes(struct engine *e, struct group *g,
+			   const struct store_server *old_s, size_t n_old_s,
+			   const struct hc_fip *old_f, size_t n_old_f)
+{
+	struct msg_item *os = xcalloc(n_old_s + 1, sizeof *os);
+	struct msg_item *ns = xcalloc(g->n_servers + 1, sizeof *ns);
+	struct msg_item *of = xcalloc(n_old_f + 1, sizeof *of);
+	struct msg_item *nf = xcalloc(g->n_fips + 1, sizeof *nf);
+	for (size_t i = 0; i < n_old_s; i++)
+		os[i] = (struct msg_item){ old_s[i].s.id, old_s[i].s.name };
+	for (size_t i = 0; i < g->n_servers; i++)
+		ns[i] = (struct msg_item){ g->servers[i].s.id, g->servers[i].s.name };
+	for (size_t i = 0; i < n_old_f; i++)
+		of[i] = (struct msg_item){ old_f[i].id, old_f[i].name };
+	for (size_t i = 0; i < g->n_fips; i++)
+		nf[i] = (struct msg_item){ g->fips[i].id, g->fips[i].name };
+
+	struct buf b;
+	buf_init(&b, 0);
+	if (msg_resources_changed(&b, g->cfg, os, n_old_s, ns, g->n_servers,
+				  of, n_old_f, nf, g->n_fips)) {
+		log_kv(LOG_INFO, g->cfg->id, "resources changed", NULL);
+		engine_post(e, g, "resources_changed", &b);
+	}
+	buf_release(&b);
+	free(os);
+	free(ns);
+	free(of);
+	free(nf);
+}
+
+void inventory_refresh(struct engine *e, struct group *g, int64_t now)
+{
+	const struct group_config *cfg = g->cfg;
+	bool stale = !g->have_inventory || e->o.dry_run || now < g->meta.inventory_at ||
+		     now - g->meta.inventory_at >= cfg->poll_interval_ms;
+	if (!stale)
+		return;
+	struct hcloud_client *api = group_client(g);
+	if (!api) {
+		g->failed = true;
+		return;
+	}
+	struct hc_server *sv = NULL;
+	struct hc_fip *fv = NULL;
+	size_t ns = 0, nf = 0;
+	struct hc_error err = HC_ERROR_INIT;
+	int64_t deadline = mono_ms() + cfg->poll_timeout_ms;
+	if (hcloud_list_servers(api, cfg->server_selector, deadline, &sv, &ns, &err) < 0 ||
+	    hcloud_list_floating_ips(api, cfg->fip_selector, deadline, &fv, &nf, &err) < 0) {
+		char *msg = hc_error_format(&err);
+		log_kv(LOG_ERROR, cfg->id, g->have_inventory ?
+		       "inventory refresh failed; keeping the previous inventory and not planning" :
+		       "inventory refresh failed", "error", msg, NULL);
+		free(msg);
+		hc_error_release(&err);
+		hc_servers_free(sv, ns);
+		g->failed = g->refresh_failed = true;
+		return;
+	}
+	hc_error_release(&err);
+
+	/* Carry each known server's health over; new servers start unknown. */
+	struct store_server *merged = xcalloc(ns + 1, sizeof *merged);
+	for (size_t i = 0; i < ns; i++) {
+		merged[i].s = sv[i];
+		memset(&sv[i], 0, sizeof sv[i]);
+		struct store_server *old = group_server(g, merged[i].s.id);
+		merged[i].health = old ? old->health : HEALTH_UNKNOWN;
+		merged[i].health_since = old ? old->health_since : 0;
+	}
+	free(sv);
+	qsort(merged, ns, sizeof *merged, cmp_server);
+
+	struct store_server *old_s = g->servers;
+	size_t n_old_s = g->n_servers;
+	struct hc_fip *old_f = g->fips;
+	size_t n_old_f = g->n_fips;
+	bool had = g->have_inventory && g->meta.inventory_at != 0;
+	g->servers = merged;
+	g->n_servers = ns;
+	g->fips = fv;
+	g->n_fips = nf;
+	if (had)
+		notify_changes(e, g, old_s, n_old_s, old_f, n_old_f);
+	store_servers_free(old_s, n_old_s);
+	hc_fips_free(old_f, n_old_f);
+	g->meta.inventory_at = now;
+	g->have_inventory = true;
+	g->inventory_refreshed = true;
+	char a[32], b[32];
+	snprintf(a, sizeof a, "%zu", ns);
+	snprintf(b, sizeof b, "%zu", nf);
+	log_kv(LOG_DEBUG, cfg->id, "inventory refreshed", "servers", a, "floating_ips", b, NULL);
+}
+
+struct target_key {
+	int64_t server_id;
+	const char *check_id;
+	int family;
+};
+
+static int cmp_target(const void *key, const void *elem)
+{
+	const struct target_key *k = key;
+	const struct store_target *t = elem;
+	int c = cmp_i64(k->server_id, t->server_id);
+	if (c)
+		return c;
+	c = strcmp(k->check_id, t->check_id);
+	if (c)
+		return c;
+	return k->family - t->family;
+}
+
+/*
+ * Targets of servers or checks that are gone are dropped; those that
+ * already existed keep their counters.
+ */
+void inventory_rebuild_targets(struct group *g)
+{
+	struct store_target *old = g->targets;
+	size_t n_old = g->n_targets;
+	struct store_target *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < g->n_servers; i++) {
+		const struct hc_server *s = &g->servers[i].s;
+		for (size_t k = 0; k < g->cfg->n_checks; k++) {
+			const struct check_config *c = &g->cfg->checks[k];
+			for (int fam = 4; fam <= 6; fam += 2) {
+				if ((fam == 4 && c->ip_version == IPV_6) ||
+				    (fam == 6 && c->ip_version == IPV_4))
+					continue;
+				if (!(fam == 4 ? s->ipv4 : s->ipv6))
+					continue;
+				v = xgrow(v, &cap, n + 1, sizeof *v);
+				struct store_target *t = &v[n++];
+				memset(t, 0, sizeof *t);
+				struct target_key key = { s->id, c->id, fam };
+				struct store_target *prev = n_old ?
+					bsearch(&key, old, n_old, sizeof *old, cmp_target) : NULL;
+				if (prev) {
+					/* The old array stays searchable: copy the key. */
+					*t = *prev;
+					t->check_id = xstrdup(prev->check_id);
+					prev->last_error = NULL;
+				} else {
+					t->server_id = s->id;
+					t->check_id = xstrdup(c->id);
+					t->family = fam;
+				}
+			}
+		}
+	}
+	store_targets_free(old, n_old);
+	g->targets = v;
+	g->n_targets = n;
+}
