@@ -1,7 +1,8 @@
 /*
  * apply.c — a group's plan: computing it, deciding whether to apply it
- * (deferred, refused, readonly), alerts about it, and applying it through
- * the API with the memory of plans that keep failing.
+ * (deferred for servers of unknown health, refused, readonly), alerts
+ * about it, and applying it through the API with the memory of plans
+ * that keep failing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,62 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "rules.h"
+
+int64_t group_defer_bound(const struct group_config *cfg)
+{
+	size_t n = cfg->n_checks;
+	int64_t *iv = xcalloc(n + 1, sizeof *iv), *to = xcalloc(n + 1, sizeof *to);
+	int *rise = xcalloc(n + 1, sizeof *rise);
+	for (size_t i = 0; i < n; i++) {
+		iv[i] = cfg->checks[i].interval_ms;
+		to[i] = cfg->checks[i].timeout_ms;
+		rise[i] = cfg->checks[i].rise;
+	}
+	int64_t bound = defer_bound_ms(iv, to, rise, n);
+	free(iv);
+	free(to);
+	free(rise);
+	return bound;
+}
+
+/*
+ * Which of the plan's moves wait for servers of unknown health: compare
+ * with the plan those servers would get if they were healthy.
+ */
+static void compute_deferral(struct group *g)
+{
+	free(g->deferred);
+	free(g->defer_reason);
+	g->defer_reason = NULL;
+	g->deferred = xcalloc(g->plan.n_actions + 1, sizeof *g->deferred);
+	g->n_deferred = 0;
+	if (g->cfg->plan_apply_with_unknown_status || !g->plan.n_actions)
+		return;
+	size_t unknown = 0;
+	const char *first = NULL;
+	struct plan_server *hopeful = xcalloc(g->n_servers + 1, sizeof *hopeful);
+	for (size_t i = 0; i < g->n_servers; i++) {
+		hopeful[i] = g->pservers[i];
+		if (hopeful[i].status == HEALTH_UNKNOWN) {
+			hopeful[i].status = HEALTH_HEALTHY;
+			if (!unknown++)
+				first = g->servers[i].s.name;
+		}
+	}
+	if (unknown) {
+		struct plan b;
+		plan_compute(hopeful, g->n_servers, g->pfips, g->n_fips, &b);
+		g->n_deferred = defer_moves(&g->plan, &b, g->pservers, g->n_servers, g->pfips,
+					    g->n_fips, g->deferred);
+		plan_release(&b);
+	}
+	free(hopeful);
+	if (g->n_deferred)
+		g->defer_reason = unknown == 1 ?
+			xasprintf("server %s has unknown status", first) :
+			xasprintf("%zu servers have unknown status (%s, ...)", unknown, first);
+}
 
 void group_compute_plan(struct group *g)
 {
@@ -36,49 +93,121 @@ void group_compute_plan(struct group *g)
 		};
 	}
 	plan_compute(g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	compute_deferral(g);
 }
 
-static void check_deferral(struct group *g)
+void apply_release(struct group *g)
 {
+	plan_release(&g->plan);
+	free(g->pservers);
+	free(g->pfips);
+	free(g->deferred);
 	free(g->defer_reason);
+	g->pservers = NULL;
+	g->pfips = NULL;
+	g->deferred = NULL;
 	g->defer_reason = NULL;
-	g->deferred = false;
-	if (g->cfg->plan_apply_with_unknown_status)
+	g->n_deferred = 0;
+}
+
+/* The names of the servers whose health is unknown, for the alert. */
+static char *unknown_names(const struct group *g)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < g->n_servers; i++)
+		if (g->servers[i].health == HEALTH_UNKNOWN)
+			buf_printf(&b, "%s%s", b.len ? ", " : "", g->servers[i].s.name);
+	if (!b.len) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+/*
+ * Moves wait for unknown servers at most group_defer_bound() from the
+ * first time one waited (kept across runs); then they go ahead, and an
+ * alert names the servers, once.
+ */
+static void settle_deferral(struct group *g, bool tell)
+{
+	struct engine *e = g->e;
+	int64_t now = now_ms();
+	if (!g->n_deferred) {
+		if (g->pass.deferred_since) {
+			g->pass.deferred_since = 0;
+			g->save_meta = true;
+		}
+		char *names = unknown_names(g);
+		if (!names && tell_once(&g->pass.defer_alert, NULL))
+			g->save_meta = true;
+		free(names);
 		return;
-	size_t unknown = 0;
-	const char *first = NULL;
-	for (size_t i = 0; i < g->n_servers; i++) {
-		if (g->servers[i].health == HEALTH_UNKNOWN) {
-			if (!unknown)
-				first = g->servers[i].s.name;
-			unknown++;
+	}
+	if (!g->pass.deferred_since || g->pass.deferred_since > now) {
+		g->pass.deferred_since = now;
+		g->save_meta = true;
+	}
+	int64_t waited = now - g->pass.deferred_since, bound = group_defer_bound(g->cfg);
+	if (waited < bound || e->o.dry_run) {
+		if (tell) {
+			char n[32];
+			snprintf(n, sizeof n, "%zu", g->n_deferred);
+			log_kv(LOG_INFO, g->cfg->id, "plan deferred",
+			       "reason", g->defer_reason, "moves", n, NULL);
+		}
+		return;
+	}
+	char *names = unknown_names(g);
+	if (tell) {
+		log_kv(LOG_WARN, g->cfg->id, "moves waited long enough for unknown servers; applying",
+		       "servers", names, NULL);
+		if (tell_once(&g->pass.defer_alert, names)) {
+			struct buf b = BUF_INIT;
+			msg_unknown_servers(&b, g->cfg, names ? names : "?", waited);
+			engine_post(e, g, "unknown_servers", &b);
+			buf_release(&b);
+			g->save_meta = true;
 		}
 	}
-	if (unknown) {
-		g->deferred = true;
-		g->defer_reason = unknown == 1 ?
-			xasprintf("server %s has unknown status", first) :
-			xasprintf("%zu servers have unknown status (%s, ...)", unknown, first);
-	}
+	free(names);
+	memset(g->deferred, 0, g->plan.n_actions * sizeof *g->deferred);
+	g->n_deferred = 0;
 }
 
-static void plan_key(const struct plan *p, struct buf *b)
+/* Actions to apply: the plan's, but those that wait. */
+static bool applies(const struct group *g, size_t i)
 {
+	return !g->deferred || !g->deferred[i];
+}
+
+static size_t n_applies(const struct group *g)
+{
+	return g->plan.n_actions - g->n_deferred;
+}
+
+static void plan_key(const struct group *g, struct buf *b)
+{
+	const struct plan *p = &g->plan;
 	for (size_t i = 0; i < p->n_actions; i++)
-		buf_printf(b, "%lld:%lld>%lld;", (long long)p->actions[i].fip,
-			   (long long)p->actions[i].from, (long long)p->actions[i].to);
+		if (applies(g, i))
+			buf_printf(b, "%lld:%lld>%lld;", (long long)p->actions[i].fip,
+				   (long long)p->actions[i].from, (long long)p->actions[i].to);
 }
 
 /* The plan's moves as messages name them; the caller frees the array. */
 static struct msg_move *plan_moves(struct group *g)
 {
 	struct msg_move *m = xcalloc(g->plan.n_actions + 1, sizeof *m);
+	size_t n = 0;
 	for (size_t i = 0; i < g->plan.n_actions; i++) {
+		if (!applies(g, i))
+			continue;
 		const struct plan_action *a = &g->plan.actions[i];
 		const struct hc_fip *f = group_fip(g, a->fip);
 		struct store_server *from = a->from ? group_server(g, a->from) : NULL;
 		struct store_server *to = group_server(g, a->to);
-		m[i] = (struct msg_move){
+		m[n++] = (struct msg_move){
 			.fip_name = f ? f->name : NULL, .ip = f ? f->ip : NULL,
 			.from = from ? group_msg_server(from) : (struct msg_server){ .id = a->from },
 			.from_health = from ? health_name(from->health) : NULL,
@@ -93,6 +222,8 @@ static struct msg_move *plan_moves(struct group *g)
 static void log_plan(struct group *g, const char *msg)
 {
 	for (size_t i = 0; i < g->plan.n_actions; i++) {
+		if (!applies(g, i))
+			continue;
 		const struct plan_action *a = &g->plan.actions[i];
 		const struct hc_fip *f = group_fip(g, a->fip);
 		struct store_server *from = a->from ? group_server(g, a->from) : NULL;
@@ -106,15 +237,14 @@ static void log_plan(struct group *g, const char *msg)
 /* Fail-open or a location without a healthy server: tell people once. */
 static void check_alerts(struct engine *e, struct group *g)
 {
-	struct buf key, text, locs;
-	buf_init(&key, 0);
-	buf_init(&text, 0);
-	buf_init(&locs, 0);
+	struct buf key = BUF_INIT, text = BUF_INIT, locs = BUF_INIT;
 	bool any_unhealthy = false;
 	for (size_t i = 0; i < g->n_servers; i++)
 		any_unhealthy |= g->servers[i].health == HEALTH_UNHEALTHY;
 	/* All unknown (a new state) is not an outage; unhealthy ones are. */
-	if (g->n_servers && g->plan.fail_open && any_unhealthy) {
+	if (!any_unhealthy) {
+		/* Nothing to say. */
+	} else if (g->n_servers && g->plan.fail_open) {
 		buf_addstr(&key, "fail-open");
 	} else {
 		for (size_t i = 0; i < g->n_servers; i++) {
@@ -135,8 +265,8 @@ static void check_alerts(struct engine *e, struct group *g)
 			}
 		}
 	}
-	const char *prev = g->meta.alert ? g->meta.alert : "";
-	if (strcmp(prev, key.len ? key.data : "") != 0) {
+	if (tell_once(&g->meta.alert, key.data)) {
+		g->save_meta = true;
 		if (key.len && g->plan.fail_open) {
 			msg_fail_open(&text, g->cfg);
 			log_kv(LOG_ERROR, g->cfg->id, "no server is healthy: failing open", NULL);
@@ -146,56 +276,15 @@ static void check_alerts(struct engine *e, struct group *g)
 			log_kv(LOG_WARN, g->cfg->id, "location without a healthy server", "locations", locs.data, NULL);
 			engine_post(e, g, "no_healthy_location", &text);
 		}
-		free(g->meta.alert);
-		g->meta.alert = key.len ? xstrdup(key.data) : NULL;
 	}
 	buf_release(&key);
 	buf_release(&text);
 	buf_release(&locs);
 }
 
-/* Re-read the floating IPs from the API; never act on a stale cache. */
-static int reread_fips(struct group *g, int64_t deadline)
-{
-	struct hc_fip *fv = NULL;
-	size_t nf = 0;
-	struct hc_error err = HC_ERROR_INIT;
-	if (hcloud_list_floating_ips(g->api, g->cfg->fip_selector, deadline, &fv, &nf, &err) < 0) {
-		char *msg = hc_error_format(&err);
-		log_kv(LOG_ERROR, g->cfg->id, "cannot re-read the floating IPs before applying; not applying",
-		       "error", msg, NULL);
-		free(msg);
-		hc_error_release(&err);
-		return -1;
-	}
-	hc_error_release(&err);
-	hc_fips_free(g->fips, g->n_fips);
-	g->fips = fv;
-	g->n_fips = nf;
-	return 0;
-}
-
-/*
- * Keep what the re-read found, whatever the plan does next: when someone
- * else already moved an IP, the cache must learn it, or every round until
- * the next poll re-plans the same stale move and re-reads again.
- */
-static void save_fips(struct engine *e, struct group *g)
-{
-	if (!e->store || store_begin(e->store) < 0)
-		return;
-	if (store_fips_save(e->store, g->cfg->id, g->fips, g->n_fips) < 0) {
-		log_kv(LOG_ERROR, g->cfg->id, "cannot save the floating IPs", "error",
-		       store_errmsg(e->store), NULL);
-		store_rollback(e->store);
-		return;
-	}
-	store_commit(e->store);
-}
-
 static void count_action(struct engine *e, const char *group, const char *result)
 {
-	if (!e->store)
+	if (engine_write(e) < 0)
 		return;
 	struct buf l;
 	buf_init(&l, 0);
@@ -207,10 +296,9 @@ static void count_action(struct engine *e, const char *group, const char *result
 
 /*
  * A plan the API keeps refusing (a token without write access, a server
- * in maintenance) is retried every round, but told once: again only when
- * what fails changes, and as a reminder this often.
+ * in maintenance) is retried every pass, but told once: again only when
+ * what fails changes, and as an hourly reminder (failed_plan_note).
  */
-#define FAILED_PLAN_REMIND_MS (60 * 60 * 1000)
 
 static void forget_failed_plan(struct group *g)
 {
@@ -247,76 +335,131 @@ static void failure_key(struct buf *b, const struct plan_action *a, const struct
 	buf_addch(b, ';');
 }
 
-static void apply_plan(struct engine *e, struct group *g, struct round_result *res)
+bool apply_decide(struct group *g)
 {
+	struct engine *e = g->e;
+	const struct group_config *cfg = g->cfg;
+	group_compute_plan(g);
+	if (e->o.dry_run) {
+		g->changes += g->plan.n_actions;
+		return false;
+	}
+	check_alerts(e, g);
+	for (size_t i = 0; i < g->plan.n_skipped; i++) {
+		const struct plan_skip *sk = &g->plan.skipped[i];
+		const struct hc_fip *f = group_fip(g, sk->fip);
+		log_kv(LOG_DEBUG, cfg->id, "floating IP left alone", "floating_ip", f ? f->name : "?",
+		       "reason", plan_skip_name(sk->reason), NULL);
+	}
+	settle_deferral(g, true);
+	if (!g->plan.n_actions) {
+		forget_pending_plans(g);
+		return false;
+	}
+	if (!n_applies(g))
+		return false;
+	if (cfg->readonly) {
+		struct buf key = BUF_INIT;
+		plan_key(g, &key);
+		log_plan(g, "readonly: would apply");
+		if (tell_once(&g->meta.readonly_plan, key.data)) {
+			struct msg_move *moves = plan_moves(g);
+			struct buf b = BUF_INIT;
+			msg_readonly_plan(&b, cfg, moves, n_applies(g));
+			engine_post(e, g, "readonly_plan", &b);
+			buf_release(&b);
+			free(moves);
+			g->save_meta = true;
+		}
+		buf_release(&key);
+		return false;
+	}
+	return true;
+}
+
+/* Refused by max_actions_per_round: told once per distinct plan. */
+static bool refused(struct group *g, const struct msg_move *moves)
+{
+	const struct group_config *cfg = g->cfg;
+	size_t n = n_applies(g);
+	if (!cfg->max_actions_per_round || n <= (size_t)cfg->max_actions_per_round) {
+		if (tell_once(&g->meta.refused_plan, NULL))
+			g->save_meta = true;
+		return false;
+	}
+	char a[32], m[32];
+	snprintf(a, sizeof a, "%zu", n);
+	snprintf(m, sizeof m, "%d", cfg->max_actions_per_round);
+	log_kv(LOG_ERROR, cfg->id, "plan refused: more actions than max_actions_per_round",
+	       "actions", a, "max_actions_per_round", m, NULL);
+	struct buf key = BUF_INIT;
+	plan_key(g, &key);
+	if (tell_once(&g->meta.refused_plan, key.data)) {
+		struct buf b = BUF_INIT;
+		msg_plan_refused(&b, cfg, moves, n, cfg->max_actions_per_round);
+		engine_post(g->e, g, "plan_refused", &b);
+		buf_release(&b);
+		g->save_meta = true;
+	}
+	buf_release(&key);
+	return true;
+}
+
+int apply_run(struct group *g, struct hc_result *reread)
+{
+	struct engine *e = g->e;
 	const struct group_config *cfg = g->cfg;
 	int64_t deadline = mono_ms() + cfg->plan_apply_timeout_ms;
 
-	if (!group_client(g) || reread_fips(g, deadline) < 0) {
-		g->failed = true;
-		return;
-	}
-	save_fips(e, g);
+	/*
+	 * Keep what the re-read found, whatever the plan does next: when
+	 * someone else already moved an IP, the cache must learn it, or every
+	 * pass until the next poll re-plans the same stale move.
+	 */
+	hc_fips_free(g->fips, g->n_fips);
+	g->fips = reread->fips;
+	g->n_fips = reread->n_fips;
+	reread->fips = NULL;
+	reread->n_fips = 0;
+	g->save_fips = true;
 	group_compute_plan(g);
-	if (!g->plan.n_actions) {
+	settle_deferral(g, false);
+	if (!n_applies(g)) {
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);
-		forget_pending_plans(g);
-		return;
+		if (!g->plan.n_actions)
+			forget_pending_plans(g);
+		return engine_flush(e);
 	}
 	struct msg_move *moves = plan_moves(g);
-	if (cfg->max_actions_per_round && g->plan.n_actions > (size_t)cfg->max_actions_per_round) {
-		char n[32], m[32];
-		snprintf(n, sizeof n, "%zu", g->plan.n_actions);
-		snprintf(m, sizeof m, "%d", cfg->max_actions_per_round);
-		log_kv(LOG_ERROR, cfg->id, "plan refused: more actions than max_actions_per_round",
-		       "actions", n, "max_actions_per_round", m, NULL);
-		/* Tell people once per distinct refused plan, not every round. */
-		struct buf key;
-		buf_init(&key, 0);
-		plan_key(&g->plan, &key);
-		if (!str_eq(key.data, g->meta.refused_plan)) {
-			struct buf b;
-			buf_init(&b, 0);
-			msg_plan_refused(&b, cfg, moves, g->plan.n_actions, cfg->max_actions_per_round);
-			engine_post(e, g, "plan_refused", &b);
-			buf_release(&b);
-			free(g->meta.refused_plan);
-			g->meta.refused_plan = buf_detach(&key);
-		}
-		buf_release(&key);
+	size_t n = n_applies(g);
+	if (refused(g, moves)) {
 		free(moves);
-		return;
+		return engine_flush(e);
 	}
-	free(g->meta.refused_plan);
-	g->meta.refused_plan = NULL;
 
-	struct buf key;
-	buf_init(&key, 0);
-	plan_key(&g->plan, &key);
+	struct buf key = BUF_INIT;
+	plan_key(g, &key);
 	bool again = str_eq(key.data, g->meta.failed_plan);
-	struct buf b;
-	buf_init(&b, 0);
 	if (!again) {
 		forget_failed_plan(g);
-		msg_plan_executing(&b, cfg, moves, g->plan.n_actions);
-		/* Stored before anything moves, so the record exists whatever happens. */
-		if (e->store) {
-			store_begin(e->store);
-			engine_post(e, g, "plan_executing", &b);
-			store_commit(e->store);
-		}
-		buf_reset(&b);
+		struct buf b = BUF_INIT;
+		msg_plan_executing(&b, cfg, moves, n);
+		engine_post(e, g, "plan_executing", &b);
+		buf_release(&b);
 	} else {
-		char n[32];
-		snprintf(n, sizeof n, "%lld", (long long)g->meta.failed_attempts + 1);
-		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", n, NULL);
+		char a[32];
+		snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts + 1);
+		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", a, NULL);
 	}
+	/* Stored before anything moves, so the record exists whatever happens. */
+	engine_flush(e);
 	log_plan(g, "applying");
 
-	struct buf outcome, failures;
-	buf_init(&outcome, 0);
-	buf_init(&failures, 0);
+	struct buf outcome = BUF_INIT, failures = BUF_INIT;
+	g->applied = g->apply_failed = 0;
 	for (size_t i = 0; i < g->plan.n_actions; i++) {
+		if (!applies(g, i))
+			continue;
 		const struct plan_action *a = &g->plan.actions[i];
 		struct hc_error err = HC_ERROR_INIT;
 		const struct hc_fip *f = group_fip(g, a->fip);
@@ -324,7 +467,7 @@ static void apply_plan(struct engine *e, struct group *g, struct round_result *r
 		const char *fname = f && f->name ? f->name : "?";
 		if (hcloud_assign(g->api, a->fip, a->to, a->from, deadline, &err) == 0) {
 			g->applied++;
-			res->changes++;
+			g->changes++;
 			for (size_t k = 0; k < g->n_fips; k++)
 				if (g->fips[k].id == a->fip)
 					g->fips[k].server = a->to;
@@ -346,12 +489,10 @@ static void apply_plan(struct engine *e, struct group *g, struct round_result *r
 	int64_t now = now_ms();
 	char since[32];
 	format_time_utc(again ? g->meta.failed_since : now, since);
-	bool tell = true;
+	struct buf b = BUF_INIT;
 	if (g->apply_failed) {
-		g->failed = true;
-		bool same = again && str_eq(failures.data, g->meta.failed_errors);
-		bool remind = same && now - g->meta.failed_told_at >= FAILED_PLAN_REMIND_MS;
-		tell = !same || remind;
+		enum plan_note note = failed_plan_note(again, g->meta.failed_errors, failures.data,
+						       g->meta.failed_told_at, now);
 		if (!again) {
 			g->meta.failed_plan = buf_detach(&key);
 			g->meta.failed_since = now;
@@ -359,78 +500,28 @@ static void apply_plan(struct engine *e, struct group *g, struct round_result *r
 		g->meta.failed_attempts++;
 		free(g->meta.failed_errors);
 		g->meta.failed_errors = buf_detach(&failures);
-		if (tell) {
+		if (note != PLAN_NOTE_SILENT) {
 			g->meta.failed_told_at = now;
-			msg_plan_failed(&b, cfg, remind, g->meta.failed_attempts, since, moves,
-					g->plan.n_actions, g->apply_failed, outcome.data);
+			msg_plan_failed(&b, cfg, note == PLAN_NOTE_REMIND, g->meta.failed_attempts, since,
+					moves, n, g->apply_failed, outcome.data);
+			engine_post(e, g, "plan_outcome", &b);
 		} else {
-			char n[32];
-			snprintf(n, sizeof n, "%lld", (long long)g->meta.failed_attempts);
+			char a[32];
+			snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts);
 			log_kv(LOG_INFO, cfg->id, "the plan failed again the same way; not notified",
-			       "attempts", n, "failing_since", since, NULL);
+			       "attempts", a, "failing_since", since, NULL);
 		}
 	} else {
 		msg_plan_applied(&b, cfg, g->applied, again ? g->meta.failed_attempts : 0, since);
+		engine_post(e, g, "plan_outcome", &b);
 		forget_failed_plan(g);
 	}
+	g->save_meta = g->save_fips = true;
+	buf_release(&b);
 	buf_release(&key);
 	buf_release(&failures);
-	if (e->store) {
-		store_begin(e->store);
-		if (tell)
-			engine_post(e, g, "plan_outcome", &b);
-		if (store_fips_save(e->store, cfg->id, g->fips, g->n_fips) < 0)
-			log_kv(LOG_ERROR, cfg->id, "cannot save the floating IPs", "error",
-			       store_errmsg(e->store), NULL);
-		store_commit(e->store);
-	}
-	buf_release(&b);
 	buf_release(&outcome);
 	free(moves);
-}
-
-void group_plan(struct engine *e, struct group *g, struct round_result *res)
-{
-	const struct group_config *cfg = g->cfg;
-	group_compute_plan(g);
-	check_deferral(g);
-	if (e->o.dry_run) {
-		res->changes += g->plan.n_actions;
-		return;
-	}
-	check_alerts(e, g);
-	for (size_t i = 0; i < g->plan.n_skipped; i++) {
-		const struct plan_skip *sk = &g->plan.skipped[i];
-		const struct hc_fip *f = group_fip(g, sk->fip);
-		log_kv(LOG_DEBUG, cfg->id, "floating IP left alone", "floating_ip", f ? f->name : "?",
-		       "reason", plan_skip_name(sk->reason), NULL);
-	}
-	if (!g->plan.n_actions) {
-		forget_pending_plans(g);
-		return;
-	}
-	if (g->deferred) {
-		log_kv(LOG_INFO, cfg->id, "plan deferred", "reason", g->defer_reason, NULL);
-		return;
-	}
-	if (cfg->readonly) {
-		struct buf key;
-		buf_init(&key, 0);
-		plan_key(&g->plan, &key);
-		log_plan(g, "readonly: would apply");
-		if (!str_eq(key.data, g->meta.readonly_plan)) {
-			struct msg_move *moves = plan_moves(g);
-			struct buf b;
-			buf_init(&b, 0);
-			msg_readonly_plan(&b, cfg, moves, g->plan.n_actions);
-			engine_post(e, g, "readonly_plan", &b);
-			buf_release(&b);
-			free(moves);
-			free(g->meta.readonly_plan);
-			g->meta.readonly_plan = buf_detach(&key);
-		}
-		buf_release(&key);
-		return;
-	}
-	apply_plan(e, g, res);
+	int rc = engine_flush(e);
+	return g->apply_failed ? -1 : rc;
 }

@@ -15,17 +15,18 @@
 const char cmd_reconcile_usage[] =
 	"usage: flipper [-c FILE] [--state FILE] reconcile [--once] [--for DURATION] [--group ID]...\n"
 	"\n"
-	"Run one round for every group (or the --group ones): refresh the inventory\n"
-	"when it is older than poll_interval, run the checks that are due, update the\n"
+	"One pass for every group (or the --group ones): refresh the inventory when\n"
+	"it is older than poll_interval, run the checks that are due, update the\n"
 	"health counters, plan, apply the plan through the Hetzner Cloud API, notify,\n"
 	"send the heartbeat, save the state, and exit.\n"
 	"\n"
-	"  --once            one round (the default)\n"
-	"  --for DURATION    rounds back to back for DURATION (e.g. 55s), each starting\n"
-	"                    when the next check falls due; stops before DURATION ends.\n"
-	"                    Gives a once-a-minute CronJob a check cadence of seconds.\n"
-	"                    SIGTERM or SIGINT end the run after the current round\n"
-	"                    (exit 0).\n"
+	"  --once            one pass per group (the default)\n"
+	"  --for DURATION    keep running for DURATION (e.g. 55s), as monitor does:\n"
+	"                    every check on its own schedule, every group planning as\n"
+	"                    soon as a server's health changes. No apply starts after\n"
+	"                    DURATION; one in flight finishes. Gives a once-a-minute\n"
+	"                    CronJob a check cadence of seconds. The exit status is\n"
+	"                    each group's last pass; SIGTERM or SIGINT: exit 0.\n"
 	"  --group ID        only this group (repeatable)\n"
 	"\n"
 	"Exit: 0 round(s) completed, 1 runtime failure, 2 usage/configuration error,\n"
@@ -34,7 +35,7 @@ const char cmd_reconcile_usage[] =
 const char cmd_plan_usage[] =
 	"usage: flipper [-c FILE] plan [--json] [--detailed-exitcode] [--no-checks] [--group ID]...\n"
 	"\n"
-	"Dry run. Refresh the inventory (read-only API calls), run one round of checks\n"
+	"Dry run. Refresh the inventory (read-only API calls), run every check once\n"
 	"in memory, and print the plan: which floating IPs would move where, and why.\n"
 	"Writes nothing: no state, no API change, no notification, no heartbeat.\n"
 	"\n"
@@ -46,41 +47,11 @@ const char cmd_plan_usage[] =
 const char cmd_monitor_usage[] =
 	"usage: flipper [-c FILE] [--state FILE] monitor [--group ID]...\n"
 	"\n"
-	"Run rounds forever, each starting when the next check falls due, for people\n"
-	"who prefer a daemon to a timer. SIGTERM or SIGINT finish the current round,\n"
-	"then flipper exits 0. The state lock is held throughout.\n";
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* Sleep up to ms, waking early when a stop is requested. */
-static void nap(int64_t ms)
-{
-	int64_t end = mono_ms() + ms;
-	while (!stop_requested) {
-		int64_t left = end - mono_ms();
-		if (left <= 0)
-			break;
-		sleep_ms(left > 100 ? 100 : left);
-	}
-}
+	"Run forever, for people who prefer a daemon to a timer: every check target\n"
+	"on its own schedule, every group planning as soon as a server's health\n"
+	"changes. On SIGTERM or SIGINT an apply in flight finishes, checks in flight\n"
+	"are dropped uncounted, the state is saved, and flipper exits 0. The state\n"
+	"lock is held throughout.\n";
 
 struct run_args {
 	bool json, detailed, no_checks, once;
@@ -193,7 +164,6 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		return EXIT_USAGE;
 	}
 
-	int rc = EXIT_OK_;
 	int lock_fd = -1;
 	int lr = store_lock(state_path, &lock_fd);
 	if (lr == 1) {
@@ -229,48 +199,30 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		log_kv(LOG_ERROR, NULL, "the state file was not a usable flipper database: moved aside, starting afresh",
 		       "moved_to", info.moved_aside, "reason", info.moved_reason, NULL);
 
-	install_signals();
-	/* libcurl initialises itself on first use (src/curl_lazy.c). */
 	struct engine_options eo = {
-		.groups = a->groups, .n_groups = a->n_groups, .looping = forever || a->for_ms > 0,
+		.mode = forever ? ENGINE_FOREVER : a->for_ms > 0 ? ENGINE_FOR : ENGINE_ONCE,
+		.for_ms = a->for_ms, .groups = a->groups, .n_groups = a->n_groups,
 	};
+	/* The common timer run: nothing is due, so nothing else is read. */
+	if (eo.mode == ENGINE_ONCE && !info.moved_aside && !info.created &&
+	    engine_nothing_due(c, s, &eo)) {
+		log_kv(LOG_DEBUG, NULL, "nothing due", NULL);
+		store_close(s);
+		store_info_release(&info);
+		store_unlock(lock_fd);
+		config_free(c);
+		free(state_path);
+		free(a->groups);
+		return EXIT_OK_;
+	}
 	struct engine *e = engine_new(c, s, &eo);
 	if (info.moved_aside)
 		engine_note_state_reset(e, info.moved_aside, info.moved_reason);
-
-	int64_t end = a->for_ms ? mono_ms() + a->for_ms : 0;
-	for (;;) {
-		struct round_result res;
-		round_result_init(&res);
-		int64_t t0 = mono_ms();
-		engine_round(e, &res);
-		int64_t took = mono_ms() - t0;
-		if (res.failed)
-			rc = EXIT_RUNTIME;
-		int64_t next = res.next_due;
-		round_result_release(&res);
-		if (stop_requested || (!forever && !end))
-			break;
-		int64_t wait = next - now_ms();
-		if (wait < 100)
-			wait = 100;    /* never spin, even when something is overdue */
-		if (end && mono_ms() + wait + took >= end)
-			break;
-		nap(wait);
-		if (stop_requested)
-			break;
-	}
-	if (stop_requested) {
-		log_kv(LOG_INFO, NULL, "stopping on signal after the round", NULL);
-		/*
-		 * A signal is how monitor and --for are meant to end (systemd
-		 * stop, a CronJob's deadline): the round in hand finished and
-		 * the state is consistent, so that is a clean exit, whatever an
-		 * earlier round met. A single round keeps its own verdict.
-		 */
-		if (forever || end)
-			rc = EXIT_OK_;
-	}
+	struct engine_result res;
+	engine_result_init(&res);
+	engine_run(e, &res);
+	int rc = res.failed ? EXIT_RUNTIME : EXIT_OK_;
+	engine_result_release(&res);
 
 	engine_free(e);
 	store_close(s);
@@ -321,19 +273,20 @@ int cmd_plan(struct globals *g, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	struct engine_options eo = {
-		.dry_run = true, .no_checks = a.no_checks, .groups = a.groups, .n_groups = a.n_groups,
+		.mode = ENGINE_ONCE, .dry_run = true, .no_checks = a.no_checks,
+		.groups = a.groups, .n_groups = a.n_groups,
 	};
 	struct engine *e = engine_new(c, s, &eo);
-	struct round_result res;
-	round_result_init(&res);
-	engine_round(e, &res);
+	struct engine_result res;
+	engine_result_init(&res);
+	engine_run(e, &res);
 	struct buf *out = a.json ? &res.report_json : &res.report_human;
 	if (out->len)
 		fwrite(out->data, 1, out->len, stdout);
 	if (a.json)
 		fputc('\n', stdout);
 	int rc = res.failed ? EXIT_RUNTIME : (a.detailed && res.changes) ? EXIT_CHANGES : EXIT_OK_;
-	round_result_release(&res);
+	engine_result_release(&res);
 	engine_free(e);
 	store_close(s);
 	curl_global_cleanup();

@@ -493,7 +493,7 @@ static const char *const root_keys[] = {
 	"notifications", "groups", NULL
 };
 static const char *const check_keys_list[] = {
-	"id", "display_name", "type", "interval", "timeout", "fall", "rise", "method",
+	"id", "display_name", "type", "interval", "fast_interval", "timeout", "fall", "rise", "method",
 	"host", "port", "path", "ip_version", "expect_status", "ca_file", "headers", NULL
 };
 static const char *const check_types[] = { "http", "https", NULL };
@@ -537,6 +537,11 @@ static void load_check(struct walk *w, const struct node *n, struct check_config
 	c->interval_ms = 60000;
 	c->timeout_ms = 10000;
 	get_duration(w, n, "interval", 1, &c->interval_ms);
+	/* HAProxy's fastinter: absent or 0 means the interval. */
+	c->fast_interval_ms = 0;
+	get_duration(w, n, "fast_interval", 0, &c->fast_interval_ms);
+	if (c->fast_interval_ms <= 0)
+		c->fast_interval_ms = c->interval_ms;
 	get_duration(w, n, "timeout", 1, &c->timeout_ms);
 	c->fall = c->rise = 1;
 	get_int32(w, n, "fall", 1, 1000000, &c->fall);
@@ -1321,6 +1326,7 @@ void config_print_json(const struct config *c, struct buf *out)
 			kv_str(out, "display_name", k->display_name, &f3);
 			kv_str(out, "type", k->type == CHECK_HTTPS ? "https" : "http", &f3);
 			kv_dur(out, "interval", k->interval_ms, &f3);
+			kv_dur(out, "fast_interval", k->fast_interval_ms, &f3);
 			kv_dur(out, "timeout", k->timeout_ms, &f3);
 			kv_int(out, "fall", k->fall, &f3);
 			kv_int(out, "rise", k->rise, &f3);

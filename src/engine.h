@@ -1,14 +1,27 @@
 /*
- * round.h — one round of flipper (SPEC section 3): inventory, checks,
- * counters, save, notify, plan, apply, heartbeat, deliver, report.
+ * engine.h — flipper's engine (SPEC sections 3 and 9): every check target
+ * on its own schedule, every group on its own pass, all on one event loop.
  *
- * An engine lives for one invocation and may run many rounds (reconcile
- * --for, monitor); it keeps one API client per group so connections are
- * reused. In dry-run mode (flipper plan) nothing is written: no state, no
- * API mutation, no notification, no heartbeat.
+ * A group's pass is: the inventory fresh or confirmed, the plan computed,
+ * the apply concluded. Check results are counted as they arrive; a
+ * server's health that changes is stored at once and makes its group
+ * plan again.
+ *
+ *   ENGINE_ONCE     every due check starts at once; each group has one
+ *                   pass once its checks answered; then the heartbeat,
+ *                   the outbox, exit. (reconcile --once, plan)
+ *   ENGINE_FOR      passes until the duration ends; no apply starts after
+ *                   it, one in flight finishes. (reconcile --for)
+ *   ENGINE_FOREVER  until SIGTERM or SIGINT. (monitor)
+ *
+ * A stop signal drops the checks in flight (not counted), lets an apply
+ * in flight finish (bounded by plan_apply_timeout), saves, and returns.
+ *
+ * In dry-run mode (flipper plan) nothing is written: no state, no API
+ * mutation, no notification, no heartbeat.
  */
-#ifndef FLIPPER_ROUND_H
-#define FLIPPER_ROUND_H
+#ifndef FLIPPER_ENGINE_H
+#define FLIPPER_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,39 +31,44 @@
 #include "store.h"
 #include "util.h"
 
+enum engine_mode { ENGINE_ONCE, ENGINE_FOR, ENGINE_FOREVER };
+
 struct engine_options {
+	enum engine_mode mode;
+	int64_t for_ms;              /* ENGINE_FOR */
 	bool dry_run;                /* flipper plan */
 	bool no_checks;              /* plan --no-checks: stored health only */
 	char **groups;               /* --group filter; NULL/0: all groups */
 	size_t n_groups;
-	/*
-	 * More rounds follow (monitor, reconcile --for): notifications are
-	 * delivered only in the time left before the next check is due, so a
-	 * slow webhook never delays a failover.
-	 */
-	bool looping;
 };
 
-struct round_result {
-	bool failed;                 /* some group could not finish: exit 1 */
+struct engine_result {
+	/* A group's last pass failed (or the state could not be kept): exit 1. */
+	bool failed;
+	bool stopped;                /* by a signal */
 	size_t changes;              /* actions planned (dry run) or applied */
 	struct buf report_human;     /* dry run: the plan as a diff */
 	struct buf report_json;      /* dry run: the plan as JSON */
-	int64_t next_due;            /* wall-clock ms when the next check is due */
 };
 
 struct engine;
 
-/* round.c */
+/* engine.c */
 /* store may be NULL in dry-run mode (no state file yet). */
 struct engine *engine_new(const struct config *c, struct store *s,
 			  const struct engine_options *o);
 void engine_free(struct engine *e);
 /* Tell the engine the state was reset; it notifies once. */
 void engine_note_state_reset(struct engine *e, const char *moved_to, const char *why);
-/* One round over the selected groups. */
-void engine_round(struct engine *e, struct round_result *res);
-void round_result_init(struct round_result *r);
-void round_result_release(struct round_result *r);
+/* Run in the engine's mode; catches SIGTERM and SIGINT while it runs. */
+void engine_run(struct engine *e, struct engine_result *res);
+void engine_result_init(struct engine_result *r);
+void engine_result_release(struct engine_result *r);
+/*
+ * The one-shot run's shortcut: true when the state says nothing (check,
+ * inventory, outbox, heartbeat, timer) is due before now, for this very
+ * configuration and group selection. Reads one row.
+ */
+bool engine_nothing_due(const struct config *c, struct store *s, const struct engine_options *o);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 #ifndef FLIPPER_VERSION
@@ -50,6 +51,7 @@ struct response {
 };
 
 struct hcloud_client {
+	struct loop *loop;
 	CURL *curl;
 	char *endpoint;
 	char *group;
@@ -302,6 +304,7 @@ struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
 		return NULL;
 	}
 	c = xcalloc(1, sizeof *c);
+	c->loop = o->loop;
 	c->endpoint = xstrdup(o->endpoint);
 	for (size_t n = strlen(c->endpoint); n > 0 && c->endpoint[n - 1] == '/'; n--)
 		c->endpoint[n - 1] = '\0';
@@ -936,4 +939,87 @@ int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t 
 	if (!str_eq(err->code, "floating_ip_assigned"))
 		return -1;
 	return check_assigned(c, fip, server, from, body, deadline, err);
+}
+
+/* ---- operations on the loop ------------------------------------------------ */
+
+struct hc_op {
+	struct hcloud_client *c;
+	struct loop_timer timer;
+	hc_done_fn done;
+	void *arg;
+	struct hc_result r;
+};
+
+void hc_result_release(struct hc_result *r)
+{
+	hc_error_release(&r->err);
+	hc_servers_free(r->servers, r->n_servers);
+	hc_fips_free(r->fips, r->n_fips);
+	memset(r, 0, sizeof *r);
+}
+
+static void op_fire(struct loop_timer *t)
+{
+	struct hc_op *op = container_of(t, struct hc_op, timer);
+	struct hc_result r = op->r;
+	hc_done_fn done = op->done;
+	void *arg = op->arg;
+	free(op);
+	done(arg, &r);
+	hc_result_release(&r);
+}
+
+static struct hc_op *op_new(struct hcloud_client *c, hc_done_fn done, void *arg)
+{
+	struct hc_op *op = xcalloc(1, sizeof *op);
+	op->c = c;
+	op->done = done;
+	op->arg = arg;
+	op->timer.fire = op_fire;
+	return op;
+}
+
+/* The result is ready: hand it over from the loop, never from inside the call. */
+static struct hc_op *op_ready(struct hc_op *op)
+{
+	loop_timer_arm(op->c->loop, &op->timer, mono_ms());
+	return op;
+}
+
+struct hc_op *hcloud_list(struct hcloud_client *c, unsigned what, const char *server_selector,
+			  const char *fip_selector, int64_t deadline, hc_done_fn done, void *arg)
+{
+	struct hc_op *op = op_new(c, done, arg);
+	struct hc_result *r = &op->r;
+	r->rc = 0;
+	if ((what & HC_LIST_SERVERS) &&
+	    hcloud_list_servers(c, server_selector, deadline, &r->servers, &r->n_servers, &r->err) < 0)
+		r->rc = -1;
+	if (r->rc == 0 && (what & HC_LIST_FIPS) &&
+	    hcloud_list_floating_ips(c, fip_selector, deadline, &r->fips, &r->n_fips, &r->err) < 0)
+		r->rc = -1;
+	if (r->rc < 0) {
+		hc_servers_free(r->servers, r->n_servers);
+		r->servers = NULL;
+		r->n_servers = 0;
+	}
+	return op_ready(op);
+}
+
+struct hc_op *hcloud_assign_op(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
+			       int64_t deadline, hc_done_fn done, void *arg)
+{
+	struct hc_op *op = op_new(c, done, arg);
+	op->r.rc = hcloud_assign(c, fip, server, from, deadline, &op->r.err);
+	return op_ready(op);
+}
+
+void hcloud_op_cancel(struct hc_op *op)
+{
+	if (!op)
+		return;
+	loop_timer_disarm(op->c->loop, &op->timer);
+	hc_result_release(&op->r);
+	free(op);
 }

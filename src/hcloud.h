@@ -156,7 +156,10 @@ int hc_parse_action(const char *body, size_t len, struct hc_action *out,
 int hc_parse_error(const char *body, size_t len, struct hc_error *err);
 
 /* hcloud.c */
+struct loop;
+
 struct hcloud_options {
+	struct loop *loop;           /* where operations run; NULL: blocking calls only */
 	const char *endpoint;        /* resolved by the caller; trailing '/' dropped */
 	const char *token;           /* secret */
 	const char *user_agent;      /* NULL: "flipper/" FLIPPER_VERSION */
@@ -218,5 +221,34 @@ int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,
 #define HC_FROM_ANY (-1)
 int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
 		  int64_t deadline, struct hc_error *err);
+
+/*
+ * Operations on the loop: each starts at once and ends in one call of
+ * its done callback, from the loop, with the result. The callback owns r's
+ * contents (hc_result_release() frees what it does not take). An
+ * operation may be cancelled until then: no callback.
+ */
+struct hc_result {
+	int rc;                      /* 0 ok; -1 failed, see err */
+	struct hc_error err;
+	struct hc_server *servers;   /* sorted by id */
+	size_t n_servers;
+	struct hc_fip *fips;         /* sorted by id */
+	size_t n_fips;
+};
+
+typedef void (*hc_done_fn)(void *arg, struct hc_result *r);
+struct hc_op;
+
+#define HC_LIST_SERVERS 1u
+#define HC_LIST_FIPS    2u
+/* List servers and/or floating IPs (what), each by its selector. */
+struct hc_op *hcloud_list(struct hcloud_client *c, unsigned what, const char *server_selector,
+			  const char *fip_selector, int64_t deadline, hc_done_fn done, void *arg);
+/* hcloud_assign() on the loop. */
+struct hc_op *hcloud_assign_op(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
+			       int64_t deadline, hc_done_fn done, void *arg);
+void hcloud_op_cancel(struct hc_op *op);
+void hc_result_release(struct hc_result *r);
 
 #endif

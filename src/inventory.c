@@ -52,47 +52,27 @@ static void notify_changes(struct engine *e, struct group *g,
 	free(nf);
 }
 
-void inventory_refresh(struct engine *e, struct group *g, int64_t now)
+bool inventory_due(const struct group *g, int64_t mono_now)
+{
+	if (!g->have_inventory || g->listing_failed || g->e->o.dry_run)
+		return true;
+	return mono_now - g->inventory_at >= g->cfg->poll_interval_ms;
+}
+
+void inventory_take(struct group *g, struct hc_result *r)
 {
 	const struct group_config *cfg = g->cfg;
-	bool stale = !g->have_inventory || e->o.dry_run || now < g->meta.inventory_at ||
-		     now - g->meta.inventory_at >= cfg->poll_interval_ms;
-	if (!stale)
-		return;
-	struct hcloud_client *api = group_client(g);
-	if (!api) {
-		g->failed = true;
-		return;
-	}
-	struct hc_server *sv = NULL;
-	struct hc_fip *fv = NULL;
-	size_t ns = 0, nf = 0;
-	struct hc_error err = HC_ERROR_INIT;
-	int64_t deadline = mono_ms() + cfg->poll_timeout_ms;
-	if (hcloud_list_servers(api, cfg->server_selector, deadline, &sv, &ns, &err) < 0 ||
-	    hcloud_list_floating_ips(api, cfg->fip_selector, deadline, &fv, &nf, &err) < 0) {
-		char *msg = hc_error_format(&err);
-		log_kv(LOG_ERROR, cfg->id, g->have_inventory ?
-		       "inventory refresh failed; keeping the previous inventory and not planning" :
-		       "inventory refresh failed", "error", msg, NULL);
-		free(msg);
-		hc_error_release(&err);
-		hc_servers_free(sv, ns);
-		g->failed = g->refresh_failed = true;
-		return;
-	}
-	hc_error_release(&err);
+	size_t ns = r->n_servers, nf = r->n_fips;
 
 	/* Carry each known server's health over; new servers start unknown. */
 	struct store_server *merged = xcalloc(ns + 1, sizeof *merged);
 	for (size_t i = 0; i < ns; i++) {
-		merged[i].s = sv[i];
-		memset(&sv[i], 0, sizeof sv[i]);
+		merged[i].s = r->servers[i];
+		memset(&r->servers[i], 0, sizeof r->servers[i]);
 		struct store_server *old = group_server(g, merged[i].s.id);
 		merged[i].health = old ? old->health : HEALTH_UNKNOWN;
 		merged[i].health_since = old ? old->health_since : 0;
 	}
-	free(sv);
 	qsort(merged, ns, sizeof *merged, cmp_server);
 
 	struct store_server *old_s = g->servers;
@@ -102,15 +82,19 @@ void inventory_refresh(struct engine *e, struct group *g, int64_t now)
 	bool had = g->have_inventory && g->meta.inventory_at != 0;
 	g->servers = merged;
 	g->n_servers = ns;
-	g->fips = fv;
+	g->fips = r->fips;
 	g->n_fips = nf;
+	r->fips = NULL;
+	r->n_fips = 0;
 	if (had)
-		notify_changes(e, g, old_s, n_old_s, old_f, n_old_f);
+		notify_changes(g->e, g, old_s, n_old_s, old_f, n_old_f);
 	store_servers_free(old_s, n_old_s);
 	hc_fips_free(old_f, n_old_f);
-	g->meta.inventory_at = now;
+	g->meta.inventory_at = now_ms();
+	g->inventory_at = mono_ms();
 	g->have_inventory = true;
-	g->inventory_refreshed = true;
+	g->listing_failed = false;
+	g->save_inventory = g->save_meta = true;
 	char a[32], b[32];
 	snprintf(a, sizeof a, "%zu", ns);
 	snprintf(b, sizeof b, "%zu", nf);
@@ -126,7 +110,7 @@ struct target_key {
 static int cmp_target(const void *key, const void *elem)
 {
 	const struct target_key *k = key;
-	const struct store_target *t = elem;
+	const struct store_target *t = &(*(struct target *const *)elem)->st;
 	int c = cmp_i64(k->server_id, t->server_id);
 	if (c)
 		return c;
@@ -136,15 +120,22 @@ static int cmp_target(const void *key, const void *elem)
 	return k->family - t->family;
 }
 
+static int cmp_targets(const void *a, const void *b)
+{
+	const struct store_target *t = &(*(struct target *const *)a)->st;
+	struct target_key k = { t->server_id, t->check_id, t->family };
+	return cmp_target(&k, b);
+}
+
 /*
- * Targets of servers or checks that are gone are dropped; those that
- * already existed keep their counters.
+ * Targets of servers or checks that are gone are dropped (the engine
+ * cancels their checks); those that already existed stay as they are.
  */
 void inventory_rebuild_targets(struct group *g)
 {
-	struct store_target *old = g->targets;
+	struct target **old = g->targets;
 	size_t n_old = g->n_targets;
-	struct store_target *v = NULL;
+	struct target **v = NULL;
 	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < g->n_servers; i++) {
@@ -157,26 +148,31 @@ void inventory_rebuild_targets(struct group *g)
 					continue;
 				if (!(fam == 4 ? s->ipv4 : s->ipv6))
 					continue;
-				v = xgrow(v, &cap, n + 1, sizeof *v);
-				struct store_target *t = &v[n++];
-				memset(t, 0, sizeof *t);
 				struct target_key key = { s->id, c->id, fam };
-				struct store_target *prev = n_old ?
+				struct target **prev = n_old ?
 					bsearch(&key, old, n_old, sizeof *old, cmp_target) : NULL;
+				struct target *t;
 				if (prev) {
-					/* The old array stays searchable: copy the key. */
-					*t = *prev;
-					t->check_id = xstrdup(prev->check_id);
-					prev->last_error = NULL;
+					t = *prev;
+					t->kept = true;
 				} else {
-					t->server_id = s->id;
-					t->check_id = xstrdup(c->id);
-					t->family = fam;
+					t = xcalloc(1, sizeof *t);
+					t->st.server_id = s->id;
+					t->st.check_id = xstrdup(c->id);
+					t->st.family = fam;
+					t->g = g;
+					t->dirty = true;
 				}
+				t->check = c;
+				v = xgrow(v, &cap, n + 1, sizeof *v);
+				v[n++] = t;
 			}
 		}
 	}
-	store_targets_free(old, n_old);
+	/* Searchable by the next rebuild, whatever the order of the checks. */
+	if (n)
+		qsort(v, n, sizeof *v, cmp_targets);
 	g->targets = v;
 	g->n_targets = n;
+	engine_targets_changed(g, old, n_old);
 }

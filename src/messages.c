@@ -119,6 +119,31 @@ void msg_server_healthy_again(struct buf *b, const struct group_config *g,
 	buf_printf(b, " (%s) is **healthy** again.\n", s->location ? s->location : "?");
 }
 
+void msg_server_uncheckable(struct buf *b, const struct group_config *g, const struct msg_server *s,
+			    bool has_v4, bool has_v6)
+{
+	msg_header(b, g, ":grey_question:", "Server uncheckable");
+	buf_addstr(b, "Server ");
+	msg_server_link(b, g, s);
+	buf_printf(b, " (%s) has no address any configured check can use (it has %s). "
+		   "It keeps the floating IPs it holds and receives none; check ip\\_version.\n",
+		   s->location ? s->location : "?",
+		   has_v4 && has_v6 ? "IPv4 and IPv6" : has_v4 ? "only IPv4" :
+		   has_v6 ? "only IPv6" : "no public address");
+}
+
+void msg_unknown_servers(struct buf *b, const struct group_config *g, const char *names,
+			 int64_t waited_ms)
+{
+	char d[48];
+	duration_format(waited_ms, d);
+	msg_header(b, g, ":hourglass:", "Not waiting any longer");
+	buf_addstr(b, "The health of ");
+	md_text(b, names);
+	buf_printf(b, " is still unknown after %s. Moves that could change once it is known "
+		   "are applied now.\n", d);
+}
+
 void msg_moves(struct buf *b, const struct group_config *g, const struct msg_move *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -73,6 +73,12 @@ void msg_server_unhealthy(struct buf *b, const struct group_config *g, const str
 			  const char *was, const struct msg_failure *f, size_t n_f);
 void msg_server_healthy_again(struct buf *b, const struct group_config *g,
 			      const struct msg_server *s);
+/* No configured check can reach the server (has_v4/has_v6: its addresses). */
+void msg_server_uncheckable(struct buf *b, const struct group_config *g, const struct msg_server *s,
+			    bool has_v4, bool has_v6);
+/* Moves waited for servers of unknown health long enough: applied now. */
+void msg_unknown_servers(struct buf *b, const struct group_config *g, const char *names,
+			 int64_t waited_ms);
 /* One line per move: "- vip-1 `198.51.100.1`: lb-a (unhealthy) → lb-b (healthy), reason: ..." */
 void msg_moves(struct buf *b, const struct group_config *g, const struct msg_move *m, size_t n);
 void msg_fail_open(struct buf *b, const struct group_config *g);

@@ -58,7 +58,7 @@ static void emit_counter(void *arg, const char *name, const char *labels, int64_
 	metrics_sample_raw(c->m, name, labels, (double)value);
 }
 
-void metrics_export(struct engine *e, int64_t now, int64_t took)
+void metrics_export(struct engine *e)
 {
 	struct metrics *m = metrics_new();
 	metrics_family(m, "flipper_server_health", "gauge",
@@ -78,11 +78,13 @@ void metrics_export(struct engine *e, int64_t now, int64_t took)
 	metrics_family(m, "flipper_notifications_queued", "gauge",
 		       "Notifications waiting in the outbox.");
 	metrics_family(m, "flipper_last_round_timestamp_seconds", "gauge",
-		       "When the last round started.");
+		       "When the last pass of a group started.");
 	metrics_family(m, "flipper_last_round_duration_seconds", "gauge",
-		       "How long the last round took.");
+		       "How long that pass took.");
 
-	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN };
+	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN,
+					      HEALTH_UNCHECKABLE };
+	int64_t started = 0, took = 0;
 	for (size_t gi = 0; gi < e->n_g; gi++) {
 		struct group *g = &e->g[gi];
 		const char *gid = g->cfg->id;
@@ -93,8 +95,12 @@ void metrics_export(struct engine *e, int64_t now, int64_t took)
 					       "group", gid, "server", s->s.name, "location", s->s.location,
 					       "status", health_name(states[k]), NULL);
 		}
+		if (g->meta.last_round_at > started) {
+			started = g->meta.last_round_at;
+			took = g->meta.last_round_ms;
+		}
 		for (size_t i = 0; i < g->n_targets; i++) {
-			const struct store_target *t = &g->targets[i];
+			const struct store_target *t = &g->targets[i]->st;
 			struct store_server *s = group_server(g, t->server_id);
 			const char *fam = t->family == 4 ? "ipv4" : "ipv6";
 			metrics_sample(m, "flipper_check_duration_seconds", (double)t->duration_ms / 1000.0,
@@ -124,7 +130,7 @@ void metrics_export(struct engine *e, int64_t now, int64_t took)
 	struct counter_ctx cc = { m };
 	store_counters_each(e->store, emit_counter, &cc);
 	metrics_sample(m, "flipper_notifications_queued", (double)(e->outbox_depth < 0 ? 0 : e->outbox_depth), NULL);
-	metrics_sample(m, "flipper_last_round_timestamp_seconds", (double)now / 1000.0, NULL);
+	metrics_sample(m, "flipper_last_round_timestamp_seconds", (double)started / 1000.0, NULL);
 	metrics_sample(m, "flipper_last_round_duration_seconds", (double)took / 1000.0, NULL);
 	char *err = NULL;
 	if (metrics_write_file(m, e->cfg->metrics_textfile, &err) < 0) {

@@ -30,6 +30,7 @@ static const char *const health_names[] = {
 	[HEALTH_UNKNOWN] = "unknown",
 	[HEALTH_HEALTHY] = "healthy",
 	[HEALTH_UNHEALTHY] = "unhealthy",
+	[HEALTH_UNCHECKABLE] = "uncheckable",
 };
 
 static const char *const reason_names[] = {

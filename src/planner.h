@@ -15,7 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum health { HEALTH_UNKNOWN, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
+/*
+ * A server's health. Uncheckable: no configured check can reach it.
+ * Unknown and uncheckable servers keep the IPs they hold and receive
+ * none.
+ */
+enum health { HEALTH_UNKNOWN, HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNCHECKABLE };
 
 const char *health_name(enum health h);
 int health_parse(const char *s, enum health *out);

@@ -20,6 +20,9 @@ extern const size_t store_migration_count;
 
 struct store {
 	sqlite3 *db;
+	/* Statements run once per check result, prepared once. */
+	sqlite3_stmt *put_target;
+	sqlite3_stmt *put_health;
 	bool readonly;
 	/* A BEGIN or COMMIT failed since the last store_write_error_clear(). */
 	bool write_failed;
@@ -86,6 +89,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	sqlite3_finalize(s->put_target);
+	sqlite3_finalize(s->put_health);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -543,7 +548,62 @@ void store_group_release(struct store_group *g)
 	memset(g, 0, sizeof *g);
 }
 
+/* ---- pass record -------------------------------------------------------- */
+
+int store_pass_load(struct store *s, const char *group, struct store_pass *p)
+{
+	memset(p, 0, sizeof *p);
+	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert FROM group_pass "
+				"WHERE group_id = ?");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		p->deferred_since = sqlite3_column_int64(st, 0);
+		p->defer_alert = col_text(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_pass_save(struct store *s, const char *group, const struct store_pass *p)
+{
+	if (ensure_group(s, group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert) "
+				"VALUES (?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+				"deferred_since = excluded.deferred_since, "
+				"defer_alert = excluded.defer_alert");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	sqlite3_bind_int64(st, 2, p->deferred_since);
+	bind_text(st, 3, p->defer_alert);
+	return run(st);
+}
+
+void store_pass_release(struct store_pass *p)
+{
+	free(p->defer_alert);
+	memset(p, 0, sizeof *p);
+}
+
 /* ---- servers ----------------------------------------------------------- */
+
+int store_server_health_put(struct store *s, const char *group, const struct store_server *v)
+{
+	if (!s->put_health &&
+	    !(s->put_health = prep(s, "UPDATE servers SET health = ?, health_since = ? "
+				   "WHERE group_id = ? AND id = ?")))
+		return -1;
+	sqlite3_stmt *st = s->put_health;
+	bind_text(st, 1, health_name(v->health));
+	sqlite3_bind_int64(st, 2, v->health_since);
+	bind_text(st, 3, group);
+	sqlite3_bind_int64(st, 4, v->s.id);
+	return step_reset(st);
+}
 
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n)
 {
@@ -767,6 +827,38 @@ int store_targets_save(struct store *s, const char *group, const struct store_ta
 	return 0;
 }
 
+int store_targets_clear(struct store *s, const char *group)
+{
+	return delete_group_rows(s, "targets", group);
+}
+
+int store_target_put(struct store *s, const char *group, const struct store_target *e)
+{
+	if (!s->put_target &&
+	    !(s->put_target = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
+				   "rise_count, fall_count, state, last_run, last_ok, duration_ms, "
+				   "last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				   "ON CONFLICT (group_id, server_id, check_id, family) DO UPDATE SET "
+				   "rise_count = excluded.rise_count, fall_count = excluded.fall_count, "
+				   "state = excluded.state, last_run = excluded.last_run, "
+				   "last_ok = excluded.last_ok, duration_ms = excluded.duration_ms, "
+				   "last_error = excluded.last_error")))
+		return -1;
+	sqlite3_stmt *st = s->put_target;
+	bind_text(st, 1, group);
+	sqlite3_bind_int64(st, 2, e->server_id);
+	bind_text(st, 3, e->check_id);
+	sqlite3_bind_int(st, 4, e->family);
+	sqlite3_bind_int(st, 5, e->c.rise_count);
+	sqlite3_bind_int(st, 6, e->c.fall_count);
+	bind_text(st, 7, health_name(e->c.state));
+	sqlite3_bind_int64(st, 8, e->last_run);
+	sqlite3_bind_int64(st, 9, e->last_ok);
+	sqlite3_bind_int64(st, 10, e->duration_ms);
+	bind_text(st, 11, e->last_error);
+	return step_reset(st);
+}
+
 void store_targets_free(struct store_target *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -861,6 +953,14 @@ int64_t store_outbox_depth(struct store *s)
 	int64_t n = 0;
 	if (pragma_int(s->db, "SELECT count(*) FROM outbox", &n) < 0)
 		return -1;
+	return n;
+}
+
+int64_t store_outbox_next_attempt(struct store *s)
+{
+	int64_t n = 0;
+	if (pragma_int(s->db, "SELECT coalesce(min(next_attempt), 0) FROM outbox", &n) < 0)
+		return 0;
 	return n;
 }
 

@@ -68,6 +68,12 @@ struct store_group {
 	int64_t failed_told_at;  /* last message about it */
 };
 
+/* What the engine remembers of a group's passes (table group_pass). */
+struct store_pass {
+	int64_t deferred_since;  /* moves first waited for unknown servers; 0: none */
+	char *defer_alert;       /* unknown servers last named in an alert */
+};
+
 struct outbox_msg {
 	int64_t id;
 	int64_t created_at;
@@ -120,6 +126,10 @@ int store_group_load(struct store *s, const char *group, struct store_group *g);
 int store_group_save(struct store *s, const char *group, const struct store_group *g);
 void store_group_release(struct store_group *g);
 
+int store_pass_load(struct store *s, const char *group, struct store_pass *p);
+int store_pass_save(struct store *s, const char *group, const struct store_pass *p);
+void store_pass_release(struct store_pass *p);
+
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
 int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);
 void store_servers_free(struct store_server *v, size_t n);
@@ -129,6 +139,11 @@ int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, 
 
 int store_targets_load(struct store *s, const char *group, struct store_target **out, size_t *n);
 int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n);
+/* Insert or update one target (counters saved in batches); the group's row must exist. */
+int store_target_put(struct store *s, const char *group, const struct store_target *t);
+int store_targets_clear(struct store *s, const char *group);
+/* Update one server's health and health_since. */
+int store_server_health_put(struct store *s, const char *group, const struct store_server *v);
 void store_targets_free(struct store_target *v, size_t n);
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
@@ -139,6 +154,8 @@ int store_outbox_delete(struct store *s, int64_t id);
 int store_outbox_retry(struct store *s, int64_t id, int attempts, int64_t next_attempt,
 		       const char *error);
 int64_t store_outbox_depth(struct store *s);
+/* The earliest next_attempt of a queued message; 0: none queued. */
+int64_t store_outbox_next_attempt(struct store *s);
 void store_outbox_free(struct outbox_msg *v, size_t n);
 
 /* Key/value: NULL when absent. */

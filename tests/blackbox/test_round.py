@@ -706,9 +706,9 @@ def test_a_state_file_that_cannot_be_written_fails_the_round_loudly(w):
     for _ in range(2):
         r = env.reconcile(env=quick, preexec=_disk_full_at(wal))
         assert r.rc == 1, r
-        assert logs_with(r, "cannot save the round's health; not planning"), r.err
+        assert logs_with(r, "cannot save the health; not planning"), r.err
         assert logs_with(r, "the state file cannot be written: counters, notifications "
-                            "and the inventory of this round may be lost"), r.err
+                            "and the inventory may be lost"), r.err
     assert env.beats() == []                  # a flipper that cannot save falls silent
     assert env.webhooks() == []               # nothing sent that could not be recorded
     assert assigns(env) == []
