@@ -96,20 +96,6 @@ void group_compute_plan(struct group *g)
 	compute_deferral(g);
 }
 
-void apply_release(struct group *g)
-{
-	plan_release(&g->plan);
-	free(g->pservers);
-	free(g->pfips);
-	free(g->deferred);
-	free(g->defer_reason);
-	g->pservers = NULL;
-	g->pfips = NULL;
-	g->deferred = NULL;
-	g->defer_reason = NULL;
-	g->n_deferred = 0;
-}
-
 /* The names of the servers whose health is unknown, for the alert. */
 static char *unknown_names(const struct group *g)
 {
@@ -405,11 +391,175 @@ static bool refused(struct group *g, const struct msg_move *moves)
 	return true;
 }
 
-int apply_run(struct group *g, struct hc_result *reread)
+/*
+ * Applying: actions on distinct servers run at once; an action waits for
+ * every earlier action of the plan that shares its source or target
+ * server (Hetzner locks both). Each has plan_apply_timeout of its own.
+ */
+struct apply_action {
+	struct apply *ap;
+	size_t index;                /* in g->plan.actions */
+	struct hc_op *op;
+	bool started, done, ok;
+	struct hc_error err;
+};
+
+struct apply {
+	struct group *g;
+	struct apply_action *a;
+	size_t n, left;
+	bool again;                  /* the same plan failed before */
+	char *key;
+};
+
+static bool shares_server(const struct plan_action *x, const struct plan_action *y)
+{
+	return x->to == y->to || x->to == y->from ||
+	       (x->from && (x->from == y->to || x->from == y->from));
+}
+
+static void apply_finish(struct apply *ap);
+static void apply_start_ready(struct apply *ap);
+
+static void action_done(void *arg, struct hc_result *r)
+{
+	struct apply_action *x = arg;
+	struct apply *ap = x->ap;
+	struct group *g = ap->g;
+	const struct plan_action *a = &g->plan.actions[x->index];
+	const struct hc_fip *f = group_fip(g, a->fip);
+	struct store_server *to = group_server(g, a->to);
+	const char *fname = f && f->name ? f->name : "?";
+	x->op = NULL;
+	x->done = true;
+	x->ok = r->rc == 0;
+	ap->left--;
+	if (x->ok) {
+		g->applied++;
+		g->changes++;
+		for (size_t k = 0; k < g->n_fips; k++)
+			if (g->fips[k].id == a->fip)
+				g->fips[k].server = a->to;
+		g->save_fips = true;
+		log_kv(LOG_INFO, g->cfg->id, "floating IP assigned", "floating_ip", fname,
+		       "to", to ? to->s.name : "?", NULL);
+		count_action(g->e, g->cfg->id, "success");
+	} else {
+		x->err = r->err;
+		memset(&r->err, 0, sizeof r->err);
+		char *msg = hc_error_format(&x->err);
+		g->apply_failed++;
+		log_kv(LOG_ERROR, g->cfg->id, "assigning the floating IP failed", "floating_ip", fname,
+		       "to", to ? to->s.name : "?", "error", msg, NULL);
+		free(msg);
+		count_action(g->e, g->cfg->id, "failure");
+	}
+	if (ap->left)
+		apply_start_ready(ap);
+	else
+		apply_finish(ap);
+}
+
+/* Start every action whose earlier actions on the same servers are done. */
+static void apply_start_ready(struct apply *ap)
+{
+	struct group *g = ap->g;
+	for (size_t i = 0; i < ap->n; i++) {
+		struct apply_action *x = &ap->a[i];
+		if (x->started)
+			continue;
+		const struct plan_action *a = &g->plan.actions[x->index];
+		bool ready = true;
+		for (size_t j = 0; j < i && ready; j++)
+			if (!ap->a[j].done && shares_server(a, &g->plan.actions[ap->a[j].index]))
+				ready = false;
+		if (!ready)
+			continue;
+		x->started = true;
+		x->op = hcloud_assign(g->api, a->fip, a->to, a->from,
+				      mono_ms() + g->cfg->plan_apply_timeout_ms, action_done, x);
+	}
+}
+
+static void apply_free(struct apply *ap)
+{
+	if (!ap)
+		return;
+	for (size_t i = 0; i < ap->n; i++) {
+		hcloud_op_cancel(ap->a[i].op);
+		hc_error_release(&ap->a[i].err);
+	}
+	free(ap->a);
+	free(ap->key);
+	free(ap);
+}
+
+static void apply_finish(struct apply *ap)
+{
+	struct group *g = ap->g;
+	struct engine *e = g->e;
+	const struct group_config *cfg = g->cfg;
+	struct buf outcome = BUF_INIT, failures = BUF_INIT, b = BUF_INIT;
+	for (size_t i = 0; i < ap->n; i++) {
+		const struct apply_action *x = &ap->a[i];
+		if (x->ok)
+			continue;
+		const struct plan_action *a = &g->plan.actions[x->index];
+		const struct hc_fip *f = group_fip(g, a->fip);
+		struct store_server *to = group_server(g, a->to);
+		char *msg = hc_error_format(&x->err);
+		msg_action_failed(&outcome, f && f->name ? f->name : "?", to ? to->s.name : "?", msg);
+		free(msg);
+		failure_key(&failures, a, &x->err);
+	}
+	struct msg_move *moves = plan_moves(g);
+	size_t n = n_applies(g);
+	int64_t now = now_ms();
+	char since[32];
+	format_time_utc(ap->again ? g->meta.failed_since : now, since);
+	if (g->apply_failed) {
+		enum plan_note note = failed_plan_note(ap->again, g->meta.failed_errors, failures.data,
+						       g->meta.failed_told_at, now);
+		if (!ap->again) {
+			g->meta.failed_plan = ap->key;
+			ap->key = NULL;
+			g->meta.failed_since = now;
+		}
+		g->meta.failed_attempts++;
+		free(g->meta.failed_errors);
+		g->meta.failed_errors = buf_detach(&failures);
+		if (note != PLAN_NOTE_SILENT) {
+			g->meta.failed_told_at = now;
+			msg_plan_failed(&b, cfg, note == PLAN_NOTE_REMIND, g->meta.failed_attempts, since,
+					moves, n, g->apply_failed, outcome.data);
+			engine_post(e, g, "plan_outcome", &b);
+		} else {
+			char a[32];
+			snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts);
+			log_kv(LOG_INFO, cfg->id, "the plan failed again the same way; not notified",
+			       "attempts", a, "failing_since", since, NULL);
+		}
+	} else {
+		msg_plan_applied(&b, cfg, g->applied, ap->again ? g->meta.failed_attempts : 0, since);
+		engine_post(e, g, "plan_outcome", &b);
+		forget_failed_plan(g);
+	}
+	g->save_meta = g->save_fips = true;
+	bool ok = !g->apply_failed;
+	buf_release(&b);
+	buf_release(&failures);
+	buf_release(&outcome);
+	free(moves);
+	g->apply = NULL;
+	apply_free(ap);
+	ok &= engine_flush(e) == 0;
+	pass_applied(g, ok);
+}
+
+void apply_run(struct group *g, struct hc_result *reread)
 {
 	struct engine *e = g->e;
 	const struct group_config *cfg = g->cfg;
-	int64_t deadline = mono_ms() + cfg->plan_apply_timeout_ms;
 
 	/*
 	 * Keep what the re-read found, whatever the plan does next: when
@@ -428,19 +578,24 @@ int apply_run(struct group *g, struct hc_result *reread)
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);
 		if (!g->plan.n_actions)
 			forget_pending_plans(g);
-		return engine_flush(e);
+		pass_applied(g, engine_flush(e) == 0);
+		return;
 	}
 	struct msg_move *moves = plan_moves(g);
 	size_t n = n_applies(g);
 	if (refused(g, moves)) {
 		free(moves);
-		return engine_flush(e);
+		pass_applied(g, engine_flush(e) == 0);
+		return;
 	}
 
+	struct apply *ap = xcalloc(1, sizeof *ap);
 	struct buf key = BUF_INIT;
 	plan_key(g, &key);
-	bool again = str_eq(key.data, g->meta.failed_plan);
-	if (!again) {
+	ap->g = g;
+	ap->key = buf_detach(&key);
+	ap->again = str_eq(ap->key, g->meta.failed_plan);
+	if (!ap->again) {
 		forget_failed_plan(g);
 		struct buf b = BUF_INIT;
 		msg_plan_executing(&b, cfg, moves, n);
@@ -451,77 +606,33 @@ int apply_run(struct group *g, struct hc_result *reread)
 		snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts + 1);
 		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", a, NULL);
 	}
+	free(moves);
 	/* Stored before anything moves, so the record exists whatever happens. */
 	engine_flush(e);
 	log_plan(g, "applying");
 
-	struct buf outcome = BUF_INIT, failures = BUF_INIT;
 	g->applied = g->apply_failed = 0;
-	for (size_t i = 0; i < g->plan.n_actions; i++) {
-		if (!applies(g, i))
-			continue;
-		const struct plan_action *a = &g->plan.actions[i];
-		struct hc_error err = HC_ERROR_INIT;
-		const struct hc_fip *f = group_fip(g, a->fip);
-		struct store_server *to = group_server(g, a->to);
-		const char *fname = f && f->name ? f->name : "?";
-		if (hcloud_assign(g->api, a->fip, a->to, a->from, deadline, &err) == 0) {
-			g->applied++;
-			g->changes++;
-			for (size_t k = 0; k < g->n_fips; k++)
-				if (g->fips[k].id == a->fip)
-					g->fips[k].server = a->to;
-			log_kv(LOG_INFO, cfg->id, "floating IP assigned", "floating_ip", fname,
-			       "to", to ? to->s.name : "?", NULL);
-			count_action(e, cfg->id, "success");
-		} else {
-			char *msg = hc_error_format(&err);
-			g->apply_failed++;
-			log_kv(LOG_ERROR, cfg->id, "assigning the floating IP failed", "floating_ip", fname,
-			       "to", to ? to->s.name : "?", "error", msg, NULL);
-			msg_action_failed(&outcome, fname, to ? to->s.name : "?", msg);
-			free(msg);
-			failure_key(&failures, a, &err);
-			count_action(e, cfg->id, "failure");
-		}
-		hc_error_release(&err);
-	}
-	int64_t now = now_ms();
-	char since[32];
-	format_time_utc(again ? g->meta.failed_since : now, since);
-	struct buf b = BUF_INIT;
-	if (g->apply_failed) {
-		enum plan_note note = failed_plan_note(again, g->meta.failed_errors, failures.data,
-						       g->meta.failed_told_at, now);
-		if (!again) {
-			g->meta.failed_plan = buf_detach(&key);
-			g->meta.failed_since = now;
-		}
-		g->meta.failed_attempts++;
-		free(g->meta.failed_errors);
-		g->meta.failed_errors = buf_detach(&failures);
-		if (note != PLAN_NOTE_SILENT) {
-			g->meta.failed_told_at = now;
-			msg_plan_failed(&b, cfg, note == PLAN_NOTE_REMIND, g->meta.failed_attempts, since,
-					moves, n, g->apply_failed, outcome.data);
-			engine_post(e, g, "plan_outcome", &b);
-		} else {
-			char a[32];
-			snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts);
-			log_kv(LOG_INFO, cfg->id, "the plan failed again the same way; not notified",
-			       "attempts", a, "failing_since", since, NULL);
-		}
-	} else {
-		msg_plan_applied(&b, cfg, g->applied, again ? g->meta.failed_attempts : 0, since);
-		engine_post(e, g, "plan_outcome", &b);
-		forget_failed_plan(g);
-	}
-	g->save_meta = g->save_fips = true;
-	buf_release(&b);
-	buf_release(&key);
-	buf_release(&failures);
-	buf_release(&outcome);
-	free(moves);
-	int rc = engine_flush(e);
-	return g->apply_failed ? -1 : rc;
+	ap->a = xcalloc(n + 1, sizeof *ap->a);
+	for (size_t i = 0; i < g->plan.n_actions; i++)
+		if (applies(g, i))
+			ap->a[ap->n++] = (struct apply_action){ .ap = ap, .index = i };
+	ap->left = ap->n;
+	g->apply = ap;
+	apply_start_ready(ap);
+}
+
+void apply_release(struct group *g)
+{
+	apply_free(g->apply);
+	g->apply = NULL;
+	plan_release(&g->plan);
+	free(g->pservers);
+	free(g->pfips);
+	free(g->deferred);
+	free(g->defer_reason);
+	g->pservers = NULL;
+	g->pfips = NULL;
+	g->deferred = NULL;
+	g->defer_reason = NULL;
+	g->n_deferred = 0;
 }

@@ -90,12 +90,6 @@ void curl_easy_reset(CURL *h)
 		fn(h);
 }
 
-CURLcode curl_easy_perform(CURL *h)
-{
-	RESOLVE(CURLcode (*)(CURL *), curl_easy_perform);
-	return fn ? fn(h) : CURLE_FAILED_INIT;
-}
-
 /*
  * The option number says the argument's type (curl.h: CURLOPTTYPE_*), so
  * the variadic argument can be forwarded with its real type.

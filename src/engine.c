@@ -25,10 +25,8 @@
 #include "rules.h"
 #include "schedule.h"
 
-/* Webhook delivery: the whole outbox at the end of a one-shot run; in a
- * loop, the idle time before the next timer, but at least a moment. */
+/* What is queued at the end of a one-shot run gets this long to go out. */
 #define DELIVERY_BUDGET_MS 15000
-#define DELIVERY_MIN_MS 250
 /* Counters are saved at most this often (a status change saves at once). */
 #define SAVE_EVERY_MS 1000
 /* What is left to deliver when a loop stops gets this long. */
@@ -143,7 +141,8 @@ void engine_post(struct engine *e, struct group *g, const char *kind, struct buf
 		return;
 	notify_post(e->cfg, e->store, g ? g->cfg->id : NULL, kind, text->data, now_ms());
 	e->save_urgent = true;
-	if (!loop_timer_armed(&e->deliver_timer))
+	/* Sent from the loop once it is stored (one-shot: at the end). */
+	if (e->o.mode != ENGINE_ONCE && !loop_timer_armed(&e->deliver_timer))
 		loop_timer_arm(e->loop, &e->deliver_timer, mono_ms());
 }
 
@@ -414,6 +413,7 @@ static void start_check(struct target *t)
 	};
 	t->started = mono_ms();
 	t->started_wall = now_ms();
+	t->ran = true;
 	g->checks_in_flight++;
 	t->probe = check_start(e->checker, &t->in, check_done, t);
 }
@@ -422,8 +422,8 @@ static void start_check(struct target *t)
 static void schedule_first(struct target *t)
 {
 	struct engine *e = t->g->e;
-	if (e->o.no_checks)
-		return;
+	if (e->o.no_checks || t->ran)
+		return;              /* one-shot: a target runs once */
 	int64_t now = mono_ms();
 	int64_t due = e->o.dry_run ? now :
 		schedule_due_from_wall(t->st.last_run, target_interval(t), now_ms(), now);
@@ -579,6 +579,7 @@ void engine_free(struct engine *e)
 		group_release(e, &e->g[i]);
 	free(e->g);
 	checker_free(e->checker);
+	notifier_free(e->notifier);
 	loop_free(e->loop);
 	free(e->reset_moved);
 	free(e->reset_why);
@@ -608,13 +609,21 @@ void engine_result_release(struct engine_result *r)
 
 /* ---- heartbeat and outbox ------------------------------------------------------ */
 
+static void beat_done(void *arg, bool ok)
+{
+	struct engine *e = arg;
+	if (ok)
+		e->beat_last_ok = now_ms();
+}
+
+/* The heartbeat, when it is due and every selected group passed lately. */
 static void heartbeat_consider(struct engine *e)
 {
 	const struct config *c = e->cfg;
-	if (!c->heartbeat_enabled || !c->heartbeat_url || e->o.dry_run || !e->store)
+	if (!c->heartbeat_enabled || !c->heartbeat_url || !e->notifier)
 		return;
 	/* A flipper that cannot keep its state is not healthy either. */
-	if (e->failed || store_write_error(e->store))
+	if (e->failed || store_write_error(e->store) || heartbeat_busy(e->notifier))
 		return;
 	int64_t now = now_ms(), mono = mono_ms();
 	if (!heartbeat_due(e->beat_last_ok, c->heartbeat_interval_ms, now))
@@ -629,44 +638,40 @@ static void heartbeat_consider(struct engine *e)
 	bool allowed = heartbeat_allowed(c->heartbeat_interval_ms, age, ok, e->n_g);
 	free(age);
 	free(ok);
-	if (!allowed || engine_flush(e) < 0)
-		return;
-	store_begin(e->store);
-	if (heartbeat_maybe_send(c, e->store, now) == 1)
-		e->beat_last_ok = now;
-	store_commit(e->store);
-}
-
-static int64_t budget_until_next_timer(struct engine *e)
-{
-	int64_t next = loop_next_timer(e->loop), now = mono_ms();
-	int64_t idle = next < 0 ? DELIVERY_BUDGET_MS : next - now;
-	return idle < DELIVERY_MIN_MS ? DELIVERY_MIN_MS :
-	       idle > DELIVERY_BUDGET_MS ? DELIVERY_BUDGET_MS : idle;
-}
-
-static void deliver(struct engine *e, int64_t budget)
-{
-	if (e->o.dry_run || !e->store || engine_flush(e) < 0)
-		return;
-	store_begin(e->store);
-	e->outbox_depth = notify_deliver(e->cfg, e->store, now_ms(), budget);
-	store_commit(e->store);
-	if (e->outbox_depth > 0 && e->o.mode != ENGINE_ONCE) {
-		/* Come back when the oldest waiting message may be sent again. */
-		int64_t next = store_outbox_next_attempt(e->store), now = now_ms();
-		int64_t wait = next > now ? next - now : DELIVERY_MIN_MS;
-		if (wait > NOTIFY_KEEP_MS)
-			wait = DELIVERY_MIN_MS;  /* the clock stepped back */
-		loop_timer_arm(e->loop, &e->deliver_timer, mono_ms() + wait);
-	}
+	if (allowed && engine_flush(e) == 0)
+		heartbeat_start(e->notifier, beat_done, e);
 }
 
 static void deliver_fire(struct loop_timer *t)
 {
 	struct engine *e = container_of(t, struct engine, deliver_timer);
-	if (e->o.mode != ENGINE_ONCE && !e->stopping)
-		deliver(e, budget_until_next_timer(e));
+	if (e->notifier && !e->stopping)
+		e->outbox_depth = notifier_kick(e->notifier);
+}
+
+static int writer_begin(void *arg)
+{
+	return engine_write(arg);
+}
+
+static int writer_commit(void *arg)
+{
+	return engine_flush(arg);
+}
+
+/* Send what is queued (and the heartbeat) for at most budget_ms. */
+static void drain_outbox(struct engine *e, int64_t budget_ms)
+{
+	if (!e->notifier)
+		return;
+	int64_t end = mono_ms() + budget_ms;
+	e->outbox_depth = notifier_kick(e->notifier);
+	while ((notifier_busy(e->notifier) || heartbeat_busy(e->notifier)) && mono_ms() < end)
+		loop_turn(e->loop, end - mono_ms());
+	/* What did not go out stays queued for the next run. */
+	notifier_stop(e->notifier);
+	if (e->store)
+		e->outbox_depth = store_outbox_depth(e->store);
 }
 
 static void notify_reset(struct engine *e)
@@ -869,6 +874,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 		return;
 	}
 	e->checker = checker_new(e->loop);
+	if (e->store && !e->o.dry_run) {
+		struct notify_writer w = { writer_begin, writer_commit, e };
+		e->notifier = notifier_new(e->cfg, e->store, e->loop, &w, e->o.mode == ENGINE_ONCE);
+	}
 	e->save_timer.fire = save_fire;
 	e->deliver_timer.fire = deliver_fire;
 	e->started = mono_ms();
@@ -935,7 +944,7 @@ void engine_run(struct engine *e, struct engine_result *res)
 
 	if (e->o.mode == ENGINE_ONCE)
 		heartbeat_consider(e);
-	deliver(e, e->o.mode == ENGINE_ONCE && !signalled ? DELIVERY_BUDGET_MS : STOP_DELIVERY_MS);
+	drain_outbox(e, e->o.mode == ENGINE_ONCE && !signalled ? DELIVERY_BUDGET_MS : STOP_DELIVERY_MS);
 	if (e->o.dry_run) {
 		add_report(e, res);
 	} else if (e->store) {

@@ -46,6 +46,7 @@ struct target {
 	char server_name[128];
 	bool dirty;                  /* changed since it was last saved */
 	bool kept;                   /* private to a rebuild of the list */
+	bool ran;                    /* a check started in this invocation */
 };
 
 enum pass_state {
@@ -104,6 +105,7 @@ struct group {
 	int64_t defer_since;             /* mono_ms() of the first deferral; 0: none */
 	size_t applied, apply_failed;
 	size_t changes;
+	struct apply *apply;             /* in flight, or NULL */
 
 	/* Kept across passes: API request counts already added to the state. */
 	struct hc_request_count *persisted;
@@ -116,6 +118,7 @@ struct engine {
 	struct engine_options o;
 	struct loop *loop;
 	struct checker *checker;
+	struct notifier *notifier;       /* webhooks and the heartbeat; NULL: dry run */
 	struct group *g;
 	size_t n_g;
 	char *reset_moved;
@@ -163,6 +166,8 @@ void pass_request(struct group *g);
 void pass_checks_done(struct group *g);
 /* How often a group passes when nothing asks for it (ms). */
 int64_t pass_interval(const struct group_config *cfg);
+/* The apply of the pass ended (ok: every action succeeded and was stored). */
+void pass_applied(struct group *g, bool ok);
 /* Drop the API operation in flight (stopping). */
 void pass_abandon(struct group *g);
 
@@ -183,8 +188,11 @@ void group_compute_plan(struct group *g);
  * true when actions are to be applied (after a re-read of the floating IPs).
  */
 bool apply_decide(struct group *g);
-/* The floating IPs re-read: apply what the plan still wants. -1: an action failed. */
-int apply_run(struct group *g, struct hc_result *reread);
+/*
+ * The floating IPs re-read: apply what the plan still wants. Ends in
+ * pass_applied(), at once or when the last action ended.
+ */
+void apply_run(struct group *g, struct hc_result *reread);
 void apply_release(struct group *g);
 
 /* metrics_export.c */

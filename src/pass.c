@@ -156,7 +156,12 @@ static void reread(void *arg, struct hc_result *r)
 		conclude(g, false);
 		return;
 	}
-	conclude(g, apply_run(g, r) == 0);
+	apply_run(g, r);
+}
+
+void pass_applied(struct group *g, bool ok)
+{
+	conclude(g, ok);
 }
 
 static void pass_plan(struct group *g)
@@ -195,7 +200,7 @@ static void pass_plan(struct group *g)
 		return;
 	}
 	g->state = PASS_APPLYING;
-	g->op = hcloud_list(api, HC_LIST_FIPS, NULL, g->cfg->fip_selector,
+	g->op = hcloud_list(api, HC_LIST_FIPS | HC_LIST_FOR_APPLY, NULL, g->cfg->fip_selector,
 			    mono_ms() + g->cfg->plan_apply_timeout_ms, reread, g);
 }
 
