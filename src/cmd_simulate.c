@@ -125,7 +125,7 @@ int cmd_simulate(struct globals *g, int argc, char **argv)
 	diags_release(&d);
 
 	struct plan plan;
-	plan_compute(s.servers, s.n_servers, s.fips, s.n_fips, &plan);
+	plan_compute(NULL, s.servers, s.n_servers, s.fips, s.n_fips, &plan);
 	struct report_group rg = {
 		.id = s.group ? s.group : "snapshot",
 		.servers = s.servers,

@@ -228,13 +228,19 @@ static void print_snapshot(const struct group_view *v, struct buf *b)
 	struct plan_fip *pf = xcalloc(v->n_fips + 1, sizeof *pf);
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
-		ps[i] = (struct plan_server){ s->s.id, s->s.name, s->s.location, s->s.network_zone,
-					      s->s.has_index, s->s.resource_index, s->health };
+		ps[i] = (struct plan_server){
+			.id = s->s.id, .name = s->s.name, .location = s->s.location,
+			.network_zone = s->s.network_zone, .has_index = s->s.has_index,
+			.resource_index = s->s.resource_index, .status = s->health,
+		};
 	}
 	for (size_t i = 0; i < v->n_fips; i++) {
 		const struct hc_fip *f = &v->fips[i];
-		pf[i] = (struct plan_fip){ f->id, f->name, f->ip, f->location, f->network_zone,
-					   f->has_index, f->resource_index, f->server };
+		pf[i] = (struct plan_fip){
+			.id = f->id, .name = f->name, .ip = f->ip, .location = f->location,
+			.network_zone = f->network_zone, .has_index = f->has_index,
+			.resource_index = f->resource_index, .server = f->server,
+		};
 	}
 	snapshot_write(v->id, ps, v->n_servers, pf, v->n_fips, b);
 	free(ps);

@@ -735,7 +735,7 @@ static void compute_plan(struct gstate *g)
 			.resource_index = f->resource_index, .server = f->server,
 		};
 	}
-	plan_compute(g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	plan_compute(NULL, g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
 }
 
 static void check_deferral(struct gstate *g)
