@@ -25,10 +25,10 @@ const char cmd_simulate_usage[] =
 	"\n"
 	"A snapshot holds one group's servers and floating IPs:\n"
 	"\n"
-	"  {\"group\": \"web\",\n"
+	"  {\"group\": \"web\", \"when_none_healthy\": \"freeze\", \"rebalance\": false,\n"
 	"   \"servers\": [\n"
 	"    {\"id\": 11, \"name\": \"lb-1\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
-	"     \"resource_index\": 0, \"status\": \"healthy\"},\n"
+	"     \"resource_index\": 0, \"status\": \"healthy\", \"probation\": true},\n"
 	"    {\"id\": 12, \"name\": \"lb-2\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
 	"     \"resource_index\": 1, \"status\": \"unhealthy\"}],\n"
 	"   \"floating_ips\": [\n"
@@ -36,15 +36,21 @@ const char cmd_simulate_usage[] =
 	"     \"network_zone\": \"eu-central\", \"resource_index\": 1, \"server\": 12}]}\n"
 	"\n"
 	"Servers need id, name, location, network_zone and status (healthy,\n"
-	"unhealthy or unknown). Floating IPs need id, location and network_zone;\n"
-	"name, ip and server (the current target; null or absent: unassigned)\n"
-	"are optional. resource_index is optional everywhere (null: none), and\n"
-	"so is \"group\" (default: snapshot).\n"
+	"unhealthy, unknown or uncheckable); \"probation\": true marks a server\n"
+	"healthy for less than failback_delay. Floating IPs need id, location and\n"
+	"network_zone; name, ip and server (the current target; null or absent:\n"
+	"unassigned) are optional, and \"server_missing\": true says the server it\n"
+	"points at no longer exists (otherwise a server outside the snapshot is\n"
+	"someone else's and the IP is left alone). resource_index is optional\n"
+	"everywhere (null: none), and so are \"group\" (default: snapshot) and the\n"
+	"options when_none_healthy (freeze or spread) and rebalance (default:\n"
+	"freeze, false).\n"
 	"\n"
 	"'flipper status --snapshot GROUP' prints a group in this format from the\n"
 	"state file: change one status to \"unhealthy\" and simulate to see what\n"
 	"would move if that server failed. Unlike a real round, simulate never\n"
-	"defers a plan because a server is unknown.\n"
+	"defers a plan because a server is unknown, and it has no clock: a move\n"
+	"waiting for a probation is shown without its due time.\n"
 	"\n"
 	"Exit status: 0 the plan was printed; 2 bad snapshot or usage.\n";
 
@@ -125,7 +131,7 @@ int cmd_simulate(struct globals *g, int argc, char **argv)
 	diags_release(&d);
 
 	struct plan plan;
-	plan_compute(NULL, s.servers, s.n_servers, s.fips, s.n_fips, &plan);
+	plan_compute(&s.opts, s.servers, s.n_servers, s.fips, s.n_fips, &plan);
 	struct report_group rg = {
 		.id = s.group ? s.group : "snapshot",
 		.servers = s.servers,

@@ -63,6 +63,42 @@ static int view_load(struct store *s, const char *id, struct group_view *v)
 	return 0;
 }
 
+/* What the planner makes of the stored state now: for the moves that wait. */
+struct view_plan {
+	struct plan_server *ps;
+	struct plan_fip *pf;
+	struct plan plan;
+	int64_t *due;                /* per pending move */
+};
+
+static void view_plan_init(struct view_plan *vp, const struct group_view *v, int64_t now)
+{
+	vp->ps = xcalloc(v->n_servers + 1, sizeof *vp->ps);
+	vp->pf = xcalloc(v->n_fips + 1, sizeof *vp->pf);
+	store_plan_inputs(v->servers, v->n_servers, v->fips, v->n_fips,
+			  v->meta.failback_delay_ms, now, vp->ps, vp->pf);
+	plan_compute(&v->meta.planner, vp->ps, v->n_servers, vp->pf, v->n_fips, &vp->plan);
+	vp->due = xcalloc(vp->plan.n_pending + 1, sizeof *vp->due);
+	store_pending_due(&vp->plan, v->servers, v->n_servers, v->meta.failback_delay_ms,
+			  now, vp->due);
+}
+
+static void view_plan_release(struct view_plan *vp)
+{
+	plan_release(&vp->plan);
+	free(vp->ps);
+	free(vp->pf);
+	free(vp->due);
+}
+
+static const char *fip_name(const struct group_view *v, int64_t id)
+{
+	for (size_t i = 0; i < v->n_fips; i++)
+		if (v->fips[i].id == id)
+			return v->fips[i].name;
+	return NULL;
+}
+
 static void ago(struct buf *b, int64_t then, int64_t now)
 {
 	if (!then) {
@@ -110,6 +146,12 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 			   s->s.location ? s->s.location : "?", health_name(s->health));
 		buf_release(&line);
 		ago(b, s->health_since, now);
+		int64_t until = store_probation_until(s, v->meta.failback_delay_ms, now);
+		if (until) {
+			char at[32];
+			format_time_utc(until, at);
+			buf_printf(b, ", probation until %s", at);
+		}
 		buf_addch(b, '\n');
 		for (size_t k = 0; k < v->n_targets; k++) {
 			const struct store_target *t = &v->targets[k];
@@ -139,6 +181,21 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 		buf_printf(b, "    %-20s %-24s %-6s -> %s\n", f->name ? f->name : "?", f->ip ? f->ip : "?",
 			   f->location ? f->location : "?", to);
 	}
+	struct view_plan vp;
+	view_plan_init(&vp, v, now);
+	if (vp.plan.n_pending)
+		buf_printf(b, "  failbacks waiting for a probation to end (%zu):\n", vp.plan.n_pending);
+	for (size_t i = 0; i < vp.plan.n_pending; i++) {
+		const struct plan_action *a = &vp.plan.pending[i];
+		const char *name = fip_name(v, a->fip), *from = server_name(v, a->from);
+		const char *to = server_name(v, a->to);
+		char at[32] = "?";
+		if (vp.due[i])
+			format_time_utc(vp.due[i], at);
+		buf_printf(b, "    %-20s %s -> %s  %s at %s\n", name ? name : "?", from ? from : "?",
+			   to ? to : "?", plan_reason_name(a->withheld), at);
+	}
+	view_plan_release(&vp);
 }
 
 static void json_str(struct buf *b, const char *k, const char *v)
@@ -150,7 +207,7 @@ static void json_str(struct buf *b, const char *k, const char *v)
 		buf_addstr(b, "null");
 }
 
-static void print_json(const struct group_view *v, struct buf *b)
+static void print_json(const struct group_view *v, int64_t now, struct buf *b)
 {
 	buf_addstr(b, "{");
 	json_str(b, "id", v->id);
@@ -183,8 +240,14 @@ static void print_json(const struct group_view *v, struct buf *b)
 			buf_printf(b, ",\"resource_index\":%lld", (long long)s->s.resource_index);
 		else
 			buf_addstr(b, ",\"resource_index\":null");
-		buf_printf(b, ",\"status\":\"%s\",\"since\":%lld,\"targets\":[", health_name(s->health),
+		buf_printf(b, ",\"status\":\"%s\",\"since\":%lld,", health_name(s->health),
 			   (long long)s->health_since);
+		int64_t until = store_probation_until(s, v->meta.failback_delay_ms, now);
+		if (until)
+			buf_printf(b, "\"probation_until\":%lld,", (long long)until);
+		else
+			buf_addstr(b, "\"probation_until\":null,");
+		buf_addstr(b, "\"targets\":[");
 		bool first = true;
 		for (size_t k = 0; k < v->n_targets; k++) {
 			const struct store_target *t = &v->targets[k];
@@ -219,30 +282,34 @@ static void print_json(const struct group_view *v, struct buf *b)
 		else
 			buf_addstr(b, ",\"server\":null}");
 	}
+	struct view_plan vp;
+	view_plan_init(&vp, v, now);
+	buf_addstr(b, "],\"pending\":[");
+	for (size_t i = 0; i < vp.plan.n_pending; i++) {
+		const struct plan_action *a = &vp.plan.pending[i];
+		buf_printf(b, "%s{\"floating_ip\":%lld,", i ? "," : "", (long long)a->fip);
+		json_str(b, "floating_ip_name", fip_name(v, a->fip));
+		buf_printf(b, ",\"from\":%lld,", (long long)a->from);
+		json_str(b, "from_name", server_name(v, a->from));
+		buf_printf(b, ",\"to\":%lld,", (long long)a->to);
+		json_str(b, "to_name", server_name(v, a->to));
+		buf_printf(b, ",\"pending_reason\":\"%s\",\"due_at\":", plan_reason_name(a->withheld));
+		if (vp.due[i])
+			buf_printf(b, "%lld}", (long long)vp.due[i]);
+		else
+			buf_addstr(b, "null}");
+	}
+	view_plan_release(&vp);
 	buf_addstr(b, "]}");
 }
 
-static void print_snapshot(const struct group_view *v, struct buf *b)
+static void print_snapshot(const struct group_view *v, int64_t now, struct buf *b)
 {
 	struct plan_server *ps = xcalloc(v->n_servers + 1, sizeof *ps);
 	struct plan_fip *pf = xcalloc(v->n_fips + 1, sizeof *pf);
-	for (size_t i = 0; i < v->n_servers; i++) {
-		const struct store_server *s = &v->servers[i];
-		ps[i] = (struct plan_server){
-			.id = s->s.id, .name = s->s.name, .location = s->s.location,
-			.network_zone = s->s.network_zone, .has_index = s->s.has_index,
-			.resource_index = s->s.resource_index, .status = s->health,
-		};
-	}
-	for (size_t i = 0; i < v->n_fips; i++) {
-		const struct hc_fip *f = &v->fips[i];
-		pf[i] = (struct plan_fip){
-			.id = f->id, .name = f->name, .ip = f->ip, .location = f->location,
-			.network_zone = f->network_zone, .has_index = f->has_index,
-			.resource_index = f->resource_index, .server = f->server,
-		};
-	}
-	snapshot_write(v->id, ps, v->n_servers, pf, v->n_fips, b);
+	store_plan_inputs(v->servers, v->n_servers, v->fips, v->n_fips,
+			  v->meta.failback_delay_ms, now, ps, pf);
+	snapshot_write(v->id, &v->meta.planner, ps, v->n_servers, pf, v->n_fips, b);
 	free(ps);
 	free(pf);
 }
@@ -335,7 +402,7 @@ int cmd_status(struct globals *g, int argc, char **argv)
 			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
 			rc = EXIT_RUNTIME;
 		} else {
-			print_snapshot(&v, &out);
+			print_snapshot(&v, now, &out);
 		}
 		view_release(&v);
 		goto done;
@@ -359,7 +426,7 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		if (json) {
 			if (shown)
 				buf_addch(&out, ',');
-			print_json(&v, &out);
+			print_json(&v, now, &out);
 		} else {
 			print_human(&v, now, &out);
 		}

@@ -786,6 +786,7 @@ static void load_group(struct walk *w, const struct node *n, struct group_config
 	static const char *const keys[] = {
 		"id", "display_name", "readonly", "provider", "poll_interval", "poll_timeout",
 		"plan_apply_timeout", "plan_apply_with_unknown_status", "max_actions_per_round",
+		"failback_delay", "rebalance", "when_none_healthy",
 		"hetzner", "checks", NULL
 	};
 	static const char *const providers[] = { "hetzner", NULL };
@@ -805,6 +806,15 @@ static void load_group(struct walk *w, const struct node *n, struct group_config
 	get_duration(w, n, "plan_apply_timeout", 1, &g->plan_apply_timeout_ms);
 	get_bool(w, n, "plan_apply_with_unknown_status", &g->plan_apply_with_unknown_status);
 	get_int32(w, n, "max_actions_per_round", 1, 1000000, &g->max_actions_per_round);
+	get_duration(w, n, "failback_delay", 0, &g->failback_delay_ms);
+	get_bool(w, n, "rebalance", &g->planner.rebalance);
+	/* The planner's own names, so the two can never disagree. */
+	const char *const none_healthy[] = {
+		plan_none_healthy_name(PLAN_FREEZE), plan_none_healthy_name(PLAN_SPREAD), NULL
+	};
+	int nh = PLAN_FREEZE;
+	get_enum(w, n, "when_none_healthy", none_healthy, &nh);
+	g->planner.when_none_healthy = nh == PLAN_SPREAD ? PLAN_SPREAD : PLAN_FREEZE;
 	load_hetzner(w, n, g, config_path, literal_token);
 
 	const struct node *checks = want_seq(w, n, "checks");
@@ -1299,6 +1309,10 @@ void config_print_json(const struct config *c, struct buf *out)
 			kv_int(out, "max_actions_per_round", g->max_actions_per_round, &f2);
 		else
 			kv_raw(out, "max_actions_per_round", "null", &f2);
+		kv_dur(out, "failback_delay", g->failback_delay_ms, &f2);
+		kv_raw(out, "rebalance", g->planner.rebalance ? "true" : "false", &f2);
+		kv_str(out, "when_none_healthy",
+		       plan_none_healthy_name(g->planner.when_none_healthy), &f2);
 		buf_addstr(out, ",\"hetzner\":{");
 		f3 = true;
 		kv_str(out, "api_token", g->api_token ? "(set)" : NULL, &f3);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "node.h"
+#include "planner.h"
 
 enum check_type { CHECK_HTTP, CHECK_HTTPS };
 enum ip_version { IPV_BOTH, IPV_4, IPV_6 };
@@ -62,6 +63,8 @@ struct group_config {
 	int64_t plan_apply_timeout_ms;
 	bool plan_apply_with_unknown_status;
 	int max_actions_per_round;   /* 0: no limit */
+	int64_t failback_delay_ms;   /* probation of a server that became healthy */
+	struct plan_options planner; /* when_none_healthy, rebalance */
 	/* hetzner */
 	char *api_token;             /* secret: never logged or printed */
 	char *api_token_file;

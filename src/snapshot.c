@@ -182,6 +182,20 @@ static int read_string(struct snapshot *s, const cJSON *v, const char *path,
 	return 0;
 }
 
+/* An optional boolean: absent or null is false. */
+static int read_bool(const cJSON *v, const char *path, struct diags *d, bool *out)
+{
+	*out = false;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsBool(v)) {
+		diag_got(d, path, "true or false", v);
+		return -1;
+	}
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
 static int read_index(const cJSON *v, const char *path, struct diags *d,
 		      bool *has, int64_t *out)
 {
@@ -239,7 +253,7 @@ static void collect_fields(const cJSON *obj, const char *path,
 	}
 }
 
-enum { SV_ID, SV_NAME, SV_LOCATION, SV_ZONE, SV_INDEX, SV_STATUS, SV_N };
+enum { SV_ID, SV_NAME, SV_LOCATION, SV_ZONE, SV_INDEX, SV_STATUS, SV_PROBATION, SV_N };
 
 static const struct field server_fields[SV_N] = {
 	[SV_ID] = { "id", true },
@@ -248,9 +262,10 @@ static const struct field server_fields[SV_N] = {
 	[SV_ZONE] = { "network_zone", true },
 	[SV_INDEX] = { "resource_index", false },
 	[SV_STATUS] = { "status", true },
+	[SV_PROBATION] = { "probation", false },
 };
 
-enum { FP_ID, FP_NAME, FP_IP, FP_LOCATION, FP_ZONE, FP_INDEX, FP_SERVER, FP_N };
+enum { FP_ID, FP_NAME, FP_IP, FP_LOCATION, FP_ZONE, FP_INDEX, FP_SERVER, FP_MISSING, FP_N };
 
 static const struct field fip_fields[FP_N] = {
 	[FP_ID] = { "id", true },
@@ -260,6 +275,7 @@ static const struct field fip_fields[FP_N] = {
 	[FP_ZONE] = { "network_zone", true },
 	[FP_INDEX] = { "resource_index", false },
 	[FP_SERVER] = { "server", false },
+	[FP_MISSING] = { "server_missing", false },
 };
 
 static const char *field_path(char *buf, size_t size, const char *base,
@@ -302,10 +318,12 @@ static int parse_server(struct snapshot *s, const cJSON *o, const char *base,
 		    health_parse(st, &out->status) < 0) {
 			char *q = quote(st);
 			diag_add(d, DIAG_ERROR, 0, 0, p,
-				 "unknown status %s (healthy, unhealthy or unknown)", q);
+				 "unknown status %s (healthy, unhealthy, unknown or uncheckable)", q);
 			free(q);
 		}
 	}
+	read_bool(f[SV_PROBATION], field_path(p, sizeof p, base, "probation"), d,
+		  &out->probation);
 	return d->errors > before ? -1 : 0;
 }
 
@@ -345,6 +363,8 @@ static int parse_fip(struct snapshot *s, const cJSON *o, const char *base,
 		else
 			read_id(f[FP_SERVER], p, d, &out->server);
 	}
+	read_bool(f[FP_MISSING], field_path(p, sizeof p, base, "server_missing"), d,
+		  &out->server_missing);
 	return d->errors > before ? -1 : 0;
 }
 
@@ -496,10 +516,12 @@ static void syntax_error(const char *text, size_t len, const char *at,
 	}
 }
 
-enum { TOP_GROUP, TOP_SERVERS, TOP_FIPS, TOP_N };
+enum { TOP_GROUP, TOP_NONE_HEALTHY, TOP_REBALANCE, TOP_SERVERS, TOP_FIPS, TOP_N };
 
 static const struct field top_fields[TOP_N] = {
 	[TOP_GROUP] = { "group", false },
+	[TOP_NONE_HEALTHY] = { "when_none_healthy", false },
+	[TOP_REBALANCE] = { "rebalance", false },
 	[TOP_SERVERS] = { "servers", true },
 	[TOP_FIPS] = { "floating_ips", true },
 };
@@ -541,6 +563,17 @@ int snapshot_parse(const char *text, size_t len, struct snapshot *s,
 		if (read_string(s, f[TOP_GROUP], "group", d, &g) == 0)
 			s->group = xstrdup(g);
 	}
+	if (f[TOP_NONE_HEALTHY] && !cJSON_IsNull(f[TOP_NONE_HEALTHY])) {
+		const char *w;
+		if (read_string(s, f[TOP_NONE_HEALTHY], "when_none_healthy", d, &w) == 0 &&
+		    plan_none_healthy_parse(w, &s->opts.when_none_healthy) < 0) {
+			char *q = quote(w);
+			diag_add(d, DIAG_ERROR, 0, 0, "when_none_healthy",
+				 "unknown value %s (freeze or spread)", q);
+			free(q);
+		}
+	}
+	read_bool(f[TOP_REBALANCE], "rebalance", d, &s->opts.rebalance);
 	if (f[TOP_SERVERS]) {
 		if (cJSON_IsArray(f[TOP_SERVERS]))
 			parse_servers(s, f[TOP_SERVERS], d);
@@ -601,9 +634,9 @@ static void write_str(struct buf *out, const char *key, const char *v)
 	buf_add_json_string(out, v ? v : "");
 }
 
-void snapshot_write(const char *group, const struct plan_server *servers,
-		    size_t n_servers, const struct plan_fip *fips, size_t n_fips,
-		    struct buf *out)
+void snapshot_write(const char *group, const struct plan_options *opts,
+		    const struct plan_server *servers, size_t n_servers,
+		    const struct plan_fip *fips, size_t n_fips, struct buf *out)
 {
 	buf_addch(out, '{');
 	if (group) {
@@ -611,6 +644,10 @@ void snapshot_write(const char *group, const struct plan_server *servers,
 		buf_add_json_string(out, group);
 		buf_addstr(out, ",\n ");
 	}
+	if (opts)
+		buf_printf(out, "\"when_none_healthy\": \"%s\", \"rebalance\": %s,\n ",
+			   plan_none_healthy_name(opts->when_none_healthy),
+			   opts->rebalance ? "true" : "false");
 	buf_addstr(out, "\"servers\": [");
 	for (size_t i = 0; i < n_servers; i++) {
 		const struct plan_server *v = &servers[i];
@@ -620,6 +657,8 @@ void snapshot_write(const char *group, const struct plan_server *servers,
 		write_str(out, "network_zone", v->network_zone);
 		write_index(out, v->has_index, v->resource_index);
 		write_str(out, "status", health_name(v->status));
+		if (v->probation)
+			buf_addstr(out, ", \"probation\": true");
 		buf_addch(out, '}');
 	}
 	buf_addstr(out, n_servers ? "\n ],\n " : "],\n ");
@@ -638,6 +677,8 @@ void snapshot_write(const char *group, const struct plan_server *servers,
 			buf_printf(out, ", \"server\": %" PRId64, v->server);
 		else
 			buf_addstr(out, ", \"server\": null");
+		if (v->server_missing)
+			buf_addstr(out, ", \"server_missing\": true");
 		buf_addch(out, '}');
 	}
 	buf_addstr(out, n_fips ? "\n ]}\n" : "]}\n");
