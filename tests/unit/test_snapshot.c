@@ -235,7 +235,11 @@ TEST(bad_server_fields)
 		  "servers[0].id: expected an integer, got null");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"sick\"}], \"floating_ips\": []}",
-		  "snap.json: servers[0].status: unknown status \"sick\" (healthy, unhealthy or unknown)");
+		  "snap.json: servers[0].status: unknown status \"sick\" (healthy, unhealthy, unknown or uncheckable)");
+	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\", \"probation\": 1}],"
+		  "\"floating_ips\": []}",
+		  "snap.json: servers[0].probation: expected true or false, got 1");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": true}], \"floating_ips\": []}",
 		  "servers[0].status: expected a string, got true");
