@@ -327,13 +327,13 @@ def test_metrics_after_a_failover(env):
 
 
 def test_counters_survive_invocations(env):
-    env.pair()
+    env.pair(canonical=True)
     configure(env)
     reconcile(env)
     env.backends.set("127.0.0.11", env.port, status=503)
     reconcile(env)                      # vip-1 -> lb-b
     env.backends.set("127.0.0.11", env.port, status=200)
-    reconcile(env)                      # and back (rebalance)
+    reconcile(env)                      # and back (canonical)
     env.cloud.wait_assigned(VIP_1, LB_A)
     first = read_metrics(env)
     assert value(first, "flipper_actions_total", result="success") == 2

@@ -229,14 +229,13 @@ def test_failover_after_fall_rounds_and_failback_after_rise(w):
     assert health(env)["lb-a"] == "unhealthy"
     assert assigns(env) == [(VIP_1, LB_B)]
 
-    r = env.reconcile()     # rise 2 of 2: healthy; the spread pass prefers lb-a
+    r = env.reconcile()     # rise 2 of 2: healthy; vip-1 has no reason to move back
     assert r.rc == 0, r
     assert health(env)["lb-a"] == "healthy"
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_1, LB_A)]
-    assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
-    assert [(l["from"], l["to"], l["reason"]) for l in logs_with(r, "applying")] == \
-        [("lb-b", "lb-a", "rebalance")]
-    assert queued(r) == ["server_healthy", "plan_executing", "plan_outcome"]
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    assert logs_with(r, "applying") == []
+    assert queued(r) == ["server_healthy"]
     assert any("healthy again" in t and "lb-a" in t for t in env.texts())
     # lb-c was never a target, and "started watching" was sent once.
     assert all(to != LB_C for _, to in assigns(env))
@@ -244,7 +243,7 @@ def test_failover_after_fall_rounds_and_failback_after_rise(w):
 
     r = env.reconcile()     # steady: nothing more
     assert r.rc == 0, r
-    assert len(assigns(env)) == 2
+    assert len(assigns(env)) == 1
 
 
 # ---- 2. canonical mapping by resource_index -------------------------------------
@@ -262,42 +261,75 @@ def test_canonical_mapping_by_resource_index(w):
 
     r = env.reconcile()
     assert r.rc == 0, r
-    # Canonical: vip-1 (0) -> lb-b (0), vip-2 (1) -> lb-a (1). Spread over
-    # what is left (lb-b 1, lb-a 1, lb-c 0): vip-3 (7 matches nobody) ->
-    # lb-c; then vip-4 (not an integer: none) -> lb-b, the first of the
-    # three tied at one in candidate order (index 0, 1, none).
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_A), (VIP_2 + 1, LB_C),
-                            (VIP_2 + 2, LB_B)]
+    # Canonical: vip-1 (0) -> lb-b (0), vip-2 (1) -> lb-a (1). vip-3 (7
+    # matches nobody) and vip-4 (not an integer: none) stay where they
+    # are: their servers are healthy.
+    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_A)]
     reasons = {l["floating_ip"]: l["reason"] for l in logs_with(r, "applying")}
-    assert reasons == {"vip-1": "canonical", "vip-2": "unassigned",
-                       "vip-3": "rebalance", "vip-4": "rebalance"}
-    assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_A, VIP_2 + 1: LB_C,
-                                VIP_2 + 2: LB_B}
+    assert reasons == {"vip-1": "canonical", "vip-2": "unassigned"}
+    assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_A, VIP_2 + 1: LB_B,
+                                VIP_2 + 2: LB_C}
     idx = {s["name"]: s["resource_index"] for s in group(env)["servers"]}
     assert idx == {"lb-a": 1, "lb-b": 0, "lb-c": None}
 
-    # lb-b (index 0) fails. Canonical: vip-2 stays on lb-a. Spread over
-    # lb-a (1 so far) and lb-c (0): vip-1 -> lb-c, vip-3 -> lb-a (tie, first
-    # in candidate order), vip-4 -> lb-c.
+    # lb-b (index 0) fails. Canonical: vip-2 stays on lb-a, vip-4 stays on
+    # lb-c. What lb-b held spreads over lb-a (1 so far) and lb-c (1):
+    # vip-1 -> lb-a (tie, first in candidate order: index 1 before none),
+    # then vip-3 -> lb-c.
     down(env, B)
     n = len(assigns(env))
     r = env.reconcile()
     assert r.rc == 0, r
-    assert assigns(env)[n:] == [(VIP_1, LB_C), (VIP_2 + 1, LB_A), (VIP_2 + 2, LB_C)]
+    assert assigns(env)[n:] == [(VIP_1, LB_A), (VIP_2 + 1, LB_C)]
     assert env.cloud.floating_ip(VIP_2)["server"] == LB_A
-    assert stored_fips(env) == {VIP_1: LB_C, VIP_2: LB_A, VIP_2 + 1: LB_A,
+    assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_A, VIP_2 + 1: LB_C,
                                 VIP_2 + 2: LB_C}
 
 
-# ---- 3. fail-open ---------------------------------------------------------------
+# ---- 3. nothing healthy: freeze, or fail open ---------------------------------------
 
-def test_fail_open_when_every_server_is_unhealthy(w):
+def test_freeze_when_every_server_is_unhealthy(w):
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
     env.add_lb(LB_B, "lb-b", B, up=False)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
     env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
     env.config(checks=[check()])
+
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env) == {"lb-a": "unhealthy", "lb-b": "unhealthy"}
+    assert mutations(env) == []
+    assert queued(r).count("frozen") == 1
+    assert "no server is healthy: frozen, nothing moves" in msgs(r)
+    assert group(env)["alert"] == "frozen"
+    frozen = [t for t in env.texts() if "Frozen" in t]
+    assert len(frozen) == 1 and "when\\_none\\_healthy: freeze" in frozen[0], frozen
+    p = env.run("plan", "--json", "--no-checks")
+    g = json.loads(p.out)["groups"][0]
+    assert (g["frozen"], g["fail_open"], g["actions"], g["skipped"]) == (True, False, [], [])
+
+    r = env.reconcile()     # the same outage: no second alert, nothing moves
+    assert r.rc == 0, r
+    assert "frozen" not in queued(r)
+    assert mutations(env) == []
+    assert sum("Frozen" in t for t in env.texts()) == 1
+
+    up(env, A)              # over: the alert is cleared, vip-1 never moved
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert group(env)["alert"] is None
+    assert assigns(env) == [(VIP_2, LB_A)]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
+
+
+def test_fail_open_with_when_none_healthy_spread(w):
+    env = w
+    env.add_lb(LB_A, "lb-a", A, up=False)
+    env.add_lb(LB_B, "lb-b", B, up=False)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
+    env.config(checks=[check()], group_extra={"when_none_healthy": "spread"})
 
     r = env.reconcile()
     assert r.rc == 0, r
@@ -317,7 +349,7 @@ def test_fail_open_when_every_server_is_unhealthy(w):
     assert len(assigns(env)) == 1
     assert sum("Fail-open" in t for t in env.texts()) == 1
 
-    up(env, A)              # over: the alert is cleared, vip-2 rejoins lb-a
+    up(env, A)              # over: the alert is cleared, vip-2 leaves lb-b for lb-a
     r = env.reconcile()
     assert r.rc == 0, r
     assert group(env)["alert"] is None
@@ -332,12 +364,13 @@ def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
     env.add_lb(LB_B, "lb-b", B)
-    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", LB_A)
     env.config(checks=[check(fall=2)],
                group_extra={"plan_apply_with_unknown_status": apply_unknown})
 
     # Round 1: lb-a failed once of two (unknown), lb-b healthy. The plan
-    # wants vip-1 on lb-b.
+    # wants vip-1 on lb-b; vip-2 stays on lb-a, which keeps what it holds.
     r = env.reconcile()
     assert r.rc == 0, r
     assert health(env) == {"lb-a": "unknown", "lb-b": "healthy"}
@@ -346,34 +379,40 @@ def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
         deferred = logs_with(r, "plan deferred")
         assert len(deferred) == 1
         assert deferred[0]["reason"] == "server lb-a has unknown status"
-        assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
         p = env.run("plan", "--json", "--no-checks")
         assert p.rc == 0, p
         g = json.loads(p.out)["groups"][0]
         assert g["deferred"] is True
         assert "lb-a" in g["defer_reason"]
-        # Round 2: lb-a is known unhealthy now; the plan applies.
-        r = env.reconcile()
-        assert r.rc == 0, r
-        assert health(env)["lb-a"] == "unhealthy"
-        assert logs_with(r, "plan deferred") == []
+        assert [(a["floating_ip"], a["to"]) for a in g["actions"]] == [(VIP_1, LB_B)]
     else:
         assert logs_with(r, "plan deferred") == []
-    assert assigns(env) == [(VIP_1, LB_B)]
+        assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_2)["server"] == LB_A
+    # Round 2: lb-a is known unhealthy now; everything goes to lb-b.
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["lb-a"] == "unhealthy"
+    assert logs_with(r, "plan deferred") == []
+    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_B)]
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
 
 
-def test_new_state_is_deferred_until_every_check_has_judged(w):
+@pytest.mark.parametrize("mode", ["freeze", "spread"])
+def test_new_state_waits_until_every_check_has_judged(w, mode):
+    """Nothing is healthy yet: frozen (no plan at all), or with spread a
+    plan deferred while the servers are unknown. No outage is alerted."""
     env = w
     env.add_lb(LB_A, "lb-a", A)
     env.add_lb(LB_B, "lb-b", B)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
-    env.config(checks=[check(rise=2)])
+    env.config(checks=[check(rise=2)], group_extra={"when_none_healthy": mode})
     r = env.reconcile()
     assert r.rc == 0, r
     assert set(health(env).values()) == {"unknown"}
     assert mutations(env) == []
-    assert len(logs_with(r, "plan deferred")) == 1
+    assert len(logs_with(r, "plan deferred")) == (mode == "spread")
+    assert queued(r) == ["started_watching"]
     r = env.reconcile()
     assert r.rc == 0, r
     assert assigns(env) == [(VIP_1, LB_A)]
