@@ -1288,6 +1288,160 @@ def test_status_and_snapshot_feed_simulate_with_the_plan_of_plan(w):
     assert bad.rc == 2, bad
 
 
+# ---- 16b. move only what must move; failback probation ---------------------------------------
+
+def test_hundred_servers_move_only_the_ip_of_the_one_that_dies(w):
+    """SPEC 8's figures through real rounds: 100 servers with one IP each,
+    no labels. One backend dies: its IP alone is assigned. It recovers:
+    nothing. A server whose name sorts first joins: nothing. The fake
+    API's request log counts the assigns."""
+    env = w
+    n = 100
+    addrs = ["127.77.1.%d" % (i + 1) for i in range(n + 1)]
+    env.backends.bulk(addrs, PORT)
+    sid = [6000000000 + i for i in range(n)]
+    env.cloud.add_servers([{"id": sid[i], "name": "lb-%03d" % i, "location": "fsn1",
+                            "ipv4": addrs[i], "ipv6": None, "labels": {"role": "lb"}}
+                           for i in range(n)])
+    env.cloud.add_floating_ips([{"id": 7000000000 + i, "name": "vip-%03d" % i,
+                                 "ip": "203.0.113.%d" % i, "home_location": "fsn1",
+                                 "server": sid[i], "labels": {"role": "vip"}}
+                                for i in range(n)])
+    env.config(checks=[check()])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert set(health(env).values()) == {"healthy"}
+    assert assigns(env) == []                          # all healthy: 0 moves
+
+    down(env, addrs[37])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    moved = assigns(env)
+    assert [f for f, _ in moved] == [7000000037]       # one fails: exactly its IP
+    assert moved[0][1] != sid[37]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["target_unhealthy"]
+
+    up(env, addrs[37])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["lb-037"] == "healthy"
+    assert assigns(env) == moved                       # it recovers: 0 moves
+
+    env.cloud.add_server(id=5999999999, name="aaa-new", location="fsn1", ipv4=addrs[n],
+                         ipv6=None, labels={"role": "lb"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["aaa-new"] == "healthy"
+    assert assigns(env) == moved                       # a server joins: 0 moves
+
+
+def test_failback_waits_for_the_probation(w):
+    """failback_delay: lb-a is back, but vip-1 (its canonical IP) stays on
+    lb-b until lb-a has been healthy that long. plan, status and the
+    snapshot say what waits and until when; the delay over, it moves."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
+    env.add_lb(LB_B, "lb-b", B, labels={"resource_index": "1"})
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
+    env.config(checks=[check()], group_extra={"failback_delay": "1h"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    # vip-2 has no server yet: lb-a and lb-b became healthy just now, both
+    # in probation, and an unassigned IP is not a failback: it goes at once
+    # (to lb-b, which holds fewer).
+    assert assigns(env) == [(VIP_2, LB_B)]
+    down(env, A)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_2, LB_B), (VIP_1, LB_B)]
+
+    up(env, A)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert len(assigns(env)) == 2                      # nothing moved back
+    waits = logs_with(r, "failback waits for the end of a probation")
+    assert [(l["floating_ip"], l["to"], l["reason"]) for l in waits] == \
+        [("vip-1", "lb-a", "canonical")]
+    st = group(env)
+    since = {s["name"]: s["since"] for s in st["servers"]}
+    due = since["lb-a"] + 3600 * 1000
+    # Both are in probation: lb-b became healthy in the first round.
+    assert {s["name"]: s["probation_until"] for s in st["servers"]} == \
+        {"lb-a": due, "lb-b": since["lb-b"] + 3600 * 1000}
+    assert [(p["floating_ip"], p["from"], p["to"], p["pending_reason"], p["due_at"])
+            for p in st["pending"]] == [(VIP_1, LB_B, LB_A, "canonical", due)]
+    human = env.run("status")
+    assert re.search(r"lb-a\s+fsn1\s+healthy\s+since .*, probation until \d{4}-", human.out), \
+        human.out
+    assert re.search(r"failbacks waiting for a probation to end \(1\):\n\s+vip-1\s+"
+                     r"lb-b -> lb-a  canonical at \d{4}-\d\d-\d\dT", human.out), human.out
+
+    plan = env.run("plan", "--json", "--no-checks")
+    assert plan.rc == 0, plan
+    g = json.loads(plan.out)["groups"][0]
+    assert [(a["floating_ip"], a["reason"], a["pending_reason"], a["due_at"])
+            for a in g["actions"]] == [(VIP_1, "pending", "canonical", due)]
+    d = env.run("plan", "--no-checks", "--detailed-exitcode")
+    assert d.rc == 0, d                                # waiting is not a change
+    assert "waiting for a probation to end (failback_delay):" in d.out
+    assert d.out.rstrip().endswith("no changes; 1 move waiting for a probation to end")
+
+    # The snapshot carries the probation: simulate shows the same wait.
+    snap = env.run("status", "--snapshot", "web")
+    doc = json.loads(snap.out)
+    assert {s["name"]: s.get("probation", False) for s in doc["servers"]} == \
+        {"lb-a": True, "lb-b": True}
+    assert (doc["when_none_healthy"], doc["rebalance"]) == ("freeze", False)
+    path = env.tmp / "snap.json"
+    path.write_text(snap.out)
+    sim = run_flipper("simulate", str(path), "--json")
+    assert [(a["floating_ip"], a["reason"], a["pending_reason"], a["due_at"])
+            for a in json.loads(sim.out)["groups"][0]["actions"]] == \
+        [(VIP_1, "pending", "canonical", None)]
+
+    # The delay over (here: shortened), the failback is a plain move.
+    env.config(checks=[check()], group_extra={"failback_delay": "1ms"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert assigns(env)[2:] == [(VIP_1, LB_A)]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["canonical"]
+    assert group(env)["pending"] == []
+
+
+def test_loop_plans_again_when_a_probation_ends(w):
+    """Nothing else falls due (checks hourly, inventory cached): the loop
+    wakes for the failback when lb-a's probation ends."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
+    extra = {"failback_delay": "2s", "poll_interval": "1h"}
+    env.config(checks=[check()], group_extra=extra)
+    assert env.reconcile().rc == 0
+    down(env, A)
+    assert env.reconcile().rc == 0
+    assert assigns(env) == [(VIP_1, LB_B)]
+    up(env, A)
+    r = env.reconcile()                                # lb-a back: probation begins
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert len(logs_with(r, "failback waits for the end of a probation")) == 1
+    checks_before = len(env.backends.requests(A, PORT))
+
+    env.config(checks=[check(interval="1h")], group_extra=extra)
+    r = env.run("reconcile", "--for", "8s", timeout=60)
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_1, LB_B), (VIP_1, LB_A)]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["canonical"]
+    # It was the probation's end that woke it: no check ran meanwhile.
+    assert len(env.backends.requests(A, PORT)) == checks_before
+    waits = [i for i, l in enumerate(r.logs()) if l.get("msg") ==
+             "failback waits for the end of a probation"]
+    applying = [i for i, l in enumerate(r.logs()) if l.get("msg") == "applying"]
+    assert waits and applying and waits[0] < applying[0]
+
+
 # ---- 17. exit codes ------------------------------------------------------------------------
 
 def test_bad_config_exits_2_and_contacts_nothing(w):
