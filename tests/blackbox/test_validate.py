@@ -97,6 +97,7 @@ def test_defaults_filled_in(tmp_path):
     assert g["poll_timeout"] == "20s"
     assert g["plan_apply_timeout"] == "30s"
     assert g["readonly"] is False
+    assert (g["failback_delay"], g["rebalance"], g["when_none_healthy"]) == ("0s", False, "freeze")
     assert g["hetzner"]["endpoint"] == "https://api.hetzner.cloud/v1"
     c = g["checks"][0]
     assert (c["interval"], c["timeout"], c["fall"], c["rise"]) == ("1m0s", "10s", 1, 1)

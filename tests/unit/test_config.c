@@ -58,6 +58,9 @@ TEST(defaults)
 	CHECK_EQ_INT(g->plan_apply_timeout_ms, 30000);
 	CHECK(!g->plan_apply_with_unknown_status);
 	CHECK_EQ_INT(g->max_actions_per_round, 0);
+	CHECK_EQ_INT(g->failback_delay_ms, 0);
+	CHECK(!g->planner.rebalance);
+	CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_FREEZE);
 	CHECK_EQ_STR(g->endpoint, "https://api.hetzner.cloud/v1");
 	CHECK_EQ_STR(g->token_source, "api_token");
 	const struct check_config *k = &g->checks[0];
@@ -161,6 +164,57 @@ TEST(every_error_is_reported_with_position)
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:15:18: groups[0].checks[1].timeout", "unit"));
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:16:15: groups[0].checks[1].path", "must start with /"));
 	CHECK_EQ_INT(d.errors, 4);
+}
+
+TEST(planner_keys)
+{
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    failback_delay: 2m30s\n"
+		"    rebalance: true\n"
+		"    when_none_healthy: spread\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	struct config *c = load(y, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct group_config *g = &c->groups[0];
+		CHECK_EQ_INT(g->failback_delay_ms, 150000);
+		CHECK(g->planner.rebalance);
+		CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_SPREAD);
+		struct buf b;
+		buf_init(&b, 0);
+		config_print_json(c, &b);
+		CHECK(strstr(b.data, "\"failback_delay\":\"2m30s\",\"rebalance\":true,"
+			     "\"when_none_healthy\":\"spread\"") != NULL);
+		buf_release(&b);
+		config_free(c);
+	}
+
+	static const char bad[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    failback_delay: 30\n"
+		"    rebalance: sometimes\n"
+		"    when_none_healthy: fail-open\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	CHECK(load(bad, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:21: groups[0].failback_delay: invalid duration \"30\"",
+		       "unit"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].rebalance", NULL));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:7:24: groups[0].when_none_healthy",
+		       "unknown value \"fail-open\" (want freeze, spread)"));
+	CHECK_EQ_INT(d.errors, 3);
 }
 
 TEST(unknown_keys_warn_duplicates_fail)
@@ -300,6 +354,7 @@ int main(void)
 	RUN(project_id_string_or_number);
 	RUN(json_numbers_are_not_strings);
 	RUN(every_error_is_reported_with_position);
+	RUN(planner_keys);
 	RUN(unknown_keys_warn_duplicates_fail);
 	RUN(environment_references);
 	RUN(token_fallback_and_conflicts);
