@@ -15,33 +15,15 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
-PKGS     := libcurl libcjson yaml-0.1 sqlite3
+ROOT     := .
+include config.mk
 
 CC       ?= cc
-# A missing pkg-config or library is reported by `make deps`; keep the
-# variables empty rather than failing the parse of this file.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl is not linked: src/curl_lazy.c loads it on first use, because most
-# runs never touch the network and loading it costs ~5 ms and ~7 MB.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl
-
-WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
-            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
-            -Wformat=2 -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc
-LDLIBS   += $(PKG_LIBS) -lm
-
-ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
-BUILD    ?= build/san
-else
-BUILD    ?= build/release
-endif
-
-VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CFLAGS   += -DFLIPPER_VERSION='"$(VERSION)"'
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc $(SAN_CFLAGS) \
+            -DFLIPPER_VERSION='"$(VERSION)"'
+LDFLAGS  += $(SAN_LDFLAGS)
+LDLIBS   += $(PKG_LIBS)
 
 SRC      := $(sort $(wildcard src/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "curl_api.h"
 #include "log.h"
 
 struct validate_opts {
@@ -29,6 +30,8 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 	diags_release(&d);
 	if (!c)
 		return EXIT_USAGE;
+	/* A valid file on a host where no round could reach the network. */
+	curl_api_check(LOG_WARN);
 	if (o->print) {
 		struct buf b;
 		buf_init(&b, 0);
@@ -48,7 +51,8 @@ const struct command cmd_validate = {
 		"Read the configuration, check every key and report every problem as\n"
 		"FILE:LINE:COL: KEY.PATH: message. Prints \"configuration OK\" and exits 0\n"
 		"when it is valid (warnings are shown too), otherwise exits 2.\n"
-		"Nothing is contacted.\n",
+		"Nothing is contacted. It also warns when no usable libcurl can be loaded:\n"
+		"the configuration is fine, but no round could reach the network.\n",
 	.opts = validate_opts,
 	.opts_size = sizeof(struct validate_opts),
 	.run = run_validate,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "curl_api.h"
 #include "log.h"
 
 const struct opt cli_global_opts[] = {
@@ -64,6 +65,9 @@ static int run_version(struct globals *g, void *opts, int argc, char **argv)
 {
 	(void)g, (void)opts, (void)argc, (void)argv;
 	printf("flipper %s\n", FLIPPER_VERSION);
+	if (curl_api_check(LOG_ERROR) < 0)
+		return EXIT_RUNTIME;
+	printf("libcurl %s (%s)\n", curl_api_version(), curl_api_soname());
 	return EXIT_OK;
 }
 
@@ -383,5 +387,6 @@ int main(int argc, char **argv)
 	buf_release(&b);
 	free(err);
 	free(operands);
+	curl_api_release();
 	return check_stdout(rc);
 }
