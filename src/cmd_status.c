@@ -254,7 +254,7 @@ static char *resolve_state(struct globals *g, int *rc)
 		struct diags d;
 		diags_init(&d, g->config_path);
 		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
-			diags_print(&d, 0, "status reads state.path from it; or pass --state FILE");
+			diags_print(&d, 0, "status needs its state.path, or --state FILE");
 			diags_release(&d);
 			*rc = EXIT_USAGE;
 			return NULL;

@@ -247,3 +247,22 @@ def test_other_output_to_a_full_disk_fails(args):
     assert p.returncode == 1, (args, p.stderr)
     assert "write failure on standard output" in p.stderr
 
+
+
+# ---- status's own errors: the logger, the usage-error shape, the diagnostics ----
+
+def test_status_errors_go_through_one_printer_each(state_env, tmp_path):
+    e = state_env
+    r = run_flipper("status", "--state", str(tmp_path / "none.db"), "--log-format", "json")
+    assert r.rc == 1 and r.out == "", r
+    line = json.loads(r.err)
+    assert line["level"] == "error" and line["msg"] == "no state file yet (no round has run)"
+    assert_usage_error(e.run("status", "--snapshot", "db"), "status",
+                       "the state has no group 'db'")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("state: [\n")
+    r = run_flipper("-c", str(bad), "status")
+    assert r.rc == 2 and r.out == "", r
+    lines = r.err.splitlines()
+    assert lines[0].startswith("error: %s:" % bad), r.err
+    assert lines[-1] == "%s: 1 error; status needs its state.path, or --state FILE" % bad, r.err
