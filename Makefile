@@ -3,40 +3,27 @@
 #   make                         build ./flipper
 #   make test                    build and run every test (installs missing deps first)
 #   make SANITIZE=address,undefined test
-#   make bench | fuzz | demo | install PREFIX=/usr DESTDIR=... | clean
+#   make bench | fuzz | demo | clean
+#   make install PREFIX=/usr DESTDIR=...   binary, man page, bash/zsh/fish completions
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+# Where each shell looks for completions it did not ship itself.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
-PKGS     := libcurl libcjson yaml-0.1 sqlite3
+ROOT     := .
+include config.mk
 
 CC       ?= cc
-# A missing pkg-config or library is reported by `make deps`; keep the
-# variables empty rather than failing the parse of this file.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl is not linked: src/curl_lazy.c loads it on first use, because most
-# runs never touch the network and loading it costs ~5 ms and ~7 MB.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl
-
-WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
-            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
-            -Wformat=2 -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc
-LDLIBS   += $(PKG_LIBS) -lm
-
-ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
-BUILD    ?= build/san
-else
-BUILD    ?= build/release
-endif
-
-VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CFLAGS   += -DFLIPPER_VERSION='"$(VERSION)"'
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc $(SAN_CFLAGS) \
+            -DFLIPPER_VERSION='"$(VERSION)"'
+LDFLAGS  += $(SAN_LDFLAGS)
+LDLIBS   += $(PKG_LIBS)
 
 SRC      := $(sort $(wildcard src/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -46,10 +33,16 @@ SQL      := $(sort $(wildcard sql/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+.DELETE_ON_ERROR:
 .PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps contrib-verify \
-        install clean check-deps
+        install clean check-deps completions
 
-all: flipper
+COMPLETIONS := $(BUILD)/completions/flipper.bash $(BUILD)/completions/_flipper \
+               $(BUILD)/completions/flipper.fish
+
+all: flipper completions
+
+completions: $(COMPLETIONS)
 
 # ./flipper is a copy of the build output so the sanitizer build and the
 # release build never overwrite each other's objects.
@@ -82,8 +75,17 @@ $(BUILD)/schema.c: $(SQL) scripts/embed-sql.sh | $(BUILD)
 $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD) $(BUILD)/tests:
+$(BUILD) $(BUILD)/tests $(BUILD)/completions:
 	mkdir -p $@
+
+# The scripts come from the binary's own option tables (`flipper
+# completion SHELL`), so they always match the flipper they ship with.
+$(BUILD)/completions/flipper.bash: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion bash > $@
+$(BUILD)/completions/_flipper: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion zsh > $@
+$(BUILD)/completions/flipper.fish: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion fish > $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
 	@$(if $(Q),echo "  TEST    $<")
@@ -102,7 +104,7 @@ deps:
 	sh scripts/deps.sh
 
 test: check-deps
-	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
+	$(MAKE) flipper completions $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
 	$(MAKE) unit toml-suite blackbox contrib-verify fuzz-smoke
 
 unit: $(UNIT_BIN)
@@ -137,10 +139,14 @@ demo: check-deps
 	$(MAKE) flipper
 	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
 
-install: flipper
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+install: flipper completions
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 flipper $(DESTDIR)$(BINDIR)/flipper
 	install -m 0644 man/flipper.1 $(DESTDIR)$(MANDIR)/man1/flipper.1
+	install -m 0644 $(BUILD)/completions/flipper.bash $(DESTDIR)$(BASHCOMPDIR)/flipper
+	install -m 0644 $(BUILD)/completions/_flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper
+	install -m 0644 $(BUILD)/completions/flipper.fish $(DESTDIR)$(FISHCOMPDIR)/flipper.fish
 
 clean:
 	rm -rf build flipper

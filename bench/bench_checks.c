@@ -53,10 +53,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "check.h"
 #include "config.h"
+#include "curl_api.h"
 #include "util.h"
 
 struct spec {
@@ -628,13 +628,15 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "bench_checks: curl_global_init failed\n");
+	char *why = NULL;
+	if (curl_api_load(&why) < 0) {
+		fprintf(stderr, "bench_checks: %s\n", why);
+		free(why);
 		status = 1;
 		goto out;
 	}
 	status = run(&o, specs, n);
-	curl_global_cleanup();
+	curl_api_release();
 out:
 	if (server > 0) {
 		kill(server, SIGTERM);

@@ -8,7 +8,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
 libsqlite3-dev python3 python3-pytest openssl clang libclang-rt-14-dev \
-hcloud-cli prometheus systemd groff-base man-db python3-yaml"
+hcloud-cli prometheus systemd groff-base man-db python3-yaml zsh fish"
 
 missing() {
 	m=""

@@ -16,21 +16,20 @@
 #include "snapshot.h"
 #include "store.h"
 
-const char cmd_status_usage[] =
-	"usage: flipper [-c FILE] [--state FILE] status [--json] [--snapshot GROUP] [--group ID]...\n"
-	"\n"
-	"Show what the state file knows: each group's servers with their health and\n"
-	"check targets, its floating IPs and where they point, the failbacks waiting\n"
-	"for a probation (failback_delay) and when they will happen, and the\n"
-	"notification outbox. Reads the state file only; contacts nothing.\n"
-	"\n"
-	"  --json             print it as JSON\n"
-	"  --snapshot GROUP   print GROUP's planner input in the format of\n"
-	"                     `flipper simulate` (edit a status, then simulate)\n"
-	"  --group ID         only this group (repeatable)\n"
-	"\n"
-	"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
-	"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n";
+struct status_opts {
+	bool json;
+	const char *snapshot;
+	struct opt_list groups;
+};
+
+static const struct opt status_opts[] = {
+	OPT_FLAG_AT(0, "json", struct status_opts, json, "print it as JSON"),
+	OPT_VALUE_AT(0, "snapshot", "GROUP", struct status_opts, snapshot,
+		     "print GROUP's planner input as a snapshot\n"
+		     "for `flipper simulate` (edit a status, then simulate)", NULL),
+	OPT_LIST_AT(0, "group", "ID", struct status_opts, groups, "only this group (repeatable)", NULL),
+	OPT_TABLE_END,
+};
 
 struct group_view {
 	char *id;
@@ -328,9 +327,7 @@ static char *resolve_state(struct globals *g, int *rc)
 		struct diags d;
 		diags_init(&d, g->config_path);
 		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
-			config_report_diags(&d);
-			fprintf(stderr, "flipper status: cannot find state.path in %s; "
-				"pass --state FILE\n", g->config_path);
+			diags_print(&d, 0, "status needs its state.path, or --state FILE");
 			diags_release(&d);
 			*rc = EXIT_USAGE;
 			return NULL;
@@ -342,49 +339,33 @@ static char *resolve_state(struct globals *g, int *rc)
 	return path;
 }
 
-int cmd_status(struct globals *g, int argc, char **argv)
+static int run_status(struct globals *g, void *opts, int argc, char **argv)
 {
-	bool json = false;
-	const char *snapshot = NULL;
-	char **only = xcalloc((size_t)argc + 1, sizeof *only);
-	size_t n_only = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
-			snapshot = argv[++i];
-		} else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
-			only[n_only++] = argv[++i];
-		} else {
-			fprintf(stderr, "flipper status: unexpected argument '%s'\n\n%s", argv[i], cmd_status_usage);
-			free(only);
-			return EXIT_USAGE;
-		}
-	}
+	const struct status_opts *o = opts;
+	const bool json = o->json;
+	const char *snapshot = o->snapshot;
+	(void)argc, (void)argv;
 	int rc;
 	char *path = resolve_state(g, &rc);
-	if (!path) {
-		free(only);
+	if (!path)
 		return rc;
-	}
 	char *err = NULL;
 	struct store *s = store_open_readonly(path, &err);
 	if (!s) {
-		fprintf(stderr, "flipper status: %s\n", err ? err : "no state file yet (no round has run)");
-		rc = EXIT_RUNTIME;
+		log_kv(LOG_ERROR, NULL, err ? "state unusable" : "no state file yet (no round has run)",
+		       "state", path, "error", err, NULL);
 		free(err);
 		free(path);
-		free(only);
-		return rc;
+		return EXIT_RUNTIME;
 	}
 
 	char **ids = NULL;
 	size_t n_ids = 0;
 	struct buf out;
 	buf_init(&out, 0);
-	rc = EXIT_OK_;
+	rc = EXIT_OK;
 	if (store_group_ids(s, &ids, &n_ids) < 0) {
-		fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+		log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 		rc = EXIT_RUNTIME;
 		goto done;
 	}
@@ -395,12 +376,11 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		for (size_t i = 0; i < n_ids; i++)
 			found |= strcmp(ids[i], snapshot) == 0;
 		if (!found) {
-			fprintf(stderr, "flipper status: the state has no group '%s'\n", snapshot);
-			rc = EXIT_USAGE;
+			rc = usage_error("status", "the state has no group '%s'", snapshot);
 			goto done;
 		}
 		if (view_load(s, snapshot, &v) < 0) {
-			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 			rc = EXIT_RUNTIME;
 		} else {
 			print_snapshot(&v, now, &out);
@@ -412,14 +392,14 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		buf_addstr(&out, "{\"groups\":[");
 	size_t shown = 0;
 	for (size_t i = 0; i < n_ids; i++) {
-		bool want = n_only == 0;
-		for (size_t k = 0; k < n_only; k++)
-			want |= strcmp(only[k], ids[i]) == 0;
+		bool want = o->groups.n == 0;
+		for (size_t k = 0; k < o->groups.n; k++)
+			want |= strcmp(o->groups.v[k], ids[i]) == 0;
 		if (!want)
 			continue;
 		struct group_view v;
 		if (view_load(s, ids[i], &v) < 0) {
-			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 			view_release(&v);
 			rc = EXIT_RUNTIME;
 			goto done;
@@ -443,7 +423,7 @@ int cmd_status(struct globals *g, int argc, char **argv)
 done:
 	if (out.len)
 		fwrite(out.data, 1, out.len, stdout);
-	if (json && !snapshot && rc == EXIT_OK_)
+	if (json && !snapshot && rc == EXIT_OK)
 		fputc('\n', stdout);
 	buf_release(&out);
 	for (size_t i = 0; i < n_ids; i++)
@@ -451,6 +431,21 @@ done:
 	free(ids);
 	store_close(s);
 	free(path);
-	free(only);
 	return rc;
 }
+
+const struct command cmd_status = {
+	.name = "status",
+	.summary = "what the state file knows, without network I/O",
+	.description =
+		"Show what the state file knows: each group's servers with their health and\n"
+		"check targets, its floating IPs and where they point, the failbacks waiting\n"
+		"for a probation (failback_delay) and when they will happen, and the\n"
+		"notification outbox. Reads the state file only; contacts nothing.\n",
+	.epilogue =
+		"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
+		"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n",
+	.opts = status_opts,
+	.opts_size = sizeof(struct status_opts),
+	.run = run_status,
+};

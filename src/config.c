@@ -1165,7 +1165,7 @@ static void group_release(struct group_config *g)
 	free(g->provider);
 	if (g->api_token) {
 		/* Do not leave the secret lying in freed memory. */
-		memset(g->api_token, 0, strlen(g->api_token));
+		explicit_bzero(g->api_token, strlen(g->api_token));
 		free(g->api_token);
 	}
 	free(g->api_token_file);

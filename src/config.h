@@ -148,10 +148,6 @@ bool check_expects(const struct check_config *c, int status);
 int status_ranges_parse(const char *s, struct status_range **out, size_t *n,
 			const char **err);
 
-/* cmd_validate.c */
-/* Print every diagnostic to stderr: "error: file:line:col: path: msg". */
-void config_report_diags(const struct diags *d);
-
 /* duration.c */
 /*
  * Go's time.ParseDuration syntax ("300ms", "1m30s", "-1.5h"); "0" alone is

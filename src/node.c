@@ -244,3 +244,27 @@ char *diag_format(const struct diags *d, const struct diag *e)
 	buf_addstr(&b, e->msg);
 	return buf_detach(&b);
 }
+
+void diags_print(const struct diags *d, size_t max_shown, const char *note)
+{
+	struct buf b = BUF_INIT;
+	size_t shown = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (max_shown && shown == max_shown) {
+			buf_printf(&b, "%s: %zu more problem%s not shown\n", d->file ? d->file : "?",
+				   d->n - shown, d->n - shown == 1 ? "" : "s");
+			break;
+		}
+		char *line = diag_format(d, &d->list[i]);
+		buf_printf(&b, "%s: %s\n", d->list[i].severity == DIAG_ERROR ? "error" : "warning", line);
+		free(line);
+		shown++;
+	}
+	if (d->errors)
+		buf_printf(&b, "%s: %zu error%s%s%s\n", d->file ? d->file : "?", d->errors,
+			   d->errors == 1 ? "" : "s", note ? "; " : "", note ? note : "");
+	if (b.len)
+		fwrite(b.data, 1, b.len, stderr);
+	buf_release(&b);
+}

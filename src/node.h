@@ -104,5 +104,13 @@ void diag_add(struct diags *d, enum diag_severity sev, int line, int col,
 	      const char *path, const char *fmt, ...) PRINTF_LIKE(6, 7);
 /* "file:line:col: path: msg" (parts that are unknown are left out). */
 char *diag_format(const struct diags *d, const struct diag *e);
+/*
+ * The one way diagnostics reach the user: to stderr, one per line,
+ * "error: file:line:col: path: msg" or "warning: ...". At most max_shown
+ * of them (0: all), then how many were left out. When there were errors,
+ * a last line counts them: "file: 3 errors", with "; note" when note is
+ * set ("nothing was contacted").
+ */
+void diags_print(const struct diags *d, size_t max_shown, const char *note);
 
 #endif

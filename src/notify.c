@@ -1,11 +1,11 @@
 /* notify.c — the notification outbox and the heartbeat. */
 #include "notify.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_api.h"
 #include "log.h"
 
 #define BACKOFF_FIRST_MS 15000
@@ -174,18 +174,19 @@ static int http_send(CURL *h, const char *url, const char *body, int64_t timeout
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
+	/* These fail only for options older than curl_api_load()'s floor. */
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
 	if (body) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	}
 	CURLcode rc = curl_easy_perform(h);
 	long status = 0;
@@ -228,8 +229,14 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		free(v);
 		return 0;
 	}
-	CURL *h = curl_easy_init();
+	char *why = NULL;
+	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
 	if (!h) {
+		char *msg = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
+				      why ? why : "cannot set up a libcurl handle");
+		log_kv(LOG_WARN, NULL, "notifications held back", "error", msg, NULL);
+		free(msg);
+		free(why);
 		store_outbox_free(v, n);
 		return -1;
 	}
@@ -312,12 +319,17 @@ int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now)
 	int64_t slack = c->heartbeat_interval_ms / 10 > 1000 ? 1000 : c->heartbeat_interval_ms / 10;
 	if (last_ok && now >= last_ok && now - last_ok < c->heartbeat_interval_ms - slack)
 		return 0;
-	CURL *h = curl_easy_init();
-	if (!h)
-		return -1;
-	char *err = NULL;
-	int rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
-	curl_easy_cleanup(h);
+	char *err = NULL, *why = NULL;
+	int rc = -1;
+	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
+	if (h) {
+		rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
+		curl_easy_cleanup(h);
+	} else {
+		err = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
+				why ? why : "cannot set up a libcurl handle");
+	}
+	free(why);
 	char *where = log_redact_url(c->heartbeat_url);
 	if (rc < 0) {
 		log_kv(LOG_WARN, NULL, "heartbeat failed", "url", where, "error", err, NULL);

@@ -9,8 +9,8 @@
 #   - contrib/flipper.example.yaml and the ConfigMap's flipper.yaml:
 #     `flipper validate` says "configuration OK" without a warning;
 #   - man/flipper.1: groff -ww and man(1) render it without a warning, and
-#     it names every command, configuration key, notification kind and
-#     metric the code has.
+#     it names every command, option, configuration key, notification kind
+#     and metric the code has.
 #
 # A missing tool is a skip with a message, not a failure. Needs the built
 # binary: $FLIPPER, default ./flipper. Prints one "N passed, N failed"
@@ -69,13 +69,20 @@ else
 fi
 
 # Drift: whatever the code knows, the man page must name. Sources: the key
-# lists in config.c, the command table in main.c, the notification kinds
-# and metric families in round.c.
+# lists in config.c, the commands and options of `flipper help`, the
+# notification kinds and metric families in round.c.
 {
 	awk '/static const char \*const [a-z_]*keys[a-z_]*\[\] = \{/ { on = 1 }
 	     on { print } /NULL/ { on = 0 }' src/config.c |
 		grep -o '"[a-z_]*"' | tr -d '"'
-	sed -n 's/^[[:space:]]*{ "\([a-z]*\)", cmd_.*/\1/p' src/main.c
+	# Commands and every option: from the binary's help, which its
+	# option tables generate.
+	"$FLIPPER" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' >"$TMP/commands"
+	cat "$TMP/commands"
+	"$FLIPPER" help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
+	while read -r cmd; do
+		"$FLIPPER" "$cmd" --help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
+	done <"$TMP/commands"
 	sed -n 's/.*post(e, [a-z]*, "\([a-z_]*\)".*/\1/p; s/.*notify_post([^"]*"\([a-z_]*\)".*/\1/p' src/round.c
 	sed -n 's/.*metrics_family(m, "\([a-z_]*\)".*/\1/p' src/round.c
 } | sort -u >"$TMP/names"
@@ -91,7 +98,7 @@ if [ ! -s "$TMP/names" ]; then
 elif [ -s "$TMP/undocumented" ]; then
 	fail "man/flipper.1: names the code has but the man page does not" "$TMP/undocumented"
 else
-	ok "man/flipper.1: documents all $(wc -l <"$TMP/names") keys, commands, notification kinds and metrics"
+	ok "man/flipper.1: documents all $(wc -l <"$TMP/names") keys, commands, options, notification kinds and metrics"
 fi
 
 # ---- systemd ----------------------------------------------------------------

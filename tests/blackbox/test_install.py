@@ -1,5 +1,5 @@
-"""`make install` honours PREFIX and DESTDIR and installs a working binary
-and the man page."""
+"""`make install` honours PREFIX and DESTDIR and installs a working binary,
+the man page and the shell completions."""
 
 import os
 import subprocess
@@ -20,5 +20,13 @@ def test_make_install_prefix_destdir(tmp_path):
     v = subprocess.run([str(binary), "version"], capture_output=True, text=True)
     assert v.returncode == 0 and v.stdout.startswith("flipper ")
     assert ".TH FLIPPER 1" in man.read_text()
+    # The completions, where each shell looks for them, as the binary makes them.
+    for shell, path in (("bash", "share/bash-completion/completions/flipper"),
+                        ("zsh", "share/zsh/site-functions/_flipper"),
+                        ("fish", "share/fish/vendor_completions.d/flipper.fish")):
+        f = dest / "opt/flip" / path
+        assert f.is_file() and oct(f.stat().st_mode & 0o777) == oct(0o644), path
+        made = subprocess.run([str(binary), "completion", shell], capture_output=True, text=True)
+        assert made.returncode == 0 and f.read_text() == made.stdout, path
     # nothing outside DESTDIR
     assert not os.path.exists("/opt/flip/bin/flipper")
