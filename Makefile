@@ -3,11 +3,21 @@
 #   make                         build ./flipper
 #   make test                    build and run every test (installs missing deps first)
 #   make SANITIZE=address,undefined test
-#   make bench | fuzz | demo | install PREFIX=/usr DESTDIR=... | clean
+#   make bench | fuzz | demo | clean
+#   make install | uninstall   [PREFIX=/usr] [DESTDIR=...] [SYSCONFDIR=...]
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
-MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/flipper
+# /etc whatever the prefix: the systemd units read the configuration and
+# the token credential from $(SYSCONFDIR)/flipper.
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
 PKGS     := libcurl libcjson yaml-0.1 sqlite3
@@ -35,7 +45,10 @@ else
 BUILD    ?= build/release
 endif
 
-VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# VERSION plus git describe (scripts/version.sh), e.g. 0.1.0-12-gabc1234.
+# $(BUILD)/version is rewritten only when that string changes, so a new
+# commit recompiles the few files that name the version, nothing else.
+VERSION  := $(shell sh scripts/version.sh)
 CFLAGS   += -DFLIPPER_VERSION='"$(VERSION)"'
 
 SRC      := $(sort $(wildcard src/*.c))
@@ -47,7 +60,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps contrib-verify \
-        install clean check-deps
+        install install-bin install-man install-units install-config install-completions \
+        uninstall clean check-deps FORCE
 
 all: flipper
 
@@ -84,6 +98,12 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
+
+$(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l FLIPPER_VERSION src/*.c)): $(BUILD)/version
+
+$(BUILD)/version: FORCE | $(BUILD)
+	@echo '$(VERSION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
 	@$(if $(Q),echo "  TEST    $<")
@@ -137,10 +157,72 @@ demo: check-deps
 	$(MAKE) flipper
 	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
 
-install: flipper
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+# Installs the binary, the man page, the systemd units (templates in
+# contrib/systemd/*.in, rendered with BINDIR and SYSCONFDIR), the example
+# configuration as $(SYSCONFDIR)/flipper/flipper.yaml unless one exists, a
+# pristine copy of it in DOCDIR, and the shell completions when the binary
+# can generate them. `make uninstall` takes it all away again, except a
+# configuration that differs from the example (edited by the user).
+UNITS := flipper.service flipper-monitor.service flipper.timer
+CONFIG := $(DESTDIR)$(SYSCONFDIR)/flipper/flipper.yaml
+
+install: install-bin install-man install-units install-config install-completions
+
+install-bin: flipper
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 flipper $(DESTDIR)$(BINDIR)/flipper
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/flipper.1 $(DESTDIR)$(MANDIR)/man1/flipper.1
+
+install-units: | $(BUILD)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/systemd/$$u.in > $(BUILD)/$$u && \
+		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+
+install-config:
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper
+	install -m 0644 contrib/flipper.example.yaml $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@if [ -e $(CONFIG) ]; then \
+		echo "install: kept the existing $(CONFIG); the example is $(DESTDIR)$(DOCDIR)/flipper.example.yaml"; \
+	else \
+		echo "install -m 0644 contrib/flipper.example.yaml $(CONFIG)"; \
+		install -m 0644 contrib/flipper.example.yaml $(CONFIG); \
+	fi
+
+# The completions come from the binary (`flipper completion SHELL`), so
+# they always match its commands and options. A flipper without that
+# command installs none, and says so.
+install-completions: flipper
+	@if ./flipper completion bash >/dev/null 2>&1; then \
+		set -e; \
+		install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR); \
+		./flipper completion bash > $(DESTDIR)$(BASHCOMPDIR)/flipper; \
+		./flipper completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_flipper; \
+		./flipper completion fish > $(DESTDIR)$(FISHCOMPDIR)/flipper.fish; \
+		chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper \
+			$(DESTDIR)$(FISHCOMPDIR)/flipper.fish; \
+		echo "install: shell completions for bash, zsh and fish"; \
+	else \
+		echo "install: this flipper has no 'completion' command; no shell completions installed"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/flipper $(DESTDIR)$(MANDIR)/man1/flipper.1
+	rm -f $(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper \
+		$(DESTDIR)$(FISHCOMPDIR)/flipper.fish
+	@if [ -e $(CONFIG) ] && ! cmp -s $(CONFIG) $(DESTDIR)$(DOCDIR)/flipper.example.yaml; then \
+		echo "uninstall: kept $(CONFIG): it is not the installed example"; \
+	else \
+		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
+	fi
+	rm -f $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper 2>/dev/null || true
 
 clean:
 	rm -rf build flipper

@@ -1,9 +1,10 @@
 #!/bin/sh
 # contrib-verify.sh — check what ships beside the binary:
 #
-#   - contrib/systemd/*: `systemd-analyze verify` prints nothing (on a copy
-#     whose ExecStart points at the built binary, with the man page on
-#     MANPATH so Documentation=man:flipper(1) resolves);
+#   - contrib/systemd/*.in: rendered by `make install-units` with
+#     ExecStart= at the built binary, `systemd-analyze verify` prints
+#     nothing (the man page on MANPATH so Documentation=man:flipper(1)
+#     resolves); the settings operators rely on; the metrics recipe;
 #   - contrib/k8s/*.yaml: parse, and hang together (names, keys, the
 #     security context the SPEC asks for, kustomization lists them all);
 #   - contrib/flipper.example.yaml and the ConfigMap's flipper.yaml:
@@ -95,49 +96,89 @@ else
 fi
 
 # ---- systemd ----------------------------------------------------------------
+# The units are templates (contrib/systemd/*.in); check them as `make
+# install` renders them, with ExecStart= at the binary under test.
 if command -v systemd-analyze >/dev/null 2>&1; then
-	mkdir -p "$TMP/units"
-	for u in contrib/systemd/*.service contrib/systemd/*.timer; do
-		sed "s#^ExecStart=/usr/local/bin/flipper #ExecStart=$FLIPPER #" "$u" \
-			>"$TMP/units/$(basename "$u")"
-	done
-	if grep -q '^ExecStart=/usr/local/bin/' "$TMP/units"/*.service; then
-		fail "contrib/systemd: an ExecStart= does not run /usr/local/bin/flipper"
-	fi
-	# verify runs man(1) for Documentation=man:flipper(1).
-	if (cd "$TMP/units" && MANPATH="$TMP/man:" SYSTEMD_LOG_COLOR=0 \
-	    systemd-analyze verify ./*.service ./*.timer) >"$TMP/verify.err" 2>&1 &&
-	   [ ! -s "$TMP/verify.err" ]; then
-		ok "contrib/systemd: systemd-analyze verify passes without a warning"
+	bindir=$(cd "$(dirname "$FLIPPER")" && pwd)
+	units=$TMP/root/units
+	if [ "$(basename "$FLIPPER")" != flipper ]; then
+		fail "contrib/systemd: the binary under test must be named flipper, not $FLIPPER"
+	elif ! make -s -C "$ROOT" install-units DESTDIR="$TMP/root" SYSTEMDUNITDIR=/units \
+		BINDIR="$bindir" SYSCONFDIR=/etc >"$TMP/render.err" 2>&1; then
+		fail "contrib/systemd: make install-units" "$TMP/render.err"
 	else
-		fail "contrib/systemd: systemd-analyze verify" "$TMP/verify.err"
+		grep -n '@[A-Z_]*@' "$units"/* >"$TMP/placeholders" 2>&1
+		if [ -s "$TMP/placeholders" ]; then
+			fail "contrib/systemd: placeholders left after rendering" "$TMP/placeholders"
+		fi
+		# verify runs man(1) for Documentation=man:flipper(1).
+		if (cd "$units" && MANPATH="$TMP/man:" SYSTEMD_LOG_COLOR=0 \
+		    systemd-analyze verify ./*.service ./*.timer) >"$TMP/verify.err" 2>&1 &&
+		   [ ! -s "$TMP/verify.err" ]; then
+			ok "contrib/systemd: systemd-analyze verify passes without a warning"
+		else
+			fail "contrib/systemd: systemd-analyze verify" "$TMP/verify.err"
+		fi
 	fi
 	# What the SPEC and the operators rely on, in case an edit drops it.
-	s=contrib/systemd/flipper.service
-	m=contrib/systemd/flipper-monitor.service
+	s=$units/flipper.service
+	m=$units/flipper-monitor.service
 	missing=""
 	for want in "Type=oneshot" "SuccessExitStatus=75" "StateDirectory=flipper" \
-		    "DynamicUser=yes" "reconcile --once" "-c /etc/flipper/flipper.yaml"; do
-		grep -q -F -- "$want" "$s" || missing="$missing $s:'$want'"
+		    "DynamicUser=yes" "reconcile --once" "ExecStart=$bindir/flipper " \
+		    "-c /etc/flipper/flipper.yaml"; do
+		grep -q -F -- "$want" "$s" || missing="$missing flipper.service:'$want'"
 	done
 	for want in "Type=simple" "Restart=on-failure" "KillSignal=SIGTERM" " monitor" \
-		    "StateDirectory=flipper"; do
-		grep -q -F -- "$want" "$m" || missing="$missing $m:'$want'"
+		    "StateDirectory=flipper" "ExecStart=$bindir/flipper "; do
+		grep -q -F -- "$want" "$m" || missing="$missing flipper-monitor.service:'$want'"
 	done
-	grep -q '^OnUnitActiveSec=10s' contrib/systemd/flipper.timer ||
+	grep -q '^OnUnitActiveSec=10s' "$units/flipper.timer" ||
 		missing="$missing flipper.timer:'OnUnitActiveSec=10s'"
 	for f in "$s" "$m"; do
 		for want in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
 			    PrivateTmp=yes PrivateDevices=yes CapabilityBoundingSet= \
-			    SystemCallFilter=@system-service UMask=0077 \
-			    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
-			grep -q -x -F -- "$want" "$f" || missing="$missing $f:'$want'"
+			    SystemCallFilter=@system-service UMask=0077 User=flipper \
+			    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" \
+			    "LoadCredential=hcloud-token:/etc/flipper/hcloud-token" \
+			    'SetCredential=hcloud-token:\n'; do
+			grep -q -x -F -- "$want" "$f" || missing="$missing $(basename "$f"):'$want'"
 		done
 	done
 	if [ -z "$missing" ]; then
 		ok "contrib/systemd: oneshot, timer and monitor units carry the required settings"
 	else
 		fail "contrib/systemd: missing settings:$missing"
+	fi
+	# The metrics recipe. Under DynamicUser= the service can write only
+	# its own directories, and node_exporter (another user) must read the
+	# file: a RuntimeDirectory= others may enter, kept between the
+	# oneshot's rounds, and the textfile path the comments give inside it.
+	# (flipper writes the file 0644 whatever the umask: test_metrics.py.)
+	: >"$TMP/metrics.err"
+	for f in "$s" "$m"; do
+		u=$(basename "$f")
+		grep -q -x 'RuntimeDirectory=flipper' "$f" ||
+			echo "$u: no RuntimeDirectory=flipper" >>"$TMP/metrics.err"
+		mode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$f")
+		case $mode in
+		0755 | 0751 | 0711 | 0555 | 0511) ;;
+		*) echo "$u: RuntimeDirectoryMode=$mode does not let node_exporter in" >>"$TMP/metrics.err" ;;
+		esac
+		grep -n '^ReadWritePaths=\|^ReadWriteDirectories=\|^BindPaths=' "$f" |
+			sed "s/^/$u: writes outside its own directories: /" >>"$TMP/metrics.err"
+	done
+	grep -q -x 'RuntimeDirectoryPreserve=yes' "$s" ||
+		echo "flipper.service: the metrics file must outlive the round (RuntimeDirectoryPreserve=yes)" >>"$TMP/metrics.err"
+	recipe=$(sed -n 's/^#[[:space:]]*telemetry\.metrics\.textfile:[[:space:]]*//p' "$s")
+	case $recipe in
+	/run/flipper/*.prom) ;;
+	*) echo "flipper.service: the textfile recipe ('$recipe') is not a .prom file in /run/flipper" >>"$TMP/metrics.err" ;;
+	esac
+	if [ -s "$TMP/metrics.err" ]; then
+		fail "contrib/systemd: metrics textfile recipe" "$TMP/metrics.err"
+	else
+		ok "contrib/systemd: metrics textfile in the unit's RuntimeDirectory ($recipe), readable by node_exporter"
 	fi
 else
 	skip "contrib/systemd: systemd-analyze is not installed (Debian: systemd)"
