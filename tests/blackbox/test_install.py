@@ -175,3 +175,52 @@ def test_version_script(tmp_path):
     inner.mkdir()
     (inner / "VERSION").write_text("9.9.9\n")
     assert version(inner) == "9.9.9"
+
+
+# ---- scripts/deps.sh --------------------------------------------------------
+
+def deps(*args):
+    p = subprocess.run(["sh", os.path.join(ROOT, "scripts", "deps.sh"), *args],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.split()
+
+
+def test_dependency_sets():
+    runtime, build, test = deps("--runtime", "--list"), deps("--build", "--list"), deps("--list")
+    assert deps("--test", "--list") == test
+    assert set(build) <= set(test)
+    # A server gets no compiler, no headers, no test stack.
+    for p in runtime:
+        assert not p.endswith("-dev"), p
+    for p in ("gcc", "clang", "make", "python3", "python3-pytest", "prometheus"):
+        assert p not in runtime, p
+    assert "libcurl4-openssl-dev" in build and "gcc" in build and "python3-pytest" not in build
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None or shutil.which("ldd") is None,
+                    reason="not a Debian system")
+def test_runtime_set_covers_what_the_binary_loads():
+    """Every shared library the binary links, and libcurl.so.4 it loads on
+    first network use, comes from a package in --runtime (or libc)."""
+    runtime = set(deps("--runtime", "--list"))
+    out = subprocess.run(["ldd", FLIPPER], capture_output=True, text=True, check=True).stdout
+    libs = re.findall(r"=> (/\S+)", out)
+    curl = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
+    m = re.search(r"libcurl\.so\.4 .*=> (\S+)", curl)
+    assert m, "libcurl.so.4 is not installed"
+    libs.append(m.group(1))
+    owners = {}
+    for lib in libs:
+        for path in (lib, os.path.realpath(lib)):
+            p = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
+            if p.returncode == 0:
+                owners[lib] = p.stdout.split(":")[0]
+                break
+    # flipper's own dependencies; libc and their transitive libraries come
+    # with them (and sanitizer runtimes are not flipper's).
+    ours = {lib: o for lib, o in owners.items() if re.match(r"lib(curl|cjson|yaml|sqlite3)", o)}
+    assert {re.match(r"lib(curl|cjson|yaml|sqlite3)", o).group(1) for o in ours.values()} == \
+        {"curl", "cjson", "yaml", "sqlite3"}, owners
+    for lib, owner in ours.items():
+        assert owner in runtime, f"{lib} comes from {owner}, which --runtime lacks"
