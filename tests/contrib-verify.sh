@@ -245,14 +245,14 @@ else
 	skip "contrib/k8s: $PYTHON has no yaml module (Debian: python3-yaml)"
 fi
 
-for w in FROM "USER 65532" 'ENTRYPOINT ["flipper"]' libcurl4 libcjson1 libyaml-0-2 \
-	 libsqlite3-0 ca-certificates bookworm; do
+for w in FROM "USER 65532" 'ENTRYPOINT ["flipper"]' "deps.sh --build" "deps.sh --runtime" \
+	 bookworm; do
 	grep -q -F -- "$w" contrib/k8s/Containerfile || { echo "$w" >>"$TMP/cf.err"; }
 done
 if [ -s "$TMP/cf.err" ]; then
 	fail "contrib/k8s/Containerfile lacks" "$TMP/cf.err"
 else
-	ok "contrib/k8s/Containerfile: bookworm, runtime libraries only, USER 65532"
+	ok "contrib/k8s/Containerfile: bookworm, the build set to build, the runtime set to run, USER 65532"
 fi
 
 echo "contrib-verify: $passed passed, $failed failed, $skipped skipped"
