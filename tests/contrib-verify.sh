@@ -239,7 +239,7 @@ if "$PYTHON" -c 'import yaml' 2>/dev/null; then
 			fi
 		done
 	else
-		skip "contrib/k8s: kubectl with kustomize (1.21 or later) is not installed; the Kubernetes project's apt repository has it"
+		skip "contrib/k8s: kubectl with kustomize (1.24 or later) is not installed; the Kubernetes project's apt repository has it"
 	fi
 else
 	skip "contrib/k8s: $PYTHON has no yaml module (Debian: python3-yaml)"
