@@ -4,15 +4,20 @@
 #   make test                    build and run every test (installs missing deps first)
 #   make SANITIZE=address,undefined test
 #   make bench | fuzz | demo | clean
-#   make install PREFIX=/usr DESTDIR=...   binary, man page, bash/zsh/fish completions
+#   make install | uninstall   [PREFIX=/usr] [DESTDIR=...] [SYSCONFDIR=...]
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
-MANDIR   ?= $(PREFIX)/share/man
-# Where each shell looks for completions it did not ship itself.
-BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
-FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/flipper
+# /etc whatever the prefix: the systemd units read the configuration and
+# the token credential from $(SYSCONFDIR)/flipper.
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
 ROOT     := .
@@ -35,7 +40,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .DELETE_ON_ERROR:
 .PHONY: all test unit blackbox toml-suite fuzz fuzz-smoke bench demo deps contrib-verify \
-        install clean check-deps completions
+        install install-bin install-man install-units install-config install-completions \
+        uninstall clean check-deps completions FORCE
 
 COMPLETIONS := $(BUILD)/completions/flipper.bash $(BUILD)/completions/_flipper \
                $(BUILD)/completions/flipper.fish
@@ -86,6 +92,12 @@ $(BUILD)/completions/_flipper: $(BUILD)/flipper | $(BUILD)/completions
 	$(BUILD)/flipper completion zsh > $@
 $(BUILD)/completions/flipper.fish: $(BUILD)/flipper | $(BUILD)/completions
 	$(BUILD)/flipper completion fish > $@
+
+$(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l FLIPPER_VERSION src/*.c)): $(BUILD)/version
+
+$(BUILD)/version: FORCE | $(BUILD)
+	@echo '$(VERSION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
 	@$(if $(Q),echo "  TEST    $<")
@@ -139,14 +151,63 @@ demo: check-deps
 	$(MAKE) flipper
 	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
 
-install: flipper completions
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
-		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+# Installs the binary, the man page, the systemd units (templates in
+# contrib/systemd/*.in, rendered with BINDIR and SYSCONFDIR), the example
+# configuration as $(SYSCONFDIR)/flipper/flipper.yaml unless one exists, a
+# pristine copy of it in DOCDIR, and the shell completions when the binary
+# can generate them. `make uninstall` takes it all away again, except a
+# configuration that differs from the example (edited by the user).
+UNITS := flipper.service flipper-monitor.service flipper.timer
+CONFIG := $(DESTDIR)$(SYSCONFDIR)/flipper/flipper.yaml
+
+install: install-bin install-man install-units install-config install-completions
+
+install-bin: flipper
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 flipper $(DESTDIR)$(BINDIR)/flipper
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/flipper.1 $(DESTDIR)$(MANDIR)/man1/flipper.1
+
+install-units: | $(BUILD)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/systemd/$$u.in > $(BUILD)/$$u && \
+		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+
+install-config:
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper
+	install -m 0644 contrib/flipper.example.yaml $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@if [ -e $(CONFIG) ]; then \
+		echo "install: kept the existing $(CONFIG); the example is $(DESTDIR)$(DOCDIR)/flipper.example.yaml"; \
+	else \
+		echo "install -m 0644 contrib/flipper.example.yaml $(CONFIG)"; \
+		install -m 0644 contrib/flipper.example.yaml $(CONFIG); \
+	fi
+
+# The completions come from the binary's own option tables (the
+# completions target above), so they always match its commands and options.
+install-completions: completions
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0644 $(BUILD)/completions/flipper.bash $(DESTDIR)$(BASHCOMPDIR)/flipper
 	install -m 0644 $(BUILD)/completions/_flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper
 	install -m 0644 $(BUILD)/completions/flipper.fish $(DESTDIR)$(FISHCOMPDIR)/flipper.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/flipper $(DESTDIR)$(MANDIR)/man1/flipper.1
+	rm -f $(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper \
+		$(DESTDIR)$(FISHCOMPDIR)/flipper.fish
+	@if [ -e $(CONFIG) ] && ! cmp -s $(CONFIG) $(DESTDIR)$(DOCDIR)/flipper.example.yaml; then \
+		echo "uninstall: kept $(CONFIG): it is not the installed example"; \
+	else \
+		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
+	fi
+	rm -f $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper 2>/dev/null || true
 
 clean:
 	rm -rf build flipper

@@ -28,4 +28,5 @@ SAN_LDFLAGS :=
 BUILD      ?= build/release
 endif
 
-VERSION    := $(shell cat $(ROOT)/VERSION 2>/dev/null || echo 0.0.0)
+# VERSION plus git describe (scripts/version.sh), e.g. 0.1.0-12-gabc1234.
+VERSION    := $(shell sh $(ROOT)/scripts/version.sh $(ROOT) 2>/dev/null || cat $(ROOT)/VERSION)

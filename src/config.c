@@ -660,22 +660,64 @@ static void check_secret_file_mode(struct walk *w, const struct node *at, const 
 			what, path, (unsigned)(st.st_mode & 07777));
 }
 
-static void load_hetzner(struct walk *w, const struct node *grp, struct group_config *g,
-			 const char *config_path, bool *literal_token)
-{
-	size_t old;
-	const struct node *h = section(w, grp, "hetzner", &old);
-	static const char *const keys[] = {
-		"api_token", "api_token_file", "project_id", "endpoint", "servers",
-		"floating_ips", NULL
-	};
-	if (!h) {
-		err_at(w, grp, "required (api token and label selectors)");
-		path_pop(w, old);
-		return;
-	}
-	check_keys(w, h, keys);
+/*
+ * A token file holds the token alone (trailing white space, such as an
+ * editor's final newline, is dropped). On TOKEN_OK *token is the token;
+ * otherwise *why says what is wrong in the words an operator acts on.
+ */
+enum token_file { TOKEN_OK, TOKEN_MISSING, TOKEN_EMPTY, TOKEN_BAD };
 
+static enum token_file read_token_file(const char *path, char **token, char **why)
+{
+	char *data = NULL;
+	size_t len = 0;
+	*token = *why = NULL;
+	if (read_file(path, 64 * 1024, &data, &len) < 0) {
+		if (errno == ENOENT) {
+			*why = xasprintf("token file \"%s\" is missing", path);
+			return TOKEN_MISSING;
+		}
+		*why = xasprintf("token file \"%s\" cannot be read: %s", path, strerror(errno));
+		return TOKEN_BAD;
+	}
+	while (len && isspace((unsigned char)data[len - 1]))
+		data[--len] = '\0';
+	enum token_file r = TOKEN_OK;
+	if (!len) {
+		*why = xasprintf("token file \"%s\" is empty", path);
+		r = TOKEN_EMPTY;
+	} else if (strlen(data) != len || strpbrk(data, "\r\n")) {
+		*why = xasprintf("token file \"%s\" holds more than one line; "
+				 "put the token alone in it", path);
+		r = TOKEN_BAD;
+	}
+	if (r != TOKEN_OK) {
+		memset(data, 0, len);
+		free(data);
+		return r;
+	}
+	*token = data;
+	return TOKEN_OK;
+}
+
+#define CREDENTIAL_NAME "hcloud-token"
+
+/*
+ * The group's token, from the first source that has one (SPEC section 9's
+ * precedence, with the systemd credential between the file and the
+ * environment):
+ *   1. api_token, or api_token_file (one of them, never both);
+ *   2. $CREDENTIALS_DIRECTORY/hcloud-token, what LoadCredential= hands a
+ *      unit; it outranks $HCLOUD_TOKEN, which a shell may carry for
+ *      another project, because the service manager gave it to this one.
+ *      An empty credential counts as absent: the shipped units default it
+ *      to a blank line (SetCredential=) so that a machine using
+ *      $HCLOUD_TOKEN still starts;
+ *   3. $HCLOUD_TOKEN.
+ */
+static void resolve_token(struct walk *w, const struct node *h, struct group_config *g,
+			  bool *literal_token)
+{
 	const struct node *tok = node_get(h, "api_token");
 	get_str(w, h, "api_token", &g->api_token);
 	get_str(w, h, "api_token_file", &g->api_token_file);
@@ -695,40 +737,66 @@ static void load_hetzner(struct walk *w, const struct node *grp, struct group_co
 	} else if (g->api_token_file) {
 		size_t o2 = path_push_key(w, "api_token_file");
 		const struct node *at = node_get(h, "api_token_file");
-		char *data = NULL;
-		size_t len = 0;
-		if (read_file(g->api_token_file, 64 * 1024, &data, &len) < 0) {
-			err_at(w, at, "cannot read \"%s\": %s", g->api_token_file, strerror(errno));
-		} else {
-			while (len && isspace((unsigned char)data[len - 1]))
-				data[--len] = '\0';
-			if (!len || strlen(data) != len || strpbrk(data, "\r\n"))
-				err_at(w, at, "\"%s\" must hold the token on one line", g->api_token_file);
-			else {
-				g->api_token = data;
-				data = NULL;
-				g->token_source = xstrdup("api_token_file");
-			}
+		char *why = NULL;
+		if (read_token_file(g->api_token_file, &g->api_token, &why) == TOKEN_OK) {
+			g->token_source = xstrdup("api_token_file");
 			check_secret_file_mode(w, at, g->api_token_file, "token file");
+		} else {
+			err_at(w, at, "%s", why);
 		}
-		free(data);
+		free(why);
 		path_pop(w, o2);
 	} else if (!tok || tok->type == NODE_NULL) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		const char *env = getenv("HCLOUD_TOKEN");
-		if (env && *env) {
+		char *cred = dir && *dir ? xasprintf("%s/" CREDENTIAL_NAME, dir) : NULL;
+		char *why = NULL;
+		enum token_file r = cred ? read_token_file(cred, &g->api_token, &why) : TOKEN_MISSING;
+		size_t o2 = path_push_key(w, "api_token");
+		if (r == TOKEN_OK) {
+			g->token_source = xstrdup("$CREDENTIALS_DIRECTORY/" CREDENTIAL_NAME);
+			check_secret_file_mode(w, h, cred, "token file");
+		} else if (r == TOKEN_BAD) {
+			err_at(w, h, "%s", why);
+		} else if (env && *env) {
 			g->api_token = xstrdup(env);
 			g->token_source = xstrdup("$HCLOUD_TOKEN");
 		} else {
-			size_t o2 = path_push_key(w, "api_token");
-			err_at(w, h, "no API token: set api_token, api_token_file or $HCLOUD_TOKEN");
-			path_pop(w, o2);
+			/* A blank credential is worth naming: the unit loaded
+			 * one, but from a file that was missing or empty. */
+			err_at(w, h, "no API token: set api_token, api_token_file or $HCLOUD_TOKEN, "
+			       "or load the systemd credential " CREDENTIAL_NAME "%s%s%s",
+			       r == TOKEN_EMPTY ? " (" : "", r == TOKEN_EMPTY ? why : "",
+			       r == TOKEN_EMPTY ? ")" : "");
 		}
+		free(why);
+		free(cred);
+		path_pop(w, o2);
 	}
 	if (g->api_token && strpbrk(g->api_token, "\r\n \t")) {
 		size_t o2 = path_push_key(w, "api_token");
 		err_at(w, tok ? tok : h, "the token must not contain whitespace");
 		path_pop(w, o2);
 	}
+}
+
+static void load_hetzner(struct walk *w, const struct node *grp, struct group_config *g,
+			 const char *config_path, bool *literal_token)
+{
+	size_t old;
+	const struct node *h = section(w, grp, "hetzner", &old);
+	static const char *const keys[] = {
+		"api_token", "api_token_file", "project_id", "endpoint", "servers",
+		"floating_ips", NULL
+	};
+	if (!h) {
+		err_at(w, grp, "required (api token and label selectors)");
+		path_pop(w, old);
+		return;
+	}
+	check_keys(w, h, keys);
+
+	resolve_token(w, h, g, literal_token);
 
 	/* project_id: the original accepted a number or a string. */
 	const struct node *pid = node_get(h, "project_id");

@@ -68,7 +68,9 @@ struct group_config {
 	/* hetzner */
 	char *api_token;             /* secret: never logged or printed */
 	char *api_token_file;
-	char *token_source;          /* "api_token", "api_token_file", "$HCLOUD_TOKEN" or NULL */
+	char *token_source;          /* "api_token", "api_token_file",
+	                              * "$CREDENTIALS_DIRECTORY/hcloud-token",
+	                              * "$HCLOUD_TOKEN" or NULL */
 	char *project_id;
 	char *endpoint;
 	char *server_selector;

@@ -45,6 +45,10 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     e.pop("HCLOUD_ENDPOINT", None)
     e.pop("FLIPPER_CONFIG", None)
     e.pop("FLIPPER_STATE", None)
+    # Set when the tests themselves run under systemd; each would be a
+    # token or state source the test did not ask for.
+    e.pop("CREDENTIALS_DIRECTORY", None)
+    e.pop("STATE_DIRECTORY", None)
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,

@@ -219,7 +219,7 @@ def test_token_file_and_its_mode(tmp_path):
     assert "file-token-abc" not in r.out + r.err
     os.unlink(tok)
     r = validate(p)
-    assert r.rc == 2 and "cannot read" in r.err
+    assert r.rc == 2 and f'token file "{tok}" is missing' in r.err
 
 
 def test_literal_token_in_readable_config_warns(tmp_path):
