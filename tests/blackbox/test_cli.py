@@ -112,7 +112,7 @@ def test_v_prints_the_version():
     version = run_flipper("version")
     assert version.rc == 0, version
     first = version.out.splitlines()[0]
-    assert re.fullmatch(r"flipper \d+\.\d+\.\d+", first), version.out
+    assert re.fullmatch(r"flipper \d+\.\d+\.\d+(-\d+-g[0-9a-f]+)?(-dirty)?", first), version.out
     for flag in ("-v", "--version"):
         r = run_flipper(flag)
         assert r.rc == 0 and r.out == first + "\n" and r.err == "", (flag, r)
