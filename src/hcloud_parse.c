@@ -799,7 +799,7 @@ int hc_parse_error(const char *body, size_t len, struct hc_error *err)
 	buf_init(&msg, HC_MAX_MESSAGE + 1);
 	buf_addstr(&msg, cJSON_IsString(message) ? message->valuestring : "");
 	add_field_details(&msg, cJSON_GetObjectItemCaseSensitive(e, "details"));
-	hc_error_set(err, code->valuestring, "%s", msg.data ? msg.data : "");
+	hc_error_set(err, code->valuestring, "%s", msg.data);
 	buf_release(&msg);
 	cJSON_Delete(root);
 	return 0;

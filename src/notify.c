@@ -115,7 +115,7 @@ static char *payload_for(const struct notify_target *t, const char *text)
 		struct buf slack;
 		buf_init(&slack, 0);
 		markdown_to_slack(text, &slack);
-		buf_add_json_string(&b, slack.data ? slack.data : "");
+		buf_add_json_string(&b, slack.data);
 		buf_release(&slack);
 	} else {
 		buf_add_json_string(&b, text);

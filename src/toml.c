@@ -224,7 +224,7 @@ static char *key_path(const struct key *k, size_t n)
 		buf_add(&path, k->parts[i].s, k->parts[i].len);
 	}
 	buf_init(&out, 0);
-	add_quoted(&out, path.data ? path.data : "", path.len);
+	add_quoted(&out, path.data, path.len);
 	buf_release(&path);
 	return buf_detach(&out);
 }
