@@ -278,9 +278,47 @@ TEST(invalid_yaml_and_json_syntax)
 	CHECK(load("version: 1\ngroups: [\n", yaml_read) == NULL);
 	CHECK(d.errors == 1 && d.list[0].line > 0);
 	CHECK(load("{\"version\": 1,}", json_read) == NULL);
-	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:", "invalid JSON"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:15: invalid JSON: unexpected '}'", NULL));
+	CHECK_EQ_INT(d.n, 1);
 	CHECK(load("- a\n- b\n", yaml_read) == NULL);
 	CHECK(has_diag(DIAG_ERROR, "mapping at the top level", NULL));
+}
+
+/*
+ * JSON configurations are read by the JSON reader itself: YAML's limits
+ * (a simple key of at most 1,024 characters) do not apply, and a string
+ * holding "\u0000" is refused as in the other formats.
+ */
+TEST(json_config_edge_cases)
+{
+	struct buf js = BUF_INIT;
+	buf_addstr(&js, "{\"version\": 1, \"");
+	for (int i = 0; i < 1100; i++)
+		buf_addch(&js, 'k');
+	buf_addstr(&js, "\": true, \"groups\": [{\"id\": \"a\", \"display_name\": \"A\", "
+		   "\"hetzner\": {\"api_token\": \"x\", \"servers\": {\"label_selector\": \"a\"}, "
+		   "\"floating_ips\": {\"label_selector\": \"b\"}}}]}");
+	struct config *c = load(js.data, json_read);
+	CHECK(c != NULL);
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:1:16: kkkkkkkk", "unknown key (ignored)"));
+	config_free(c);
+	buf_release(&js);
+
+	static const char nul[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"A\\u0000B\",\"hetzner\":{"
+		"\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	CHECK(load(nul, json_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].display_name", "string contains a NUL character"));
+
+	/* Surrogate pairs are characters, in keys and values. */
+	static const char emoji[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"\\ud83d\\ude00\","
+		"\"hetzner\":{\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	c = load(emoji, json_read);
+	CHECK(c && str_eq(c->groups[0].display_name, "\xf0\x9f\x98\x80"));
+	config_free(c);
 }
 
 TEST(reader_by_extension)
@@ -305,6 +343,7 @@ int main(void)
 	RUN(token_fallback_and_conflicts);
 	RUN(expect_status_forms);
 	RUN(invalid_yaml_and_json_syntax);
+	RUN(json_config_edge_cases);
 	RUN(reader_by_extension);
 	diags_release(&d);
 	return test_report();
