@@ -8,7 +8,7 @@
 #include "log.h"
 
 const char cmd_validate_usage[] =
-	"usage: flipper [-c FILE] validate [--print]\n"
+	"usage: flipper [-c FILE] validate [--print | --keys]\n"
 	"\n"
 	"Read the configuration, check every key and report every problem as\n"
 	"FILE:LINE:COL: KEY.PATH: message. Prints \"configuration OK\" and exits 0\n"
@@ -16,7 +16,10 @@ const char cmd_validate_usage[] =
 	"Nothing is contacted.\n"
 	"\n"
 	"  --print   also print the effective configuration as JSON, with every\n"
-	"            default filled in and secrets masked\n";
+	"            default filled in and secrets masked\n"
+	"  --keys    list every key flipper knows instead, one per line, tab-separated:\n"
+	"            path, type, default, notes (original, unused, secret), help;\n"
+	"            no configuration is read\n";
 
 void config_report_diags(const struct diags *d)
 {
@@ -29,15 +32,24 @@ void config_report_diags(const struct diags *d)
 
 int cmd_validate(struct globals *g, int argc, char **argv)
 {
-	bool print = false;
+	bool print = false, keys = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--print") == 0)
 			print = true;
+		else if (strcmp(argv[i], "--keys") == 0)
+			keys = true;
 		else {
 			fprintf(stderr, "flipper validate: unexpected argument '%s'\n%s", argv[i],
 				cmd_validate_usage);
 			return EXIT_USAGE;
 		}
+	}
+	if (keys) {
+		struct buf b = BUF_INIT;
+		config_keys_list(&b);
+		fwrite(b.data, 1, b.len, stdout);
+		buf_release(&b);
+		return 0;
 	}
 	struct diags d;
 	diags_init(&d, g->config_path);
@@ -49,8 +61,7 @@ int cmd_validate(struct globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (print) {
-		struct buf b;
-		buf_init(&b, 0);
+		struct buf b = BUF_INIT;
 		config_print_json(c, &b);
 		puts(b.data);
 		buf_release(&b);
