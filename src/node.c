@@ -143,8 +143,7 @@ void node_to_json(const struct node *n, struct buf *out, bool tagged)
 	}
 
 	const char *tag = NULL;
-	struct buf val;
-	buf_init(&val, 0);
+	struct buf val = BUF_INIT;
 	switch (n->type) {
 	case NODE_NULL:
 		tag = "null";
@@ -228,8 +227,7 @@ void diag_add(struct diags *d, enum diag_severity sev, int line, int col,
 
 char *diag_format(const struct diags *d, const struct diag *e)
 {
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	if (d->file)
 		buf_printf(&b, "%s:", d->file);
 	if (e->line > 0) {
