@@ -4,14 +4,11 @@
  * A recursive-descent reader of RFC 8259, written for the errors: every
  * problem is reported at the byte that causes it, in the same words for a
  * configuration and for a snapshot. Columns count characters, as the YAML
- * and TOML readers do. Positions come from one cursor that only moves
- * forward, so a minified file on one long line costs no more than any
- * other.
+ * and TOML readers do (the TOML reader shares struct text_pos).
  */
 #include "json.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -27,29 +24,12 @@ struct reader {
 	struct diags *d;
 	size_t nodes, max_nodes;
 	bool failed;
-	/* position cache: line and column of `at` */
-	const char *at;
-	int line, col;
+	struct text_pos pos;
 };
 
 static void position(struct reader *r, const char *q, int *line, int *col)
 {
-	if (q < r->at) {
-		r->at = r->start;
-		r->line = r->col = 1;
-	}
-	for (; r->at < q; r->at++) {
-		unsigned char c = (unsigned char)*r->at;
-		if (c == '\n') {
-			if (r->line < INT_MAX)
-				r->line++;
-			r->col = 1;
-		} else if ((c & 0xc0) != 0x80 && r->col < INT_MAX) {
-			r->col++;
-		}
-	}
-	*line = r->line;
-	*col = r->col;
+	text_pos_at(&r->pos, q, line, col);
 }
 
 static void *fail(struct reader *r, const char *q, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -437,9 +417,9 @@ int json_parse(const char *text, size_t len, size_t max_nodes, struct node **out
 	       struct diags *d)
 {
 	struct reader r = {
-		.start = text, .p = text, .end = text + len, .d = d,
-		.max_nodes = max_nodes, .at = text, .line = 1, .col = 1,
+		.start = text, .p = text, .end = text + len, .d = d, .max_nodes = max_nodes,
 	};
+	text_pos_init(&r.pos, text);
 	*out = NULL;
 	/* Whatever follows a NUL would be hidden from C-string tools. */
 	const char *nul = memchr(text, '\0', len);

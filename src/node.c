@@ -1,11 +1,41 @@
 /* node.c — the positioned document tree and the diagnostics list. */
 #include "node.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void text_pos_init(struct text_pos *tp, const char *start)
+{
+	tp->start = tp->at = tp->line_start = start;
+	tp->line = tp->col = 1;
+}
+
+void text_pos_at(struct text_pos *tp, const char *q, int *line, int *col)
+{
+	if (q < tp->line_start) {
+		text_pos_init(tp, tp->start);
+	} else if (q < tp->at) {
+		tp->at = tp->line_start;
+		tp->col = 1;
+	}
+	for (; tp->at < q; tp->at++) {
+		unsigned char c = (unsigned char)*tp->at;
+		if (c == '\n') {
+			if (tp->line < INT_MAX)
+				tp->line++;
+			tp->line_start = tp->at + 1;
+			tp->col = 1;
+		} else if ((c & 0xc0) != 0x80 && tp->col < INT_MAX) {
+			tp->col++;
+		}
+	}
+	*line = tp->line;
+	*col = tp->col;
+}
 
 struct node *node_new(enum node_type type, int line, int col)
 {
