@@ -356,9 +356,10 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		jw_end(&jw);
 		jw_int(&jw, "outbox_depth", depth);
 		jw_end(&jw);
-	} else
+	} else {
 		buf_printf(&out, "outbox: %lld notification%s queued\n", (long long)depth,
 			   depth == 1 ? "" : "s");
+	}
 done:
 	if (out.len)
 		fwrite(out.data, 1, out.len, stdout);

@@ -536,9 +536,8 @@ static void read_list(struct cfg_walk *w, const struct key_row *r, const struct 
 			read_section(w, s, m, m, elem);
 			const char *id = unique ? *(char **)field_of(elem, unique) : NULL;
 			if (id && !idset_add(&ids, id))
-				cfg_error(w, unique->name, find_entry(m, unique), "duplicate %s \"%s\"%s%s",
-					  s->unique_what, id, s->unique_scope ? " " : "",
-					  s->unique_scope ? s->unique_scope : "");
+				cfg_error(w, unique->name, find_entry(m, unique), "duplicate %s \"%s\"%s",
+					  s->unique_what, id, s->unique_scope ? s->unique_scope : "");
 		}
 		buf_truncate(&w->path, old);
 	}

@@ -155,7 +155,7 @@ static const struct key_row check_rows[] = {
 
 static const struct key_section check_section = {
 	.path = "groups[].checks[]", ROWS(check_rows), .size = sizeof(struct check_config),
-	.unique = "id", .unique_what = "check id", .unique_scope = "in this group",
+	.unique = "id", .unique_what = "check id", .unique_scope = " in this group",
 	.finish = check_finish,
 };
 

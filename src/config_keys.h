@@ -94,7 +94,7 @@ struct key_section {
 	size_t size;                   /* KEY_LIST: one element's struct */
 	const char *unique;            /* KEY_LIST: a KEY_STRING row unique in the list, */
 	const char *unique_what;       /* what it is ("check id") */
-	const char *unique_scope;      /* and where ("in this group"), or NULL */
+	const char *unique_scope;      /* and where (" in this group"), or NULL */
 	/*
 	 * Rules across keys, run after the rows: map is the section's
 	 * mapping, NULL when absent; where is the nearest mapping there is.
