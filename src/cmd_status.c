@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "planner.h"
 #include "snapshot.h"
@@ -139,8 +140,7 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 	buf_printf(b, "  servers (%zu):\n", v->n_servers);
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
-		struct buf line;
-		buf_init(&line, 0);
+		struct buf line = BUF_INIT;
 		log_escape(&line, s->s.name ? s->s.name : "?");
 		buf_printf(b, "    %-20s %-6s %-9s since ", line.data,
 			   s->s.location ? s->s.location : "?", health_name(s->health));
@@ -198,109 +198,103 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 	view_plan_release(&vp);
 }
 
-static void json_str(struct buf *b, const char *k, const char *v)
+static void print_json(struct jw *jw, const struct group_view *v, int64_t now)
 {
-	buf_printf(b, "\"%s\":", k);
-	if (v)
-		buf_add_json_string(b, v);
-	else
-		buf_addstr(b, "null");
-}
-
-static void print_json(const struct group_view *v, int64_t now, struct buf *b)
-{
-	buf_addstr(b, "{");
-	json_str(b, "id", v->id);
-	buf_printf(b, ",\"inventory_at\":%lld,\"last_round_at\":%lld,\"last_round_ms\":%lld,",
-		   (long long)v->meta.inventory_at, (long long)v->meta.last_round_at,
-		   (long long)v->meta.last_round_ms);
-	json_str(b, "alert", v->meta.alert);
+	jw_object_begin(jw, NULL);
+	jw_string(jw, "id", v->id);
+	jw_int(jw, "inventory_at", v->meta.inventory_at);
+	jw_int(jw, "last_round_at", v->meta.last_round_at);
+	jw_int(jw, "last_round_ms", v->meta.last_round_ms);
+	jw_string(jw, "alert", v->meta.alert);
 	if (v->meta.failed_plan) {
-		buf_printf(b, ",\"failing_plan\":{\"attempts\":%lld,\"since\":%lld,",
-			   (long long)v->meta.failed_attempts, (long long)v->meta.failed_since);
-		json_str(b, "errors", v->meta.failed_errors);
-		buf_addch(b, '}');
+		jw_object_begin(jw, "failing_plan");
+		jw_int(jw, "attempts", v->meta.failed_attempts);
+		jw_int(jw, "since", v->meta.failed_since);
+		jw_string(jw, "errors", v->meta.failed_errors);
+		jw_end(jw);
 	} else {
-		buf_addstr(b, ",\"failing_plan\":null");
+		jw_null(jw, "failing_plan");
 	}
-	buf_addstr(b, ",\"servers\":[");
+	jw_array_begin(jw, "servers");
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
-		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)s->s.id);
-		json_str(b, "name", s->s.name);
-		buf_addch(b, ',');
-		json_str(b, "location", s->s.location);
-		buf_addch(b, ',');
-		json_str(b, "network_zone", s->s.network_zone);
-		buf_addch(b, ',');
-		json_str(b, "ipv4", s->s.ipv4);
-		buf_addch(b, ',');
-		json_str(b, "ipv6", s->s.ipv6);
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "id", s->s.id);
+		jw_string(jw, "name", s->s.name);
+		jw_string(jw, "location", s->s.location);
+		jw_string(jw, "network_zone", s->s.network_zone);
+		jw_string(jw, "ipv4", s->s.ipv4);
+		jw_string(jw, "ipv6", s->s.ipv6);
 		if (s->s.has_index)
-			buf_printf(b, ",\"resource_index\":%lld", (long long)s->s.resource_index);
+			jw_int(jw, "resource_index", s->s.resource_index);
 		else
-			buf_addstr(b, ",\"resource_index\":null");
-		buf_printf(b, ",\"status\":\"%s\",\"since\":%lld,", health_name(s->health),
-			   (long long)s->health_since);
+			jw_null(jw, "resource_index");
+		jw_string(jw, "status", health_name(s->health));
+		jw_int(jw, "since", s->health_since);
 		int64_t until = store_probation_until(s, v->meta.failback_delay_ms, now);
 		if (until)
-			buf_printf(b, "\"probation_until\":%lld,", (long long)until);
+			jw_int(jw, "probation_until", until);
 		else
-			buf_addstr(b, "\"probation_until\":null,");
-		buf_addstr(b, "\"targets\":[");
-		bool first = true;
+			jw_null(jw, "probation_until");
+		jw_array_begin(jw, "targets");
 		for (size_t k = 0; k < v->n_targets; k++) {
 			const struct store_target *t = &v->targets[k];
 			if (t->server_id != s->s.id)
 				continue;
-			buf_addstr(b, first ? "{" : ",{");
-			first = false;
-			json_str(b, "check", t->check_id);
-			buf_printf(b, ",\"family\":\"%s\",\"state\":\"%s\",\"rise\":%d,\"fall\":%d,"
-				   "\"last_run\":%lld,\"last_ok\":%lld,\"duration_ms\":%lld,",
-				   t->family == 4 ? "ipv4" : "ipv6", health_name(t->c.state), t->c.rise_count,
-				   t->c.fall_count, (long long)t->last_run, (long long)t->last_ok,
-				   (long long)t->duration_ms);
-			json_str(b, "error", t->last_error);
-			buf_addch(b, '}');
+			jw_object_begin(jw, NULL);
+			jw_string(jw, "check", t->check_id);
+			jw_string(jw, "family", t->family == 4 ? "ipv4" : "ipv6");
+			jw_string(jw, "state", health_name(t->c.state));
+			jw_int(jw, "rise", t->c.rise_count);
+			jw_int(jw, "fall", t->c.fall_count);
+			jw_int(jw, "last_run", t->last_run);
+			jw_int(jw, "last_ok", t->last_ok);
+			jw_int(jw, "duration_ms", t->duration_ms);
+			jw_string(jw, "error", t->last_error);
+			jw_end(jw);
 		}
-		buf_addstr(b, "]}");
+		jw_end(jw);
+		jw_end(jw);
 	}
-	buf_addstr(b, "],\"floating_ips\":[");
+	jw_end(jw);
+	jw_array_begin(jw, "floating_ips");
 	for (size_t i = 0; i < v->n_fips; i++) {
 		const struct hc_fip *f = &v->fips[i];
-		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)f->id);
-		json_str(b, "name", f->name);
-		buf_addch(b, ',');
-		json_str(b, "ip", f->ip);
-		buf_addch(b, ',');
-		json_str(b, "location", f->location);
-		buf_addch(b, ',');
-		json_str(b, "network_zone", f->network_zone);
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "id", f->id);
+		jw_string(jw, "name", f->name);
+		jw_string(jw, "ip", f->ip);
+		jw_string(jw, "location", f->location);
+		jw_string(jw, "network_zone", f->network_zone);
 		if (f->server)
-			buf_printf(b, ",\"server\":%lld}", (long long)f->server);
+			jw_int(jw, "server", f->server);
 		else
-			buf_addstr(b, ",\"server\":null}");
+			jw_null(jw, "server");
+		jw_end(jw);
 	}
+	jw_end(jw);
 	struct view_plan vp;
 	view_plan_init(&vp, v, now);
-	buf_addstr(b, "],\"pending\":[");
+	jw_array_begin(jw, "pending");
 	for (size_t i = 0; i < vp.plan.n_pending; i++) {
 		const struct plan_action *a = &vp.plan.pending[i];
-		buf_printf(b, "%s{\"floating_ip\":%lld,", i ? "," : "", (long long)a->fip);
-		json_str(b, "floating_ip_name", fip_name(v, a->fip));
-		buf_printf(b, ",\"from\":%lld,", (long long)a->from);
-		json_str(b, "from_name", server_name(v, a->from));
-		buf_printf(b, ",\"to\":%lld,", (long long)a->to);
-		json_str(b, "to_name", server_name(v, a->to));
-		buf_printf(b, ",\"pending_reason\":\"%s\",\"due_at\":", plan_reason_name(a->withheld));
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "floating_ip", a->fip);
+		jw_string(jw, "floating_ip_name", fip_name(v, a->fip));
+		jw_int(jw, "from", a->from);
+		jw_string(jw, "from_name", server_name(v, a->from));
+		jw_int(jw, "to", a->to);
+		jw_string(jw, "to_name", server_name(v, a->to));
+		jw_string(jw, "pending_reason", plan_reason_name(a->withheld));
 		if (vp.due[i])
-			buf_printf(b, "%lld}", (long long)vp.due[i]);
+			jw_int(jw, "due_at", vp.due[i]);
 		else
-			buf_addstr(b, "null}");
+			jw_null(jw, "due_at");
+		jw_end(jw);
 	}
 	view_plan_release(&vp);
-	buf_addstr(b, "]}");
+	jw_end(jw);
+	jw_end(jw);
 }
 
 static void print_snapshot(const struct group_view *v, int64_t now, struct buf *b)
@@ -361,8 +355,9 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 
 	char **ids = NULL;
 	size_t n_ids = 0;
-	struct buf out;
-	buf_init(&out, 0);
+	struct buf out = BUF_INIT;
+	struct jw jw;
+	jw_init(&jw, &out, false);
 	rc = EXIT_OK;
 	if (store_group_ids(s, &ids, &n_ids) < 0) {
 		log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
@@ -388,9 +383,10 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 		view_release(&v);
 		goto done;
 	}
-	if (json)
-		buf_addstr(&out, "{\"groups\":[");
-	size_t shown = 0;
+	if (json) {
+		jw_object_begin(&jw, NULL);
+		jw_array_begin(&jw, "groups");
+	}
 	for (size_t i = 0; i < n_ids; i++) {
 		bool want = o->groups.n == 0;
 		for (size_t k = 0; k < o->groups.n; k++)
@@ -405,21 +401,21 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 			goto done;
 		}
 		if (json) {
-			if (shown)
-				buf_addch(&out, ',');
-			print_json(&v, now, &out);
+			print_json(&jw, &v, now);
 		} else {
 			print_human(&v, now, &out);
 		}
-		shown++;
 		view_release(&v);
 	}
 	int64_t depth = store_outbox_depth(s);
-	if (json)
-		buf_printf(&out, "],\"outbox_depth\":%lld}", (long long)depth);
-	else
+	if (json) {
+		jw_end(&jw);
+		jw_int(&jw, "outbox_depth", depth);
+		jw_end(&jw);
+	} else {
 		buf_printf(&out, "outbox: %lld notification%s queued\n", (long long)depth,
 			   depth == 1 ? "" : "s");
+	}
 done:
 	if (out.len)
 		fwrite(out.data, 1, out.len, stdout);

@@ -10,12 +10,17 @@
 
 struct validate_opts {
 	bool print;
+	bool keys;
 };
 
 static const struct opt validate_opts[] = {
 	OPT_FLAG_AT(0, "print", struct validate_opts, print,
 		    "also print the effective configuration as JSON\n"
 		    "with every default filled in and secrets masked"),
+	OPT_FLAG_AT(0, "keys", struct validate_opts, keys,
+		    "list every key flipper knows instead, one per line,\n"
+		    "tab-separated: path, type, default, notes (original,\n"
+		    "unused, secret), help; no configuration is read"),
 	OPT_TABLE_END,
 };
 
@@ -23,6 +28,13 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 {
 	const struct validate_opts *o = opts;
 	(void)argc, (void)argv;
+	if (o->keys) {
+		struct buf b = BUF_INIT;
+		config_keys_list(&b);
+		fwrite(b.data, 1, b.len, stdout);
+		buf_release(&b);
+		return EXIT_OK;
+	}
 	struct diags d;
 	diags_init(&d, g->config_path);
 	struct config *c = config_load(g->config_path, &d);
@@ -33,8 +45,7 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 	/* A valid file on a host where no round could reach the network. */
 	curl_api_check(LOG_WARN);
 	if (o->print) {
-		struct buf b;
-		buf_init(&b, 0);
+		struct buf b = BUF_INIT;
 		config_print_json(c, &b);
 		puts(b.data);
 		buf_release(&b);

@@ -62,7 +62,21 @@ struct node {
 	unsigned flags;         /* private to the reader that built the tree */
 };
 
+/*
+ * Line and column (1-based; a column counts characters, not bytes) of
+ * places in a text, for the readers' diagnostics. A query costs the
+ * distance from the previous one (or from its line's start when it goes
+ * back), so a reader that asks for every token stays linear, even on a
+ * minified file of one long line.
+ */
+struct text_pos {
+	const char *start, *at, *line_start;
+	int line, col;              /* of `at` */
+};
+
 /* node.c */
+void text_pos_init(struct text_pos *tp, const char *start);
+void text_pos_at(struct text_pos *tp, const char *q, int *line, int *col);
 struct node *node_new(enum node_type type, int line, int col);
 /* A NODE_STRING holding a copy of s[0..len). */
 struct node *node_new_string(const char *s, size_t len, int line, int col);

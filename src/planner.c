@@ -63,9 +63,11 @@ static const char *const skip_names[] = {
 	[SKIP_NO_CANDIDATE] = "no_candidate",
 };
 
-static const char *const none_healthy_names[] = {
+/* NULL-terminated: the configuration's key table reads it too. */
+const char *const plan_none_healthy_names[] = {
 	[PLAN_FREEZE] = "freeze",
 	[PLAN_SPREAD] = "spread",
+	NULL,
 };
 
 static const char *name_of(const char *const *names, size_t n, size_t i)
@@ -107,12 +109,12 @@ const char *plan_skip_name(enum plan_skip_reason r)
 
 const char *plan_none_healthy_name(enum plan_none_healthy w)
 {
-	return name_of(none_healthy_names, ARRAY_SIZE(none_healthy_names), (size_t)w);
+	return name_of(plan_none_healthy_names, ARRAY_SIZE(plan_none_healthy_names) - 1, (size_t)w);
 }
 
 int plan_none_healthy_parse(const char *s, enum plan_none_healthy *out)
 {
-	int i = index_of(none_healthy_names, ARRAY_SIZE(none_healthy_names), s);
+	int i = index_of(plan_none_healthy_names, ARRAY_SIZE(plan_none_healthy_names) - 1, s);
 	if (i < 0)
 		return -1;
 	*out = (enum plan_none_healthy)i;

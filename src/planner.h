@@ -63,6 +63,7 @@ enum plan_none_healthy {
 	PLAN_SPREAD,                 /* every server is a candidate (the original) */
 };
 
+extern const char *const plan_none_healthy_names[];  /* NULL-terminated */
 const char *plan_none_healthy_name(enum plan_none_healthy w);
 int plan_none_healthy_parse(const char *s, enum plan_none_healthy *out);
 

@@ -70,13 +70,16 @@ else
 	skip "man/flipper.1: man is not installed (Debian: man-db)"
 fi
 
-# Drift: whatever the code knows, the man page must name. Sources: the key
-# lists in config.c, the commands and options of `flipper help`, the
-# notification kinds and metric families in round.c.
+# Drift: whatever the code knows, the man page must name. Sources: the
+# configuration's key table, through `flipper validate --keys` (every key
+# by its full path, e.g. groups[].checks[].port), the commands and options
+# of `flipper help` (generated from the option tables), the notification
+# kinds and metric families in round.c.
+if ! "$FLIPPER" validate --keys >"$TMP/keys" 2>"$TMP/keys.err" || [ ! -s "$TMP/keys" ]; then
+	fail "flipper validate --keys lists no keys" "$TMP/keys.err"
+fi
+cut -f1 "$TMP/keys" | sort -u >"$TMP/keys.names"
 {
-	awk '/static const char \*const [a-z_]*keys[a-z_]*\[\] = \{/ { on = 1 }
-	     on { print } /NULL/ { on = 0 }' src/config.c |
-		grep -o '"[a-z_]*"' | tr -d '"'
 	# Commands and every option: from the binary's help, which its
 	# option tables generate.
 	"$FLIPPER" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' >"$TMP/commands"
@@ -95,12 +98,18 @@ while read -r name; do
 	[ -n "$name" ] || continue
 	grep -q -w -- "$name" "$man_text" || echo "$name" >>"$TMP/undocumented"
 done <"$TMP/names"
-if [ ! -s "$TMP/names" ]; then
+# Keys by their whole path, so a key of one section is not passed by a
+# namesake in another.
+while read -r key; do
+	[ -n "$key" ] || continue
+	grep -q -F -w -- "$key" "$man_text" || echo "$key" >>"$TMP/undocumented"
+done <"$TMP/keys.names"
+if [ ! -s "$TMP/names" ] || [ ! -s "$TMP/keys.names" ]; then
 	fail "man/flipper.1: found no names in the sources to compare with"
 elif [ -s "$TMP/undocumented" ]; then
 	fail "man/flipper.1: names the code has but the man page does not" "$TMP/undocumented"
 else
-	ok "man/flipper.1: documents all $(wc -l <"$TMP/names") keys, commands, options, notification kinds and metrics"
+	ok "man/flipper.1: documents all $(wc -l <"$TMP/keys.names") keys and $(wc -l <"$TMP/names") commands, options, notification kinds and metrics"
 fi
 
 # ---- systemd ----------------------------------------------------------------

@@ -154,7 +154,7 @@ def test_json_syntax_error_has_position(tmp_path):
     p = write(tmp_path, "bad.json", '{\n  "version": 1,\n  "groups": [,]\n}\n')
     r = validate(p)
     assert r.rc == 2
-    assert f"{p}:3:" in r.err and "invalid JSON" in r.err
+    assert f"{p}:3:14: invalid JSON: unexpected ','" in r.err
 
 
 def test_yaml_syntax_error_has_position(tmp_path):

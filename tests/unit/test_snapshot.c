@@ -223,10 +223,10 @@ TEST(bad_server_fields)
 		  "servers[0].id: expected an integer, got 1.5");
 	CHECK_BAD("{\"servers\": [{\"id\": 9007199254740993, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 9007199254740992");
+		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 9007199254740993");
 	CHECK_BAD("{\"servers\": [{\"id\": 1e400, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got inf");
+		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 1e400");
 	CHECK_BAD("{\"servers\": [{\"id\": 0, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
 		  "servers[0].id: expected a positive integer, got 0");
@@ -256,10 +256,18 @@ TEST(bad_server_fields)
 		  "servers[0].id: duplicate key");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"\xff\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].name: not valid UTF-8");
+		  "snap.json:1:33: invalid JSON: invalid UTF-8 (byte 0xff)");
 	CHECK_BAD("{\"servers\": [{\"id\": \"\xff\xfe\", \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer, got a string \"\\xff\\xfe\"");
+		  "snap.json:1:22: invalid JSON: invalid UTF-8 (byte 0xff)");
+	/* "\u0000" decodes to a NUL, which no C string could carry. */
+	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"a\\u0000b\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
+		  "snap.json: servers[0].name: string contains a NUL character");
+	/* Integers written as floats are integers; 11.5 is not. */
+	CHECK_BAD("{\"servers\": [{\"id\": 11.5, \"name\": \"x\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
+		  "servers[0].id: expected an integer, got 11.5");
 	CHECK_BAD("{\"servers\": [7], \"floating_ips\": []}",
 		  "servers[0]: expected an object, got 7");
 
