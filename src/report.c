@@ -2,9 +2,11 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 
 /* Finding the servers and IPs an action names, by id. */
@@ -83,109 +85,98 @@ size_t report_count_actions(const struct report_group *g, size_t n)
 
 /* JSON */
 
-static void json_str_or_null(struct buf *out, const char *s)
-{
-	if (s)
-		buf_add_json_string(out, s);
-	else
-		buf_addstr(out, "null");
-}
-
-static void json_id_or_null(struct buf *out, int64_t id)
+static void json_id(struct jw *jw, const char *key, int64_t id)
 {
 	if (id)
-		buf_printf(out, "%" PRId64, id);
+		jw_int(jw, key, id);
 	else
-		buf_addstr(out, "null");
+		jw_null(jw, key);
 }
 
-static void json_fip_fields(struct buf *out, const struct lookup *l, int64_t id)
+static void json_fip_fields(struct jw *jw, const struct lookup *l, int64_t id)
 {
 	const struct plan_fip *f = find_fip(l, id);
-	buf_printf(out, "{\"floating_ip\":%" PRId64 ",\"floating_ip_name\":", id);
-	json_str_or_null(out, f ? f->name : NULL);
-	buf_addstr(out, ",\"ip\":");
-	json_str_or_null(out, f ? f->ip : NULL);
+	jw_int(jw, "floating_ip", id);
+	jw_string(jw, "floating_ip_name", f ? f->name : NULL);
+	jw_string(jw, "ip", f ? f->ip : NULL);
 }
 
-static void json_server_fields(struct buf *out, const struct lookup *l,
-			       const char *key, int64_t id)
+static void json_server_fields(struct jw *jw, const struct lookup *l, const char *key,
+			       int64_t id)
 {
 	const struct plan_server *s = find_server(l, id);
-	buf_printf(out, ",\"%s\":", key);
-	json_id_or_null(out, id);
-	buf_printf(out, ",\"%s_name\":", key);
-	json_str_or_null(out, s ? s->name : NULL);
-	buf_printf(out, ",\"%s_status\":", key);
-	json_str_or_null(out, s ? health_name(s->status) : NULL);
+	char name[16], status[16];
+	snprintf(name, sizeof name, "%s_name", key);
+	snprintf(status, sizeof status, "%s_status", key);
+	json_id(jw, key, id);
+	jw_string(jw, name, s ? s->name : NULL);
+	jw_string(jw, status, s ? health_name(s->status) : NULL);
 }
 
-static void json_group(const struct report_group *g, struct buf *out)
+static void json_group(const struct report_group *g, struct jw *jw)
 {
 	const struct plan *p = g->plan;
 	struct lookup l;
 
 	lookup_init(&l, g);
-	buf_addstr(out, "{\"id\":");
-	json_str_or_null(out, g->id);
-	buf_addstr(out, ",\"display_name\":");
-	json_str_or_null(out, g->display_name);
-	buf_printf(out, ",\"readonly\":%s,\"deferred\":%s,\"defer_reason\":",
-		   g->readonly ? "true" : "false", g->deferred ? "true" : "false");
-	json_str_or_null(out, g->defer_reason);
-	buf_addstr(out, ",\"error\":");
-	json_str_or_null(out, g->error);
-	buf_printf(out, ",\"fail_open\":%s,\"frozen\":%s,\"candidates\":%zu,\"actions\":[",
-		   p && p->fail_open ? "true" : "false", p && p->frozen ? "true" : "false",
-		   p ? p->n_candidates : 0);
+	jw_object_begin(jw, NULL);
+	jw_string(jw, "id", g->id);
+	jw_string(jw, "display_name", g->display_name);
+	jw_bool(jw, "readonly", g->readonly);
+	jw_bool(jw, "deferred", g->deferred);
+	jw_string(jw, "defer_reason", g->defer_reason);
+	jw_string(jw, "error", g->error);
+	jw_bool(jw, "fail_open", p && p->fail_open);
+	jw_bool(jw, "frozen", p && p->frozen);
+	jw_int(jw, "candidates", p ? (int64_t)p->n_candidates : 0);
+	jw_array_begin(jw, "actions");
 	/* Moves and pending moves, merged in floating-IP id order. */
 	for (size_t i = 0, k = 0; p && i + k < p->n_actions + p->n_pending;) {
 		bool pend = i == p->n_actions ||
 			(k < p->n_pending && p->pending[k].fip < p->actions[i].fip);
 		const struct plan_action *a = pend ? &p->pending[k] : &p->actions[i];
-		if (i + k)
-			buf_addch(out, ',');
-		json_fip_fields(out, &l, a->fip);
-		json_server_fields(out, &l, "from", a->from);
-		json_server_fields(out, &l, "to", a->to);
-		buf_printf(out, ",\"reason\":\"%s\"", plan_reason_name(a->reason));
+		jw_object_begin(jw, NULL);
+		json_fip_fields(jw, &l, a->fip);
+		json_server_fields(jw, &l, "from", a->from);
+		json_server_fields(jw, &l, "to", a->to);
+		jw_string(jw, "reason", plan_reason_name(a->reason));
 		if (pend) {
-			int64_t due = g->pending_due ? g->pending_due[k] : 0;
-			buf_printf(out, ",\"pending_reason\":\"%s\",\"due_at\":",
-				   plan_reason_name(a->withheld));
-			json_id_or_null(out, due);
+			jw_string(jw, "pending_reason", plan_reason_name(a->withheld));
+			json_id(jw, "due_at", g->pending_due ? g->pending_due[k] : 0);
 			k++;
 		} else {
 			i++;
 		}
-		buf_addch(out, '}');
+		jw_end(jw);
 	}
-	buf_addstr(out, "],\"skipped\":[");
+	jw_end(jw);
+	jw_array_begin(jw, "skipped");
 	for (size_t i = 0; p && i < p->n_skipped; i++) {
 		const struct plan_skip *k = &p->skipped[i];
 		const struct plan_server *s = find_server(&l, k->server);
-		if (i)
-			buf_addch(out, ',');
-		json_fip_fields(out, &l, k->fip);
-		buf_addstr(out, ",\"server\":");
-		json_id_or_null(out, k->server);
-		buf_addstr(out, ",\"server_name\":");
-		json_str_or_null(out, s ? s->name : NULL);
-		buf_printf(out, ",\"reason\":\"%s\"}", plan_skip_name(k->reason));
+		jw_object_begin(jw, NULL);
+		json_fip_fields(jw, &l, k->fip);
+		json_id(jw, "server", k->server);
+		jw_string(jw, "server_name", s ? s->name : NULL);
+		jw_string(jw, "reason", plan_skip_name(k->reason));
+		jw_end(jw);
 	}
-	buf_addstr(out, "]}");
+	jw_end(jw);
+	jw_end(jw);
 	lookup_release(&l);
 }
 
 void report_json(const struct report_group *g, size_t n, struct buf *out)
 {
-	buf_addstr(out, "{\"groups\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addch(out, ',');
-		json_group(&g[i], out);
-	}
-	buf_addstr(out, "]}\n");
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	jw_array_begin(&jw, "groups");
+	for (size_t i = 0; i < n; i++)
+		json_group(&g[i], &jw);
+	jw_end(&jw);
+	jw_end(&jw);
+	buf_addch(out, '\n');
 }
 
 /* Human */

@@ -505,66 +505,66 @@ int snapshot_load(const char *path, struct snapshot *s, struct diags *d)
 	return rc;
 }
 
-static void write_index(struct buf *out, bool has, int64_t v)
+static void write_index(struct jw *jw, bool has, int64_t v)
 {
 	if (has)
-		buf_printf(out, ", \"resource_index\": %" PRId64, v);
+		jw_int(jw, "resource_index", v);
 	else
-		buf_addstr(out, ", \"resource_index\": null");
-}
-
-static void write_str(struct buf *out, const char *key, const char *v)
-{
-	buf_printf(out, ", \"%s\": ", key);
-	buf_add_json_string(out, v ? v : "");
+		jw_null(jw, "resource_index");
 }
 
 void snapshot_write(const char *group, const struct plan_options *opts,
 		    const struct plan_server *servers, size_t n_servers,
 		    const struct plan_fip *fips, size_t n_fips, struct buf *out)
 {
-	buf_addch(out, '{');
-	if (group) {
-		buf_addstr(out, "\"group\": ");
-		buf_add_json_string(out, group);
-		buf_addstr(out, ",\n ");
+	struct jw jw;
+	jw_init(&jw, out, true);
+	jw_object_begin(&jw, NULL);
+	jw_layout(&jw, JW_HANG);
+	if (group)
+		jw_string(&jw, "group", group);
+	if (opts) {
+		jw_string(&jw, "when_none_healthy", plan_none_healthy_name(opts->when_none_healthy));
+		jw_bool(&jw, "rebalance", opts->rebalance);
 	}
-	if (opts)
-		buf_printf(out, "\"when_none_healthy\": \"%s\", \"rebalance\": %s,\n ",
-			   plan_none_healthy_name(opts->when_none_healthy),
-			   opts->rebalance ? "true" : "false");
-	buf_addstr(out, "\"servers\": [");
+	jw_array_begin(&jw, "servers");
+	jw_layout(&jw, JW_LINES);
 	for (size_t i = 0; i < n_servers; i++) {
 		const struct plan_server *v = &servers[i];
-		buf_printf(out, "%s\n  {\"id\": %" PRId64, i ? "," : "", v->id);
-		write_str(out, "name", v->name);
-		write_str(out, "location", v->location);
-		write_str(out, "network_zone", v->network_zone);
-		write_index(out, v->has_index, v->resource_index);
-		write_str(out, "status", health_name(v->status));
+		jw_object_begin(&jw, NULL);
+		jw_int(&jw, "id", v->id);
+		jw_string(&jw, "name", v->name ? v->name : "");
+		jw_string(&jw, "location", v->location ? v->location : "");
+		jw_string(&jw, "network_zone", v->network_zone ? v->network_zone : "");
+		write_index(&jw, v->has_index, v->resource_index);
+		jw_string(&jw, "status", health_name(v->status));
 		if (v->probation)
-			buf_addstr(out, ", \"probation\": true");
-		buf_addch(out, '}');
+			jw_bool(&jw, "probation", true);
+		jw_end(&jw);
 	}
-	buf_addstr(out, n_servers ? "\n ],\n " : "],\n ");
-	buf_addstr(out, "\"floating_ips\": [");
+	jw_end(&jw);
+	jw_array_begin(&jw, "floating_ips");
+	jw_layout(&jw, JW_LINES);
 	for (size_t i = 0; i < n_fips; i++) {
 		const struct plan_fip *v = &fips[i];
-		buf_printf(out, "%s\n  {\"id\": %" PRId64, i ? "," : "", v->id);
+		jw_object_begin(&jw, NULL);
+		jw_int(&jw, "id", v->id);
 		if (v->name)
-			write_str(out, "name", v->name);
+			jw_string(&jw, "name", v->name);
 		if (v->ip)
-			write_str(out, "ip", v->ip);
-		write_str(out, "location", v->location);
-		write_str(out, "network_zone", v->network_zone);
-		write_index(out, v->has_index, v->resource_index);
+			jw_string(&jw, "ip", v->ip);
+		jw_string(&jw, "location", v->location ? v->location : "");
+		jw_string(&jw, "network_zone", v->network_zone ? v->network_zone : "");
+		write_index(&jw, v->has_index, v->resource_index);
 		if (v->server)
-			buf_printf(out, ", \"server\": %" PRId64, v->server);
+			jw_int(&jw, "server", v->server);
 		else
-			buf_addstr(out, ", \"server\": null");
+			jw_null(&jw, "server");
 		if (v->server_missing)
-			buf_addstr(out, ", \"server_missing\": true");
-		buf_addch(out, '}');
+			jw_bool(&jw, "server_missing", true);
+		jw_end(&jw);
 	}
-	buf_addstr(out, n_fips ? "\n ]}\n" : "]}\n");
+	jw_end(&jw);
+	jw_end(&jw);
+	buf_addch(out, '\n');
 }
