@@ -57,7 +57,7 @@ static void compute_deferral(struct group *g)
 	}
 	if (unknown) {
 		struct plan b;
-		plan_compute(hopeful, g->n_servers, g->pfips, g->n_fips, &b);
+		plan_compute(&g->cfg->planner, hopeful, g->n_servers, g->pfips, g->n_fips, &b);
 		g->n_deferred = defer_moves(&g->plan, &b, g->pservers, g->n_servers, g->pfips,
 					    g->n_fips, g->deferred);
 		plan_release(&b);
@@ -69,31 +69,36 @@ static void compute_deferral(struct group *g)
 			xasprintf("%zu servers have unknown status (%s, ...)", unknown, first);
 }
 
+/*
+ * Probation is judged against the wall clock, since health_since is
+ * stored between runs; the planner itself has no clock. A failback
+ * withheld by probation is planned again when it ends (pending_due).
+ */
 void group_compute_plan(struct group *g)
 {
+	int64_t now = now_ms();
 	plan_release(&g->plan);
 	free(g->pservers);
 	free(g->pfips);
+	free(g->pending_due);
 	g->pservers = xcalloc(g->n_servers + 1, sizeof *g->pservers);
 	g->pfips = xcalloc(g->n_fips + 1, sizeof *g->pfips);
-	for (size_t i = 0; i < g->n_servers; i++) {
-		const struct store_server *s = &g->servers[i];
-		g->pservers[i] = (struct plan_server){
-			.id = s->s.id, .name = s->s.name, .location = s->s.location,
-			.network_zone = s->s.network_zone, .has_index = s->s.has_index,
-			.resource_index = s->s.resource_index, .status = s->health,
-		};
-	}
-	for (size_t i = 0; i < g->n_fips; i++) {
-		const struct hc_fip *f = &g->fips[i];
-		g->pfips[i] = (struct plan_fip){
-			.id = f->id, .name = f->name, .ip = f->ip, .location = f->location,
-			.network_zone = f->network_zone, .has_index = f->has_index,
-			.resource_index = f->resource_index, .server = f->server,
-		};
-	}
-	plan_compute(g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	store_plan_inputs(g->servers, g->n_servers, g->fips, g->n_fips,
+			  g->cfg->failback_delay_ms, now, g->pservers, g->pfips);
+	plan_compute(&g->cfg->planner, g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	g->pending_due = xcalloc(g->plan.n_pending + 1, sizeof *g->pending_due);
+	store_pending_due(&g->plan, g->servers, g->n_servers, g->cfg->failback_delay_ms, now,
+			  g->pending_due);
 	compute_deferral(g);
+}
+
+int64_t group_failback_due(const struct group *g)
+{
+	int64_t due = 0;
+	for (size_t i = 0; g->pending_due && i < g->plan.n_pending; i++)
+		if (g->pending_due[i] && (!due || g->pending_due[i] < due))
+			due = g->pending_due[i];
+	return due;
 }
 
 /* The names of the servers whose health is unknown, for the alert. */
@@ -220,7 +225,7 @@ static void log_plan(struct group *g, const char *msg)
 	}
 }
 
-/* Fail-open or a location without a healthy server: tell people once. */
+/* Frozen, fail-open or a location without a healthy server: tell people once. */
 static void check_alerts(struct engine *e, struct group *g)
 {
 	struct buf key = BUF_INIT, text = BUF_INIT, locs = BUF_INIT;
@@ -230,8 +235,8 @@ static void check_alerts(struct engine *e, struct group *g)
 	/* All unknown (a new state) is not an outage; unhealthy ones are. */
 	if (!any_unhealthy) {
 		/* Nothing to say. */
-	} else if (g->n_servers && g->plan.fail_open) {
-		buf_addstr(&key, "fail-open");
+	} else if (g->n_servers && (g->plan.frozen || g->plan.fail_open)) {
+		buf_addstr(&key, g->plan.frozen ? "frozen" : "fail-open");
 	} else {
 		for (size_t i = 0; i < g->n_servers; i++) {
 			const char *loc = g->servers[i].s.location ? g->servers[i].s.location : "?";
@@ -253,7 +258,11 @@ static void check_alerts(struct engine *e, struct group *g)
 	}
 	if (tell_once(&g->meta.alert, key.data)) {
 		g->save_meta = true;
-		if (key.len && g->plan.fail_open) {
+		if (key.len && g->plan.frozen) {
+			msg_frozen(&text, g->cfg);
+			log_kv(LOG_ERROR, g->cfg->id, "no server is healthy: frozen, nothing moves", NULL);
+			engine_post(e, g, "frozen", &text);
+		} else if (key.len && g->plan.fail_open) {
 			msg_fail_open(&text, g->cfg);
 			log_kv(LOG_ERROR, g->cfg->id, "no server is healthy: failing open", NULL);
 			engine_post(e, g, "fail_open", &text);
@@ -336,6 +345,17 @@ bool apply_decide(struct group *g)
 		const struct hc_fip *f = group_fip(g, sk->fip);
 		log_kv(LOG_DEBUG, cfg->id, "floating IP left alone", "floating_ip", f ? f->name : "?",
 		       "reason", plan_skip_name(sk->reason), NULL);
+	}
+	for (size_t i = 0; i < g->plan.n_pending; i++) {
+		const struct plan_action *a = &g->plan.pending[i];
+		const struct hc_fip *f = group_fip(g, a->fip);
+		struct store_server *to = group_server(g, a->to);
+		char due[32] = "?";
+		if (g->pending_due[i])
+			format_time_utc(g->pending_due[i], due);
+		log_kv(LOG_INFO, cfg->id, "failback waits for the end of a probation",
+		       "floating_ip", f ? f->name : "?", "to", to ? to->s.name : "?",
+		       "reason", plan_reason_name(a->withheld), "due_at", due, NULL);
 	}
 	settle_deferral(g, true);
 	if (!g->plan.n_actions) {
@@ -630,6 +650,8 @@ void apply_release(struct group *g)
 	free(g->pfips);
 	free(g->deferred);
 	free(g->defer_reason);
+	free(g->pending_due);
+	g->pending_due = NULL;
 	g->pservers = NULL;
 	g->pfips = NULL;
 	g->deferred = NULL;

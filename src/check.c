@@ -45,12 +45,8 @@
 #include <strings.h>
 #include <sys/resource.h>
 
-#include <curl/curl.h>
-
 #include "check.h"
-#include "util.h"
-
-#include "check.h"
+#include "curl_api.h"
 #include "http.h"
 #include "loop.h"
 #include "util.h"
@@ -141,7 +137,6 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *arg)
 static char *curl_default_path(CURLINFO what)
 {
 	char *out = NULL;
-#if LIBCURL_VERSION_NUM >= 0x075400     /* CURLINFO_CAINFO/CAPATH: 7.84.0 */
 	CURL *e = curl_easy_init();
 	char *path = NULL;
 
@@ -149,9 +144,6 @@ static char *curl_default_path(CURLINFO what)
 		out = xstrdup(path);
 	if (e)
 		curl_easy_cleanup(e);
-#else
-	(void)what;
-#endif
 	return out;
 }
 
@@ -646,10 +638,12 @@ int check_round_run(struct check_target *t, size_t n)
 		check_target_release(&t[i]);
 	if (n == 0)
 		return 0;
-	struct loop *l = loop_new();
+	char *why = NULL;
+	struct loop *l = loop_new(&why);
 	if (!l) {
 		for (size_t i = 0; i < n; i++)
-			t[i].error = xstrdup("not run: curl_multi_init failed");
+			t[i].error = xasprintf("not run: %s", why);
+		free(why);
 		return -1;
 	}
 	loop_reserve(l, n);

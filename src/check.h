@@ -15,6 +15,9 @@
  * stay valid until the check's callback ran or it was cancelled. The
  * outputs of check_round_run() belong to the target; check_target_release()
  * frees them.
+ *
+ * libcurl is loaded by loop_new() (curl_api.h): a run with nothing due
+ * never makes a loop, so never loads it.
  */
 #ifndef FLIPPER_CHECK_H
 #define FLIPPER_CHECK_H

@@ -758,6 +758,9 @@ static int64_t next_due_wall(struct engine *e)
 		earliest(&next, g->meta.inventory_at + g->cfg->poll_interval_ms);
 		if (g->pass.deferred_since)
 			earliest(&next, g->pass.deferred_since + group_defer_bound(g->cfg));
+		/* A failback waiting for a probation: plan again when it ends. */
+		if (group_failback_due(g))
+			earliest(&next, group_failback_due(g));
 		for (size_t i = 0; i < g->n_targets; i++) {
 			const struct target *t = g->targets[i];
 			int64_t due = schedule_due_from_wall(t->st.last_run, target_interval(t), now, mono);
@@ -811,6 +814,7 @@ static void add_report(struct engine *e, struct engine_result *res)
 			.defer_reason = g->defer_reason,
 			.servers = g->pservers, .n_servers = g->n_servers,
 			.fips = g->pfips, .n_fips = g->n_fips, .plan = &g->plan,
+			.pending_due = g->pending_due,
 		};
 	}
 	report_human(rg, n, &res->report_human);
@@ -867,9 +871,11 @@ static size_t count_targets(const struct engine *e)
 
 void engine_run(struct engine *e, struct engine_result *res)
 {
-	e->loop = loop_new();
+	char *why = NULL;
+	e->loop = loop_new(&why);
 	if (!e->loop) {
-		log_kv(LOG_ERROR, NULL, "cannot start: libcurl is unusable", NULL);
+		log_kv(LOG_ERROR, NULL, "cannot run: the network is out of reach", "error", why, NULL);
+		free(why);
 		res->failed = true;
 		return;
 	}

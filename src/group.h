@@ -99,6 +99,7 @@ struct group {
 	struct plan plan;
 	struct plan_server *pservers;
 	struct plan_fip *pfips;
+	int64_t *pending_due;            /* per plan.pending: when its probation ends */
 	bool *deferred;                  /* per action: waits for unknown servers */
 	size_t n_deferred;
 	char *defer_reason;
@@ -183,6 +184,8 @@ void inventory_rebuild_targets(struct group *g);
 /* How long moves may wait for servers of unknown health (ms). */
 int64_t group_defer_bound(const struct group_config *cfg);
 void group_compute_plan(struct group *g);
+/* When the earliest failback withheld by probation may go (wall clock); 0: none. */
+int64_t group_failback_due(const struct group *g);
 /*
  * Decide on the pass's plan: alerts, deferral, readonly, refusal. Returns
  * true when actions are to be applied (after a re-read of the floating IPs).

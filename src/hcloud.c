@@ -25,7 +25,6 @@
 #include "hcloud.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"

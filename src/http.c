@@ -4,10 +4,6 @@
 #include <limits.h>
 #include <string.h>
 
-#if LIBCURL_VERSION_NUM < 0x074200
-#error "flipper needs libcurl 7.66.0 or newer (curl_multi_poll)"
-#endif
-
 CURLcode http_setup(CURL *h, const struct http_opts *o)
 {
 	CURLcode rc;
@@ -19,10 +15,8 @@ CURLcode http_setup(CURL *h, const struct http_opts *o)
 			return rc;                              \
 	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500     /* CURLOPT_PROTOCOLS_STR: 7.85.0 */
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : HTTP_USER_AGENT);
 	if (o->errbuf) {

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
+#include "curl_api.h"
 
 #ifndef FLIPPER_VERSION
 #define FLIPPER_VERSION "0.0.0"

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "util.h"
 
 /* Descriptors kept free for everything but checks: state, logs, API, webhooks. */
@@ -125,11 +126,19 @@ static void run_timers(struct loop *l)
 
 /* ---- transfers -------------------------------------------------------------- */
 
-struct loop *loop_new(void)
+struct loop *loop_new(char **why)
 {
+	char *reason = NULL;
+	*why = NULL;
+	if (curl_api_load(&reason) < 0) {
+		*why = xasprintf("%s: %s", CURL_API_UNAVAILABLE, reason);
+		free(reason);
+		return NULL;
+	}
 	struct loop *l = xcalloc(1, sizeof *l);
 	l->multi = curl_multi_init();
 	if (!l->multi) {
+		*why = xasprintf("%s: curl_multi_init failed", CURL_API_UNAVAILABLE);
 		free(l);
 		return NULL;
 	}

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
+#include "curl_api.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -51,7 +51,11 @@ struct loop_xfer {
 };
 
 /* loop.c */
-struct loop *loop_new(void);
+/*
+ * Loads libcurl (curl_api.h) first. NULL with *why (owned) when it cannot
+ * be used: "libcurl_unavailable: ...".
+ */
+struct loop *loop_new(char **why);
 /* Every transfer still in is removed without its callback. */
 void loop_free(struct loop *l);
 /*

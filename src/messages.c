@@ -168,6 +168,14 @@ void msg_moves(struct buf *b, const struct group_config *g, const struct msg_mov
 	}
 }
 
+void msg_frozen(struct buf *b, const struct group_config *g)
+{
+	msg_header(b, g, ":snowflake:", "Frozen");
+	buf_addstr(b, "No server in this group is healthy: no floating IP is moved "
+		   "until one is (when\\_none\\_healthy: freeze). A checker that lost "
+		   "its network sees this too; otherwise the servers need attention.\n");
+}
+
 void msg_fail_open(struct buf *b, const struct group_config *g)
 {
 	msg_header(b, g, ":rotating_light:", "Fail-open");

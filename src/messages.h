@@ -81,6 +81,7 @@ void msg_unknown_servers(struct buf *b, const struct group_config *g, const char
 			 int64_t waited_ms);
 /* One line per move: "- vip-1 `198.51.100.1`: lb-a (unhealthy) → lb-b (healthy), reason: ..." */
 void msg_moves(struct buf *b, const struct group_config *g, const struct msg_move *m, size_t n);
+void msg_frozen(struct buf *b, const struct group_config *g);
 void msg_fail_open(struct buf *b, const struct group_config *g);
 void msg_no_healthy_location(struct buf *b, const struct group_config *g, const char *locations);
 void msg_plan_refused(struct buf *b, const struct group_config *g, const struct msg_move *m,

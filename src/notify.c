@@ -1,12 +1,13 @@
 /* notify.c — the notification outbox and the heartbeat. */
 #include "notify.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_api.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "messages.h"
@@ -50,35 +51,26 @@ void notify_target_hash(const struct notify_target *t, char out[17])
 
 static char *payload_for(const struct notify_target *t, const char *text)
 {
-	struct buf b;
-	buf_init(&b, 0);
-	buf_addstr(&b, "{\"text\":");
+	struct buf b = BUF_INIT, slack = BUF_INIT;
+	struct jw jw;
+	jw_init(&jw, &b, false);
+	jw_object_begin(&jw, NULL);
 	if (t->type == NOTIFY_SLACK) {
-		struct buf slack;
-		buf_init(&slack, 0);
 		msg_to_slack(text, &slack);
-		buf_add_json_string(&b, slack.data ? slack.data : "");
-		buf_release(&slack);
+		jw_string(&jw, "text", slack.data);
 	} else {
-		buf_add_json_string(&b, text);
+		jw_string(&jw, "text", text);
 	}
-	if (t->channel) {
-		buf_addstr(&b, ",\"channel\":");
-		buf_add_json_string(&b, t->channel);
-	}
-	if (t->username) {
-		buf_addstr(&b, ",\"username\":");
-		buf_add_json_string(&b, t->username);
-	}
-	if (t->icon_url) {
-		buf_addstr(&b, ",\"icon_url\":");
-		buf_add_json_string(&b, t->icon_url);
-	}
-	if (t->icon_emoji) {
-		buf_addstr(&b, ",\"icon_emoji\":");
-		buf_add_json_string(&b, t->icon_emoji);
-	}
-	buf_addch(&b, '}');
+	/* Unset fields are left out: the webhook's own defaults apply. */
+	const char *const optional[][2] = {
+		{ "channel", t->channel }, { "username", t->username },
+		{ "icon_url", t->icon_url }, { "icon_emoji", t->icon_emoji },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(optional); i++)
+		if (optional[i][1])
+			jw_string(&jw, optional[i][0], optional[i][1]);
+	jw_end(&jw);
+	buf_release(&slack);
 	return buf_detach(&b);
 }
 

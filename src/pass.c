@@ -46,12 +46,19 @@ static void conclude(struct group *g, bool ok)
 	if (!e->o.dry_run) {
 		g->meta.last_round_at = now_ms() - (mono - g->pass_started);
 		g->meta.last_round_ms = mono - g->pass_started;
+		/* The planner settings of this pass: status reads no configuration. */
+		g->meta.failback_delay_ms = g->cfg->failback_delay_ms;
+		g->meta.planner = g->cfg->planner;
 		g->save_meta = true;
 	}
 	engine_pass_concluded(g);
 	if (e->o.mode == ENGINE_ONCE || e->stopping)
 		return;
 	int64_t next = g->pass_wanted ? mono : mono + pass_interval(g->cfg);
+	/* A failback withheld by probation: pass again when it may go. */
+	int64_t due = group_failback_due(g), wall = now_ms();
+	if (due && mono + (due - wall) < next)
+		next = mono + (due > wall ? due - wall : 0);
 	if (!loop_timer_armed(&g->pass_timer) || g->pass_timer.due > next)
 		loop_timer_arm(e->loop, &g->pass_timer, next);
 }

@@ -17,12 +17,12 @@
  * HCLOUD_REQUEST_TIMEOUT_MS, HCLOUD_RETRY_BASE_MS, HCLOUD_RETRY_CAP_MS,
  * HCLOUD_POLL_MS, HCLOUD_LOG_LEVEL (debug|info|warn|error).
  */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_api.h"
 #include "hcloud.h"
 #include "log.h"
 #include "loop.h"
@@ -227,9 +227,11 @@ int main(int argc, char **argv)
 	if (lvl && log_level_parse(lvl, &level) < 0)
 		return usage();
 	log_setup(level, LOG_FORMAT_TEXT);
-	struct loop *l = loop_new();
+	char *why = NULL;
+	struct loop *l = loop_new(&why);
 	if (!l) {
-		fputs("hcloud-driver: cannot start the event loop (libcurl)\n", stderr);
+		fprintf(stderr, "hcloud-driver: cannot start the event loop: %s\n", why);
+		free(why);
 		return 1;
 	}
 
@@ -258,5 +260,6 @@ int main(int argc, char **argv)
 	}
 	hc_error_release(&err);
 	loop_free(l);
+	curl_api_release();
 	return rc;
 }

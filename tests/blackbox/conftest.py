@@ -45,6 +45,10 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     e.pop("HCLOUD_ENDPOINT", None)
     e.pop("FLIPPER_CONFIG", None)
     e.pop("FLIPPER_STATE", None)
+    # Set when the tests themselves run under systemd; each would be a
+    # token or state source the test did not ask for.
+    e.pop("CREDENTIALS_DIRECTORY", None)
+    e.pop("STATE_DIRECTORY", None)
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
@@ -185,16 +189,18 @@ def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
                                server=server, labels=lab)
 
 
-def _env_pair(self, loc_a="fsn1", loc_b="fsn1"):
+def _env_pair(self, loc_a="fsn1", loc_b="fsn1", canonical=False):
     """lb-a (127.0.0.11) and lb-b (127.0.0.12), both answering 200, and
     vip-1 (198.51.100.1) on lb-a. The first backend picks a free port and
     the later ones share it (a check has one port): test runs going on
-    at the same time never collide."""
+    at the same time never collide. canonical: lb-a and vip-1 share
+    resource_index 0, so vip-1 goes back to lb-a when lb-a recovers."""
     if not hasattr(self, "port"):
         self.port = 0
-    self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a)
+    index = {"resource_index": "0"} if canonical else None
+    self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a, labels=index)
     self.add_lb(LB_B, "lb-b", "127.0.0.12", loc_b)
-    self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a)
+    self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a, labels=index)
 
 
 def _env_webhooks(self, path=HOOK_PATH):

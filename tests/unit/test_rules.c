@@ -53,16 +53,16 @@ TEST(moves_wait_only_when_unknown_servers_could_change_them)
 	};
 	/* Plan a (unknown not a candidate): everything to "ok". */
 	struct plan_action aa[] = {
-		{ 10, 1, 2, REASON_TARGET_UNHEALTHY },
-		{ 11, 3, 2, REASON_TARGET_UNHEALTHY },
-		{ 12, 0, 2, REASON_UNASSIGNED },
-		{ 13, 4, 2, REASON_TARGET_UNHEALTHY },
+		{ .fip = 10, .from = 1, .to = 2, .reason = REASON_TARGET_UNHEALTHY },
+		{ .fip = 11, .from = 3, .to = 2, .reason = REASON_TARGET_UNHEALTHY },
+		{ .fip = 12, .from = 0, .to = 2, .reason = REASON_UNASSIGNED },
+		{ .fip = 13, .from = 4, .to = 2, .reason = REASON_TARGET_UNHEALTHY },
 	};
 	/* Plan b (unknown healthy): 10 would go to "new", 11 stays, 12 to "new", 13 to "ok". */
 	struct plan_action ba[] = {
-		{ 10, 1, 3, REASON_TARGET_UNHEALTHY },
-		{ 12, 0, 3, REASON_UNASSIGNED },
-		{ 13, 4, 2, REASON_TARGET_UNHEALTHY },
+		{ .fip = 10, .from = 1, .to = 3, .reason = REASON_TARGET_UNHEALTHY },
+		{ .fip = 12, .from = 0, .to = 3, .reason = REASON_UNASSIGNED },
+		{ .fip = 13, .from = 4, .to = 2, .reason = REASON_TARGET_UNHEALTHY },
 	};
 	struct plan a = plan_of(aa, 4), b = plan_of(ba, 3);
 	bool d[4];
@@ -80,7 +80,7 @@ TEST(moves_towards_a_server_not_known_healthy_wait)
 		{ .id = 2, .status = HEALTH_UNKNOWN },
 	};
 	struct plan_fip f[] = { { .id = 10, .server = 0 } };
-	struct plan_action aa[] = { { 10, 0, 1, REASON_UNASSIGNED } };
+	struct plan_action aa[] = { { .fip = 10, .from = 0, .to = 1, .reason = REASON_UNASSIGNED } };
 	struct plan a = plan_of(aa, 1), b = plan_of(aa, 1);
 	bool d[1];
 	CHECK_EQ_INT(defer_moves(&a, &b, s, 2, f, 1, d), 1);
