@@ -69,6 +69,8 @@ static void compute_deferral(struct group *g)
 			xasprintf("%zu servers have unknown status (%s, ...)", unknown, first);
 }
 
+static void compute_holds(struct group *g);
+
 /*
  * Probation is judged against the wall clock, since health_since is
  * stored between runs; the planner itself has no clock. A failback
@@ -90,6 +92,36 @@ void group_compute_plan(struct group *g)
 	store_pending_due(&g->plan, g->servers, g->n_servers, g->cfg->failback_delay_ms, now,
 			  g->pending_due);
 	compute_deferral(g);
+	compute_holds(g);
+}
+
+/*
+ * An IP somebody moved outside flipper stays where they put it until its
+ * hold ends, unless that server is unhealthy or gone. A hold whose IP
+ * moved on since is over.
+ */
+static void compute_holds(struct group *g)
+{
+	int64_t now = now_ms();
+	free(g->held);
+	g->held = xcalloc(g->plan.n_actions + 1, sizeof *g->held);
+	size_t w = 0;
+	for (size_t i = 0; i < g->n_holds; i++) {
+		const struct store_hold *h = &g->holds[i];
+		const struct hc_fip *f = group_fip(g, h->fip);
+		if (h->until <= now || !f || f->server != h->server) {
+			g->save_holds = true;
+			continue;            /* over */
+		}
+		g->holds[w++] = *h;
+		const struct store_server *s = group_server(g, h->server);
+		if (!s || s->health == HEALTH_UNHEALTHY)
+			continue;            /* it must go anyway */
+		for (size_t k = 0; k < g->plan.n_actions; k++)
+			if (g->plan.actions[k].fip == h->fip)
+				g->held[k] = true;
+	}
+	g->n_holds = w;
 }
 
 int64_t group_failback_due(const struct group *g)
@@ -166,15 +198,18 @@ static void settle_deferral(struct group *g, bool tell)
 	g->n_deferred = 0;
 }
 
-/* Actions to apply: the plan's, but those that wait. */
+/* Actions to apply: the plan's, but those that wait or are held. */
 static bool applies(const struct group *g, size_t i)
 {
-	return !g->deferred || !g->deferred[i];
+	return !(g->deferred && g->deferred[i]) && !(g->held && g->held[i]);
 }
 
 static size_t n_applies(const struct group *g)
 {
-	return g->plan.n_actions - g->n_deferred;
+	size_t n = 0;
+	for (size_t i = 0; i < g->plan.n_actions; i++)
+		n += applies(g, i);
+	return n;
 }
 
 static void plan_key(const struct group *g, struct buf *b)
@@ -358,6 +393,13 @@ bool apply_decide(struct group *g)
 		       "reason", plan_reason_name(a->withheld), "due_at", due, NULL);
 	}
 	settle_deferral(g, true);
+	for (size_t i = 0; i < g->plan.n_actions; i++) {
+		if (!g->held[i])
+			continue;
+		const struct hc_fip *f = group_fip(g, g->plan.actions[i].fip);
+		log_kv(LOG_INFO, cfg->id, "floating IP left where it was moved outside flipper",
+		       "floating_ip", f ? f->name : "?", NULL);
+	}
 	if (!g->plan.n_actions) {
 		forget_pending_plans(g);
 		return false;
@@ -496,6 +538,7 @@ static void apply_start_ready(struct apply *ap)
 		if (!ready)
 			continue;
 		x->started = true;
+		inventory_asked(g, a->fip, a->to);
 		x->op = hcloud_assign(g->api, a->fip, a->to, a->from,
 				      mono_ms() + g->cfg->plan_apply_timeout_ms, action_done, x);
 	}
@@ -519,7 +562,7 @@ static void apply_finish(struct apply *ap)
 	struct group *g = ap->g;
 	struct engine *e = g->e;
 	const struct group_config *cfg = g->cfg;
-	struct buf outcome = BUF_INIT, failures = BUF_INIT, b = BUF_INIT;
+	struct buf outcome = BUF_INIT, failures = BUF_INIT, b = BUF_INIT, summary = BUF_INIT;
 	for (size_t i = 0; i < ap->n; i++) {
 		const struct apply_action *x = &ap->a[i];
 		if (x->ok)
@@ -529,9 +572,13 @@ static void apply_finish(struct apply *ap)
 		struct store_server *to = group_server(g, a->to);
 		char *msg = hc_error_format(&x->err);
 		msg_action_failed(&outcome, f && f->name ? f->name : "?", to ? to->s.name : "?", msg);
+		if (!summary.len)
+			buf_printf(&summary, "%zu of %zu actions failed; %s: %s", g->apply_failed, ap->n,
+				   f && f->name ? f->name : "?", msg);
 		free(msg);
 		failure_key(&failures, a, &x->err);
 	}
+	char *key = xstrdup(failures.data);
 	struct msg_move *moves = plan_moves(g);
 	size_t n = n_applies(g);
 	int64_t now = now_ms();
@@ -565,15 +612,21 @@ static void apply_finish(struct apply *ap)
 		forget_failed_plan(g);
 	}
 	g->save_meta = g->save_fips = true;
-	bool ok = !g->apply_failed;
+	bool failed = g->apply_failed != 0;
 	buf_release(&b);
 	buf_release(&failures);
 	buf_release(&outcome);
 	free(moves);
 	g->apply = NULL;
 	apply_free(ap);
-	ok &= engine_flush(e) == 0;
-	pass_applied(g, ok);
+	if (engine_flush(e) < 0 && !failed) {
+		buf_reset(&summary);
+		buf_addstr(&summary, "the state file cannot be written");
+		failed = true;
+	}
+	pass_applied(g, failed ? summary.data : NULL, key);
+	buf_release(&summary);
+	free(key);
 }
 
 void apply_run(struct group *g, struct hc_result *reread)
@@ -586,6 +639,7 @@ void apply_run(struct group *g, struct hc_result *reread)
 	 * someone else already moved an IP, the cache must learn it, or every
 	 * pass until the next poll re-plans the same stale move.
 	 */
+	inventory_outside_moves(g, reread->fips, reread->n_fips);
 	hc_fips_free(g->fips, g->n_fips);
 	g->fips = reread->fips;
 	g->n_fips = reread->n_fips;
@@ -598,14 +652,14 @@ void apply_run(struct group *g, struct hc_result *reread)
 		log_kv(LOG_INFO, cfg->id, "the floating IPs are already where the plan wants them", NULL);
 		if (!g->plan.n_actions)
 			forget_pending_plans(g);
-		pass_applied(g, engine_flush(e) == 0);
+		pass_applied(g, engine_flush(e) == 0 ? NULL : "the state file cannot be written", NULL);
 		return;
 	}
 	struct msg_move *moves = plan_moves(g);
 	size_t n = n_applies(g);
 	if (refused(g, moves)) {
 		free(moves);
-		pass_applied(g, engine_flush(e) == 0);
+		pass_applied(g, engine_flush(e) == 0 ? NULL : "the state file cannot be written", NULL);
 		return;
 	}
 
@@ -649,8 +703,10 @@ void apply_release(struct group *g)
 	free(g->pservers);
 	free(g->pfips);
 	free(g->deferred);
+	free(g->held);
 	free(g->defer_reason);
 	free(g->pending_due);
+	g->held = NULL;
 	g->pending_due = NULL;
 	g->pservers = NULL;
 	g->pfips = NULL;

@@ -155,6 +155,8 @@ static int flush_group(struct engine *e, struct group *g)
 		if (store_group_save(s, id, &g->meta) < 0 || store_pass_save(s, id, &g->pass) < 0)
 			return -1;
 	}
+	if (g->save_holds && store_holds_save(s, id, g->holds, g->n_holds) < 0)
+		return -1;
 	if (g->save_inventory) {
 		if (store_servers_save(s, id, g->servers, g->n_servers) < 0 ||
 		    store_fips_save(s, id, g->fips, g->n_fips) < 0 ||
@@ -178,14 +180,15 @@ static int flush_group(struct engine *e, struct group *g)
 	}
 	for (size_t i = 0; i < g->n_targets; i++)
 		g->targets[i]->dirty = false;
-	g->save_meta = g->save_inventory = g->save_fips = false;
+	g->save_meta = g->save_inventory = g->save_fips = g->save_holds = false;
 	g->n_health_changed = 0;
 	return 0;
 }
 
 static bool group_dirty(const struct group *g)
 {
-	if (g->save_meta || g->save_inventory || g->save_fips || g->n_health_changed)
+	if (g->save_meta || g->save_inventory || g->save_fips || g->save_holds ||
+	    g->n_health_changed)
 		return true;
 	for (size_t i = 0; i < g->n_targets; i++)
 		if (g->targets[i]->dirty)
@@ -497,14 +500,24 @@ static int load_group(struct engine *e, struct group *g)
 	if (found < 0 || store_pass_load(e->store, id, &g->pass) < 0 ||
 	    store_servers_load(e->store, id, &g->servers, &g->n_servers) < 0 ||
 	    store_fips_load(e->store, id, &g->fips, &g->n_fips) < 0 ||
+	    store_holds_load(e->store, id, &g->holds, &g->n_holds) < 0 ||
 	    store_targets_load(e->store, id, &st, &n) < 0) {
 		log_kv(LOG_ERROR, id, "cannot read the state", "error", store_errmsg(e->store), NULL);
 		store_targets_free(st, n);
 		return -1;
 	}
 	int64_t wall = now_ms(), mono = mono_ms();
+	g->cap_holds = g->n_holds;
+	/* A hold that ends later than it could have been given: the clock stepped back. */
+	int64_t hold_ms = g->cfg->poll_interval_ms > 0 ? g->cfg->poll_interval_ms : 60000;
+	for (size_t i = 0; i < g->n_holds; i++) {
+		if (g->holds[i].until > wall + hold_ms) {
+			g->holds[i].until = wall + hold_ms;
+			g->save_holds = true;
+		}
+	}
 	int64_t *times[] = { &g->meta.inventory_at, &g->meta.failed_told_at, &g->meta.failed_since,
-			     &g->pass.deferred_since };
+			     &g->pass.deferred_since, &g->pass.fail_since, &g->pass.last_pass_at };
 	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
 		if (*times[i] > wall) {
 			*times[i] = wall;
@@ -567,6 +580,10 @@ static void group_release(struct engine *e, struct group *g)
 	store_servers_free(g->servers, g->n_servers);
 	hc_fips_free(g->fips, g->n_fips);
 	free(g->health_changed);
+	free(g->listing_error);
+	free(g->listing_key);
+	free(g->holds);
+	free(g->asked);
 	hcloud_client_free(g->api);
 	free(g->persisted);
 }
@@ -628,15 +645,18 @@ static void heartbeat_consider(struct engine *e)
 	int64_t now = now_ms(), mono = mono_ms();
 	if (!heartbeat_due(e->beat_last_ok, c->heartbeat_interval_ms, now))
 		return;
-	int64_t *age = xcalloc(e->n_g + 1, sizeof *age);
+	int64_t *age = xcalloc(e->n_g + 1, sizeof *age), *window = xcalloc(e->n_g + 1, sizeof *window);
 	bool *ok = xcalloc(e->n_g + 1, sizeof *ok);
 	for (size_t i = 0; i < e->n_g; i++) {
 		/* One-shot: this run's own pass, however long ago it ended. */
 		age[i] = !e->g[i].passed ? -1 : e->o.mode == ENGINE_ONCE ? 0 : mono - e->g[i].pass_at;
 		ok[i] = e->g[i].pass_ok;
+		int64_t every = 2 * pass_interval(e->g[i].cfg);
+		window[i] = every > c->heartbeat_interval_ms ? every : c->heartbeat_interval_ms;
 	}
-	bool allowed = heartbeat_allowed(c->heartbeat_interval_ms, age, ok, e->n_g);
+	bool allowed = heartbeat_allowed(window, age, ok, e->n_g);
 	free(age);
+	free(window);
 	free(ok);
 	if (allowed && engine_flush(e) == 0)
 		heartbeat_start(e->notifier, beat_done, e);
@@ -761,6 +781,8 @@ static int64_t next_due_wall(struct engine *e)
 		/* A failback waiting for a probation: plan again when it ends. */
 		if (group_failback_due(g))
 			earliest(&next, group_failback_due(g));
+		for (size_t i = 0; i < g->n_holds; i++)
+			earliest(&next, g->holds[i].until);
 		for (size_t i = 0; i < g->n_targets; i++) {
 			const struct target *t = g->targets[i];
 			int64_t due = schedule_due_from_wall(t->st.last_run, target_interval(t), now, mono);

@@ -74,6 +74,7 @@ struct group {
 	int64_t inventory_at;            /* mono_ms() of the last good listing */
 	bool listing_failed;             /* the last listing failed: list again */
 	bool pass_listing_failed;        /* ... in this pass: it fails */
+	char *listing_error, *listing_key;   /* why the last listing failed */
 
 	bool broken;                     /* its state could not be read */
 
@@ -101,12 +102,20 @@ struct group {
 	struct plan_fip *pfips;
 	int64_t *pending_due;            /* per plan.pending: when its probation ends */
 	bool *deferred;                  /* per action: waits for unknown servers */
+	bool *held;                      /* per action: its IP was moved outside flipper */
 	size_t n_deferred;
 	char *defer_reason;
 	int64_t defer_since;             /* mono_ms() of the first deferral; 0: none */
 	size_t applied, apply_failed;
 	size_t changes;
 	struct apply *apply;             /* in flight, or NULL */
+	/* IPs somebody else moved: left alone for a while (kept in the state). */
+	struct store_hold *holds;
+	size_t n_holds, cap_holds;
+	bool save_holds;
+	/* Where flipper last asked IPs to go, until a listing shows it. */
+	struct store_hold *asked;
+	size_t n_asked, cap_asked;
 
 	/* Kept across passes: API request counts already added to the state. */
 	struct hc_request_count *persisted;
@@ -167,8 +176,8 @@ void pass_request(struct group *g);
 void pass_checks_done(struct group *g);
 /* How often a group passes when nothing asks for it (ms). */
 int64_t pass_interval(const struct group_config *cfg);
-/* The apply of the pass ended (ok: every action succeeded and was stored). */
-void pass_applied(struct group *g, bool ok);
+/* The apply of the pass ended: error NULL when every action succeeded and was stored. */
+void pass_applied(struct group *g, const char *error, const char *key);
 /* Drop the API operation in flight (stopping). */
 void pass_abandon(struct group *g);
 
@@ -179,6 +188,14 @@ bool inventory_due(const struct group *g, int64_t mono_now);
 void inventory_take(struct group *g, struct hc_result *r);
 /* Targets from the inventory and the checks, keeping known counters. */
 void inventory_rebuild_targets(struct group *g);
+/*
+ * The floating IPs as the API shows them now (sorted by id) against the
+ * cache: an IP on another server, and not where flipper asked it to go,
+ * was moved outside flipper: told, and held for a poll_interval.
+ */
+void inventory_outside_moves(struct group *g, const struct hc_fip *now, size_t n_now);
+/* flipper asked fip to go to server (an assignment started). */
+void inventory_asked(struct group *g, int64_t fip, int64_t server);
 
 /* apply.c */
 /* How long moves may wait for servers of unknown health (ms). */

@@ -75,6 +75,8 @@ void inventory_take(struct group *g, struct hc_result *r)
 	}
 	qsort(merged, ns, sizeof *merged, cmp_server);
 
+	if (g->have_inventory)
+		inventory_outside_moves(g, r->fips, nf);
 	struct store_server *old_s = g->servers;
 	size_t n_old_s = g->n_servers;
 	struct hc_fip *old_f = g->fips;
@@ -175,4 +177,79 @@ void inventory_rebuild_targets(struct group *g)
 	g->targets = v;
 	g->n_targets = n;
 	engine_targets_changed(g, old, n_old);
+}
+
+/* ---- outside moves ---------------------------------------------------------- */
+
+void inventory_asked(struct group *g, int64_t fip, int64_t server)
+{
+	for (size_t i = 0; i < g->n_asked; i++) {
+		if (g->asked[i].fip == fip) {
+			g->asked[i].server = server;
+			return;
+		}
+	}
+	g->asked = xgrow(g->asked, &g->cap_asked, g->n_asked + 1, sizeof *g->asked);
+	g->asked[g->n_asked++] = (struct store_hold){ fip, server, 0 };
+}
+
+/* Did flipper ask fip to go to server? Forgets it either way: it showed. */
+static bool was_asked(struct group *g, int64_t fip, int64_t server)
+{
+	for (size_t i = 0; i < g->n_asked; i++) {
+		if (g->asked[i].fip != fip)
+			continue;
+		bool ours = g->asked[i].server == server;
+		g->asked[i] = g->asked[--g->n_asked];
+		return ours;
+	}
+	return false;
+}
+
+static void hold(struct group *g, int64_t fip, int64_t server, int64_t until)
+{
+	for (size_t i = 0; i < g->n_holds; i++) {
+		if (g->holds[i].fip == fip) {
+			g->holds[i] = (struct store_hold){ fip, server, until };
+			g->save_holds = true;
+			return;
+		}
+	}
+	g->holds = xgrow(g->holds, &g->cap_holds, g->n_holds + 1, sizeof *g->holds);
+	g->holds[g->n_holds++] = (struct store_hold){ fip, server, until };
+	g->save_holds = true;
+}
+
+void inventory_outside_moves(struct group *g, const struct hc_fip *now, size_t n_now)
+{
+	int64_t hold_ms = g->cfg->poll_interval_ms > 0 ? g->cfg->poll_interval_ms : 60000;
+	size_t i = 0, j = 0;
+	while (i < g->n_fips && j < n_now) {
+		const struct hc_fip *was = &g->fips[i], *is = &now[j];
+		if (was->id < is->id) {
+			i++;
+			continue;
+		}
+		if (is->id < was->id) {
+			j++;
+			continue;
+		}
+		i++;
+		j++;
+		if (was->server == is->server || was_asked(g, is->id, is->server) || !is->server)
+			continue;
+		/* An IP unassigned meanwhile serves nobody: that is no move to respect. */
+		struct store_server *to = group_server(g, is->server);
+		struct msg_server ms = to ? group_msg_server(to) :
+			(struct msg_server){ .id = is->server, .name = "a server outside the group" };
+		char d[48];
+		duration_format(hold_ms, d);
+		log_kv(LOG_WARN, g->cfg->id, "floating IP moved outside flipper; left alone for a while",
+		       "floating_ip", is->name, "to", ms.name, "hold", d, NULL);
+		hold(g, is->id, is->server, now_ms() + hold_ms);
+		struct buf b = BUF_INIT;
+		msg_outside_move(&b, g->cfg, is->name ? is->name : "?", &ms, d);
+		engine_post(g->e, g, "outside_move", &b);
+		buf_release(&b);
+	}
 }

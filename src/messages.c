@@ -132,6 +132,35 @@ void msg_server_uncheckable(struct buf *b, const struct group_config *g, const s
 		   has_v6 ? "only IPv6" : "no public address");
 }
 
+void msg_group_failing(struct buf *b, const struct group_config *g, const char *phase,
+		       const char *error, const char *since)
+{
+	msg_header(b, g, ":warning:", "Group failing");
+	buf_printf(b, "The group's passes fail in the **%s** phase since %s: ", phase, since);
+	md_code(b, error);
+	buf_addstr(b, "\nOther groups carry on. flipper retries and tells again when what fails "
+		   "changes, and when the group passes again.\n");
+}
+
+void msg_group_recovered(struct buf *b, const struct group_config *g, const char *phase,
+			 const char *since)
+{
+	msg_header(b, g, ":white_check_mark:", "Group passes again");
+	buf_printf(b, "The group passes again; it failed in the **%s** phase since %s.\n",
+		   phase ? phase : "?", since);
+}
+
+void msg_outside_move(struct buf *b, const struct group_config *g, const char *fip_name,
+		      const struct msg_server *to, const char *hold)
+{
+	msg_header(b, g, ":hand:", "Moved outside flipper");
+	md_text(b, fip_name);
+	buf_addstr(b, " was moved to ");
+	msg_server_link(b, g, to);
+	buf_printf(b, " outside flipper. flipper leaves it there for %s unless that server is "
+		   "unhealthy. Run exactly one flipper per configuration.\n", hold);
+}
+
 void msg_unknown_servers(struct buf *b, const struct group_config *g, const char *names,
 			 int64_t waited_ms)
 {

@@ -76,6 +76,14 @@ void msg_server_healthy_again(struct buf *b, const struct group_config *g,
 /* No configured check can reach the server (has_v4/has_v6: its addresses). */
 void msg_server_uncheckable(struct buf *b, const struct group_config *g, const struct msg_server *s,
 			    bool has_v4, bool has_v6);
+/* A group's pass failed in phase (inventory, checks, plan, state), since then. */
+void msg_group_failing(struct buf *b, const struct group_config *g, const char *phase,
+		       const char *error, const char *since);
+void msg_group_recovered(struct buf *b, const struct group_config *g, const char *phase,
+			 const char *since);
+/* A floating IP somebody else moved: held for a while. */
+void msg_outside_move(struct buf *b, const struct group_config *g, const char *fip_name,
+		      const struct msg_server *to, const char *hold);
 /* Moves waited for servers of unknown health long enough: applied now. */
 void msg_unknown_servers(struct buf *b, const struct group_config *g, const char *names,
 			 int64_t waited_ms);

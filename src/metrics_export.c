@@ -75,6 +75,13 @@ void metrics_export(struct engine *e)
 		       "Hetzner Cloud API requests, by endpoint and HTTP status (0: no answer).");
 	metrics_family(m, "flipper_api_ratelimit_remaining", "gauge",
 		       "RateLimit-Remaining of the last API answer.");
+	metrics_family(m, "flipper_api_budget_remaining", "gauge",
+		       "Requests the group's API token may still send now (its token bucket: "
+		       "3600 an hour, refilling one a second).");
+	metrics_family(m, "flipper_group_pass_ok", "gauge",
+		       "Whether the group's last pass succeeded (1) or failed (0).");
+	metrics_family(m, "flipper_group_failing_since_timestamp_seconds", "gauge",
+		       "While a group fails: since when, and in which phase.");
 	metrics_family(m, "flipper_notifications_queued", "gauge",
 		       "Notifications waiting in the outbox.");
 	metrics_family(m, "flipper_last_round_timestamp_seconds", "gauge",
@@ -95,6 +102,13 @@ void metrics_export(struct engine *e)
 					       "group", gid, "server", s->s.name, "location", s->s.location,
 					       "status", health_name(states[k]), NULL);
 		}
+		if (g->pass.last_pass_at)
+			metrics_sample(m, "flipper_group_pass_ok", g->pass.last_pass_ok ? 1 : 0,
+				       "group", gid, NULL);
+		if (g->pass.fail_since)
+			metrics_sample(m, "flipper_group_failing_since_timestamp_seconds",
+				       (double)g->pass.fail_since / 1000.0, "group", gid,
+				       "phase", g->pass.fail_phase, NULL);
 		if (g->meta.last_round_at > started) {
 			started = g->meta.last_round_at;
 			took = g->meta.last_round_ms;
@@ -125,6 +139,8 @@ void metrics_export(struct engine *e)
 			if (st->ratelimit_remaining >= 0)
 				metrics_sample(m, "flipper_api_ratelimit_remaining",
 					       (double)st->ratelimit_remaining, "group", gid, NULL);
+			metrics_sample(m, "flipper_api_budget_remaining", (double)st->budget_left,
+				       "group", gid, NULL);
 		}
 	}
 	struct counter_ctx cc = { m };

@@ -35,15 +35,84 @@ int64_t pass_interval(const struct group_config *cfg)
 	return every < 1000 ? 1000 : every;
 }
 
-static void conclude(struct group *g, bool ok)
+/* What makes an API failure news: the request and the code, no correlation id. */
+static char *hc_error_key(const struct hc_error *err)
+{
+	if (err->code)
+		return xasprintf("%s %s: %s", err->method ? err->method : "?",
+				 err->path ? err->path : "?", err->code);
+	return xasprintf("%s %s: HTTP %d", err->method ? err->method : "?",
+			 err->path ? err->path : "?", err->http_status);
+}
+
+/*
+ * The group's failure record: kept while it fails, told once per
+ * distinct failure, and once more when the group passes again. A
+ * failing apply is told by its own messages (plan_outcome), so it is
+ * recorded here but not told twice.
+ */
+static void record(struct group *g, const char *phase, const char *error, const char *key)
+{
+	struct engine *e = g->e;
+	struct store_pass *p = &g->pass;
+	int64_t now = now_ms();
+	struct buf b = BUF_INIT;
+	p->last_pass_at = now;
+	p->last_pass_ok = !phase;
+	if (!phase) {
+		if (p->fail_since) {
+			char since[32];
+			format_time_utc(p->fail_since, since);
+			log_kv(LOG_INFO, g->cfg->id, "the group passes again", "failing_since", since,
+			       "phase", p->fail_phase, NULL);
+			if (!str_eq(p->fail_phase, "apply")) {
+				msg_group_recovered(&b, g->cfg, p->fail_phase, since);
+				engine_post(e, g, "group_recovered", &b);
+			}
+		}
+		free(p->fail_phase);
+		free(p->fail_error);
+		free(p->fail_key);
+		p->fail_phase = p->fail_error = p->fail_key = NULL;
+		p->fail_since = 0;
+		buf_release(&b);
+		return;
+	}
+	char *full = xasprintf("%s: %s", phase, key ? key : error);
+	bool news = !str_eq(full, p->fail_key);
+	if (!p->fail_since || p->fail_since > now)
+		p->fail_since = now;
+	free(p->fail_phase);
+	free(p->fail_error);
+	free(p->fail_key);
+	p->fail_phase = xstrdup(phase);
+	p->fail_error = xstrdup(error ? error : "");
+	p->fail_key = full;
+	if (news) {
+		char since[32];
+		format_time_utc(p->fail_since, since);
+		log_kv(LOG_WARN, g->cfg->id, "the group is failing", "phase", phase,
+		       "error", error, "since", since, NULL);
+		if (strcmp(phase, "apply") != 0) {
+			msg_group_failing(&b, g->cfg, phase, error, since);
+			engine_post(e, g, "group_failing", &b);
+		}
+	}
+	buf_release(&b);
+}
+
+/* The pass ended; phase NULL: it succeeded, else where it failed and why. */
+static void conclude(struct group *g, const char *phase, const char *error, const char *key)
 {
 	struct engine *e = g->e;
 	int64_t mono = mono_ms();
+	bool ok = !phase;
 	g->state = PASS_IDLE;
 	g->passed = true;
 	g->pass_ok = ok;
 	g->pass_at = mono;
 	if (!e->o.dry_run) {
+		record(g, phase, error, key);
 		g->meta.last_round_at = now_ms() - (mono - g->pass_started);
 		g->meta.last_round_ms = mono - g->pass_started;
 		/* The planner settings of this pass: status reads no configuration. */
@@ -86,7 +155,10 @@ static void listed(void *arg, struct hc_result *r)
 		log_kv(LOG_ERROR, g->cfg->id, g->have_inventory ?
 		       "inventory refresh failed; keeping the previous inventory and not planning" :
 		       "inventory refresh failed", "error", msg, NULL);
-		free(msg);
+		free(g->listing_error);
+		free(g->listing_key);
+		g->listing_error = msg;
+		g->listing_key = hc_error_key(&r->err);
 		g->listing_failed = g->pass_listing_failed = true;
 		/* One-shot: the checks of the kept inventory still count. */
 		if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
@@ -124,7 +196,7 @@ static void pass_begin(struct group *g)
 	if (inventory_due(g, g->pass_started)) {
 		struct hcloud_client *api = group_client(g);
 		if (!api) {
-			conclude(g, false);
+			conclude(g, "inventory", "cannot set up the API client (see the log)", NULL);
 			return;
 		}
 		g->state = PASS_LISTING;
@@ -157,18 +229,23 @@ static void reread(void *arg, struct hc_result *r)
 	g->op = NULL;
 	if (r->rc < 0) {
 		char *msg = hc_error_format(&r->err);
+		char *key = hc_error_key(&r->err);
 		log_kv(LOG_ERROR, g->cfg->id, "cannot re-read the floating IPs before applying; "
 		       "not applying", "error", msg, NULL);
+		conclude(g, "apply", msg, key);
 		free(msg);
-		conclude(g, false);
+		free(key);
 		return;
 	}
 	apply_run(g, r);
 }
 
-void pass_applied(struct group *g, bool ok)
+void pass_applied(struct group *g, const char *error, const char *key)
 {
-	conclude(g, ok);
+	if (error)
+		conclude(g, "apply", error, key);
+	else
+		conclude(g, NULL, NULL, NULL);
 }
 
 static void pass_plan(struct group *g)
@@ -181,29 +258,34 @@ static void pass_plan(struct group *g)
 	if (engine_flush(e) < 0) {
 		log_kv(LOG_ERROR, g->cfg->id, "cannot save the health; not planning",
 		       "error", store_write_error(e->store), NULL);
-		conclude(g, false);
+		conclude(g, "state", store_write_error(e->store) ? store_write_error(e->store) :
+			 "the state file cannot be written", "the state file cannot be written");
 		return;
 	}
 	if (g->pass_listing_failed) {
 		/* Never plan on an inventory the API could not confirm. */
 		g->pass_listing_failed = false;
-		conclude(g, false);
+		conclude(g, "inventory", g->listing_error, g->listing_key);
 		return;
 	}
 	if (g->runner_failed) {
 		/* Results that say nothing about the backends: plan on none of them. */
 		g->runner_failed = false;
-		conclude(g, false);
+		conclude(g, "checks", "a check could not run (see the log)", NULL);
 		return;
 	}
 	if (!apply_decide(g)) {
-		conclude(g, true);
+		conclude(g, NULL, NULL, NULL);
 		return;
 	}
 	/* --for: no apply starts after the end. */
 	struct hcloud_client *api = group_client(g);
-	if (e->stopping || !api) {
-		conclude(g, !!api);
+	if (!api) {
+		conclude(g, "apply", "cannot set up the API client (see the log)", NULL);
+		return;
+	}
+	if (e->stopping) {
+		conclude(g, NULL, NULL, NULL);
 		return;
 	}
 	g->state = PASS_APPLYING;

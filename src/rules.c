@@ -107,10 +107,11 @@ bool heartbeat_due(int64_t last_ok, int64_t interval_ms, int64_t now)
 	return now - last_ok >= interval_ms - slack;
 }
 
-bool heartbeat_allowed(int64_t interval_ms, const int64_t *pass_age, const bool *pass_ok, size_t n)
+bool heartbeat_allowed(const int64_t *window, const int64_t *pass_age, const bool *pass_ok,
+		       size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (pass_age[i] < 0 || !pass_ok[i] || pass_age[i] > interval_ms)
+		if (pass_age[i] < 0 || !pass_ok[i] || pass_age[i] > window[i])
 			return false;
 	return true;
 }

@@ -54,11 +54,14 @@ int64_t defer_bound_ms(const int64_t *interval, const int64_t *timeout, const in
 
 /*
  * The heartbeat may go out when it is due and every selected group's last
- * pass succeeded within the heartbeat interval. last_ok is the last
- * beat (wall clock, 0: never), pass_age[i] how long ago group i's last
- * pass concluded (ms, < 0: none), pass_ok[i] whether it succeeded.
+ * pass succeeded, lately. last_ok is the last beat (wall clock, 0:
+ * never); pass_age[i] is how long ago group i's last pass concluded (ms,
+ * < 0: none), pass_ok[i] whether it succeeded, and window[i] how recent
+ * it must be: the heartbeat interval, or two of the group's pass
+ * intervals when those are longer (a group passes at least that often).
  */
 bool heartbeat_due(int64_t last_ok, int64_t interval_ms, int64_t now);
-bool heartbeat_allowed(int64_t interval_ms, const int64_t *pass_age, const bool *pass_ok, size_t n);
+bool heartbeat_allowed(const int64_t *window, const int64_t *pass_age, const bool *pass_ok,
+		       size_t n);
 
 #endif

@@ -565,7 +565,8 @@ void store_group_release(struct store_group *g)
 int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 {
 	memset(p, 0, sizeof *p);
-	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert FROM group_pass "
+	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert, last_pass_at, last_pass_ok, "
+				"fail_phase, fail_error, fail_key, fail_since FROM group_pass "
 				"WHERE group_id = ?");
 	if (!st)
 		return -1;
@@ -574,6 +575,12 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 	if (rc == SQLITE_ROW) {
 		p->deferred_since = sqlite3_column_int64(st, 0);
 		p->defer_alert = col_text(st, 1);
+		p->last_pass_at = sqlite3_column_int64(st, 2);
+		p->last_pass_ok = sqlite3_column_int64(st, 3) != 0;
+		p->fail_phase = col_text(st, 4);
+		p->fail_error = col_text(st, 5);
+		p->fail_key = col_text(st, 6);
+		p->fail_since = sqlite3_column_int64(st, 7);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -583,22 +590,85 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 {
 	if (ensure_group(s, group) < 0)
 		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert) "
-				"VALUES (?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert, "
+				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
 				"deferred_since = excluded.deferred_since, "
-				"defer_alert = excluded.defer_alert");
+				"defer_alert = excluded.defer_alert, last_pass_at = excluded.last_pass_at, "
+				"last_pass_ok = excluded.last_pass_ok, fail_phase = excluded.fail_phase, "
+				"fail_error = excluded.fail_error, fail_key = excluded.fail_key, "
+				"fail_since = excluded.fail_since");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
 	sqlite3_bind_int64(st, 2, p->deferred_since);
 	bind_text(st, 3, p->defer_alert);
+	sqlite3_bind_int64(st, 4, p->last_pass_at);
+	sqlite3_bind_int(st, 5, p->last_pass_ok);
+	bind_text(st, 6, p->fail_phase);
+	bind_text(st, 7, p->fail_error);
+	bind_text(st, 8, p->fail_key);
+	sqlite3_bind_int64(st, 9, p->fail_since);
 	return run(st);
 }
 
 void store_pass_release(struct store_pass *p)
 {
 	free(p->defer_alert);
+	free(p->fail_phase);
+	free(p->fail_error);
+	free(p->fail_key);
 	memset(p, 0, sizeof *p);
+}
+
+int store_holds_load(struct store *s, const char *group, struct store_hold **out, size_t *n)
+{
+	struct store_hold *v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, "SELECT fip_id, server, until FROM fip_hold WHERE group_id = ? "
+				"ORDER BY fip_id");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, cnt + 1, sizeof *v);
+		v[cnt++] = (struct store_hold){ sqlite3_column_int64(st, 0),
+						sqlite3_column_int64(st, 1),
+						sqlite3_column_int64(st, 2) };
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n)
+{
+	if (ensure_group(s, group) < 0 || delete_group_rows(s, "fip_hold", group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "INSERT INTO fip_hold (group_id, fip_id, server, until) "
+				"VALUES (?, ?, ?, ?)");
+	if (!st)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bind_text(st, 1, group);
+		sqlite3_bind_int64(st, 2, v[i].fip);
+		sqlite3_bind_int64(st, 3, v[i].server);
+		sqlite3_bind_int64(st, 4, v[i].until);
+		if (step_reset(st) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
 }
 
 /* ---- servers ----------------------------------------------------------- */

@@ -75,6 +75,20 @@ struct store_group {
 struct store_pass {
 	int64_t deferred_since;  /* moves first waited for unknown servers; 0: none */
 	char *defer_alert;       /* unknown servers last named in an alert */
+	int64_t last_pass_at;    /* when the last pass ended; 0: never */
+	bool last_pass_ok;
+	/* While the group fails (fail_since != 0): where, what, and since when. */
+	char *fail_phase;        /* inventory, checks, plan, apply, state */
+	char *fail_error;        /* for people: the whole message */
+	char *fail_key;          /* what makes a failure news (no correlation ids) */
+	int64_t fail_since;
+};
+
+/* A floating IP moved outside flipper, held until `until` (table fip_hold). */
+struct store_hold {
+	int64_t fip;
+	int64_t server;          /* where it was moved to */
+	int64_t until;
 };
 
 struct outbox_msg {
@@ -132,6 +146,9 @@ void store_group_release(struct store_group *g);
 int store_pass_load(struct store *s, const char *group, struct store_pass *p);
 int store_pass_save(struct store *s, const char *group, const struct store_pass *p);
 void store_pass_release(struct store_pass *p);
+int store_holds_load(struct store *s, const char *group, struct store_hold **out, size_t *n);
+/* Replace the group's holds by v. */
+int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n);
 
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
 int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);

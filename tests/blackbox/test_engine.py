@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from conftest import LB_A, LB_B, LB_C, VIP_1, stderr_of, wait_for
+from conftest import LB_A, LB_B, LB_C, TOKEN, VIP_1, stderr_of, wait_for
 
 A, B, C = "127.0.0.11", "127.0.0.12", "127.0.0.13"
 ASSIGN = r"^/v1/floating_ips/\d+/actions/assign$"
@@ -81,13 +81,15 @@ def test_a_hanging_backend_delays_nobody_else(env):
 def test_an_uncheckable_server_blocks_nothing_and_is_told_once(env):
     """lb-c has no IPv4 address and the check is IPv4 only: no check can
     reach it. It is reported once (log, notification, status, metric),
-    and it defers nothing: when lb-a dies, its IP moves."""
+    keeps the IP it holds, and defers nothing: when lb-a dies, its IP
+    moves."""
     env.port = 0
     env.add_lb(LB_A, "lb-a", A)
     env.add_lb(LB_B, "lb-b", B)
     env.cloud.add_server(id=LB_C, name="lb-c", location="fsn1", ipv4=None,
                          ipv6="2001:db8:c::/64", labels={"role": "lb"})
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_1 + 5, "vip-c", "198.51.100.5", LB_C)
     env.config(checks=[env.check(interval="200ms", ip_version="ipv4", fall=2)],
                group_extra={"poll_interval": "60s"}, metrics=True)
     p = env.start("monitor")
@@ -99,6 +101,7 @@ def test_an_uncheckable_server_blocks_nothing_and_is_told_once(env):
     assert stop(p) == 0, stderr_of(p)
 
     assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_1 + 5)["server"] == LB_C    # kept
     told = [t for t in env.texts() if "Server uncheckable" in t]
     assert len(told) == 1, told
     assert "lb-c" in told[0] and "only IPv6" in told[0]
@@ -134,3 +137,164 @@ def test_fast_interval_checks_a_failing_target_sooner(env):
     # One good check and three failures of lb-a in the time lb-b had two checks.
     assert a >= 4, a
     assert b <= 2, b
+
+
+# ---- groups that cannot stall each other (issue 14) ---------------------------------
+
+def two_groups(env, **group_extra):
+    """Group a (servers role=a-lb) and group b (role=b-lb) in one flipper,
+    against the same fake API; b's servers answer on 127.0.0.21 and .22,
+    checked every 200 ms with fall 1."""
+    env.port = env.backends.add("127.0.0.21", 0)["port"]
+    env.backends.add("127.0.0.22", env.port)
+    env.cloud.add_servers([
+        {"id": LB_A, "name": "a-1", "ipv4": "127.0.0.31", "labels": {"role": "a-lb"}},
+        {"id": LB_B, "name": "b-1", "ipv4": "127.0.0.21", "labels": {"role": "b-lb"}},
+        {"id": LB_C, "name": "b-2", "ipv4": "127.0.0.22", "labels": {"role": "b-lb"}}])
+    env.cloud.add_floating_ips([{"id": VIP_1, "name": "vip-b", "ip": "198.51.100.9",
+                                 "server": LB_B, "labels": {"role": "b-vip"}}])
+    check = env.check(interval="200ms", timeout="1s", fall=1, rise=1)
+
+    def group(gid):
+        g = {"id": gid, "display_name": gid.upper(), "poll_interval": "60s",
+             "poll_timeout": "60s", "plan_apply_timeout": "20s",
+             "hetzner": {"api_token": TOKEN, "endpoint": env.cloud.endpoint,
+                         "servers": {"label_selector": "role=%s-lb" % gid},
+                         "floating_ips": {"label_selector": "role=%s-vip" % gid}},
+             "checks": [check]}
+        g.update(group_extra)
+        return g
+    return [group("a"), group("b")]
+
+
+def b_checks(env):
+    return len(env.backends.requests("127.0.0.21", env.port))
+
+
+def test_a_group_whose_api_hangs_delays_no_other_group(env):
+    """Group a's listing is held open by the API. Group b meanwhile keeps
+    checking at its cadence, and when its backend dies its IP moves, all
+    before a's request is released."""
+    env.config(groups=two_groups(env))
+    env.cloud.add_fault(method="GET", path=r"^/v1/servers$", query="role%3Da-lb",
+                        hold="A", count=-1)
+    p = env.start("monitor")
+    wait_for(lambda: [r for r in env.cloud.requests("GET", r"^/v1/servers$")
+                      if r.get("held")], 20, what="group a's listing held")
+    held = [r for r in env.cloud.requests("GET", r"^/v1/servers$") if r.get("held")][0]
+    # b keeps its cadence while a's request hangs...
+    n = b_checks(env)
+    wait_for(lambda: b_checks(env) >= n + 3, 20, what="b's checks going on")
+    env.backends.set("127.0.0.21", env.port, status=503)
+    env.cloud.wait_assigned(VIP_1, LB_C, timeout=30)
+    # ...and b failed over while that very request was still held.
+    entry = [r for r in env.cloud.requests() if r["seq"] == held["seq"]][0]
+    assert entry.get("held") and not entry.get("released"), entry
+    assert [r["path"] for r in env.cloud.requests("POST")] == \
+        ["/v1/floating_ips/%d/actions/assign" % VIP_1]
+    env.cloud.release("A")
+    assert stop(p) == 0, stderr_of(p)
+
+
+def test_four_ips_leaving_one_server_all_move_in_one_pass(env):
+    """1 s actions, plan_apply_timeout 4s: the four assignments share their
+    source server, so they run one after the other, about 6 s in all;
+    each has 4 s of its own, and all four succeed in one pass."""
+    env.cloud.settings(action_seconds=1.0)
+    env.port = 0
+    env.add_lb(LB_A, "lb-a", A, up=False)
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_lb(LB_C, "lb-c", C)
+    vips = [VIP_1 + i for i in range(4)]
+    for i, v in enumerate(vips):
+        env.add_vip(v, "vip-%d" % i, "198.51.100.%d" % (20 + i), LB_A)
+    env.config(checks=[env.check(interval="1ms")],
+               group_extra={"plan_apply_timeout": "4s"})
+    r = env.reconcile()
+    assert r.rc == 0, r.err
+    assert len(assigns(env)) == 4
+    for v in vips:
+        assert env.cloud.floating_ip(v)["server"] in (LB_B, LB_C)
+    # One after the other: each POST came after the previous action's last poll.
+    seqs = [q["seq"] for q in env.cloud.requests("POST", ASSIGN)]
+    polls = [q["seq"] for q in env.cloud.requests("GET", r"^/v1/actions/\d+$")]
+    for a, b in zip(seqs, seqs[1:]):
+        assert any(a < s < b for s in polls), (seqs, polls)
+
+
+def test_actions_on_distinct_servers_run_at_once(env):
+    """vip-1 leaves dead lb-a for lb-b, unassigned vip-2 goes to lb-c: no
+    server in common, so the assignment to lb-c is sent before the action
+    of the one to lb-b has finished (before anyone polled it)."""
+    env.cloud.settings(action_seconds=1.0)
+    env.port = 0
+    env.add_lb(LB_A, "lb-a", A, up=False)
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_lb(LB_C, "lb-c", C)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_1 + 1, "vip-2", "198.51.100.2", None)
+    env.config(checks=[env.check(interval="1ms")])
+    r = env.reconcile()
+    assert r.rc == 0, r.err
+    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_1 + 1, LB_C)]
+    posts = {q["body"]["server"]: q["seq"] for q in env.cloud.requests("POST", ASSIGN)}
+    first_poll = min(q["seq"] for q in env.cloud.requests("GET", r"^/v1/actions/\d+$"))
+    assert posts[LB_C] < first_poll and posts[LB_B] < first_poll, (posts, first_poll)
+
+
+def test_an_ip_moved_outside_flipper_is_told_and_left_alone(env):
+    """vip-1 belongs on lb-a (resource_index 0). Somebody moves it to
+    lb-b: flipper says so once and does not move it back while the hold
+    lasts; when lb-b dies it moves anyway."""
+    env.port = 0
+    env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
+    env.add_lb(LB_B, "lb-b", B, labels={"resource_index": "1"})
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
+    env.config(checks=[env.check(interval="1ms")], group_extra={"poll_interval": "0s"})
+    assert env.reconcile().rc == 0
+    assert assigns(env) == []
+    env.cloud.add_floating_ip(id=VIP_1, name="vip-1", ip="198.51.100.1", home_location="fsn1",
+                              server=LB_B, labels={"role": "vip", "resource_index": "0"})
+    for _ in range(2):
+        r = env.reconcile()
+        assert r.rc == 0, r.err
+        assert assigns(env) == []
+    told = [t for t in env.texts() if "Moved outside flipper" in t]
+    assert len(told) == 1 and "vip-1" in told[0] and "lb-b" in told[0], told
+    st = status_json(env)
+    assert [h["floating_ip"] for h in st["held"]] == [VIP_1]
+    env.backends.set(B, env.port, status=503)
+    r = env.reconcile()
+    assert r.rc == 0, r.err
+    assert assigns(env) == [(VIP_1, LB_A)]
+
+
+def test_no_blocking_calls_in_src():
+    """Nothing in src/ waits: no sleep_ms and no curl_easy_perform."""
+    import glob
+    import os
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+    files = glob.glob(os.path.join(root, "*.[ch]"))
+    assert len(files) > 20
+    for path in files:
+        with open(path) as f:
+            text = f.read()
+        for banned in ("sleep_ms", "curl_easy_perform"):
+            assert banned not in text, "%s uses %s" % (os.path.basename(path), banned)
+
+
+def test_heartbeat_waits_for_every_group(env):
+    """The heartbeat goes out only while every group passes: group a's API
+    failing keeps it silent although group b passes again and again."""
+    groups = two_groups(env, poll_interval="0s", poll_timeout="1s")
+    env.config(groups=groups, heartbeat={"enabled": True, "url": env.sink.url + "/beat",
+                                         "interval": "200ms", "timeout": "1s"})
+    env.cloud.add_fault(method="GET", path=r"^/v1/servers$", query="role%3Da-lb",
+                        status=503, count=-1)
+    p = env.start("monitor")
+    wait_for(lambda: len(env.cloud.requests("GET", r"^/v1/floating_ips$")) >= 5, 20,
+             what="group b passing again and again")
+    assert env.beats() == []
+    env.cloud.clear_faults()
+    wait_for(lambda: env.beats(), 20, what="the heartbeat")
+    assert stop(p) == 0, stderr_of(p)

@@ -279,6 +279,9 @@ def test_metrics_after_a_failover(env):
         "flipper_api_ratelimit_remaining": "gauge",
         "flipper_notifications_queued": "gauge",
         "flipper_last_round_timestamp_seconds": "gauge",
+        "flipper_api_budget_remaining": "gauge",
+        "flipper_group_pass_ok": "gauge",
+        "flipper_group_failing_since_timestamp_seconds": "gauge",
         "flipper_last_round_duration_seconds": "gauge",
     }
     assert {n: f["type"] for n, f in fams.items()} == want

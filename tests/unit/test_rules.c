@@ -104,16 +104,18 @@ TEST(heartbeat_needs_every_group_to_have_passed_lately)
 	CHECK(!heartbeat_due(now - 30000, 60000, now));
 	CHECK(heartbeat_due(now - 59500, 60000, now));    /* a timer a little early */
 	CHECK(heartbeat_due(now + 600000, 60000, now));   /* the clock stepped back */
-	int64_t age[] = { 100, 5000 };
+	int64_t age[] = { 100, 5000 }, window[] = { 60000, 60000 };
 	bool ok[] = { true, true };
-	CHECK(heartbeat_allowed(60000, age, ok, 2));
+	CHECK(heartbeat_allowed(window, age, ok, 2));
 	ok[1] = false;
-	CHECK(!heartbeat_allowed(60000, age, ok, 2));     /* one group failing */
+	CHECK(!heartbeat_allowed(window, age, ok, 2));    /* one group failing */
 	ok[1] = true;
 	age[1] = 70000;
-	CHECK(!heartbeat_allowed(60000, age, ok, 2));     /* one group stuck */
+	CHECK(!heartbeat_allowed(window, age, ok, 2));    /* one group stuck */
+	window[1] = 120000;
+	CHECK(heartbeat_allowed(window, age, ok, 2));     /* ...or one that passes seldom */
 	age[1] = -1;
-	CHECK(!heartbeat_allowed(60000, age, ok, 2));     /* one group never passed */
+	CHECK(!heartbeat_allowed(window, age, ok, 2));    /* one group never passed */
 }
 
 int main(void)

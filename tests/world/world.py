@@ -234,6 +234,10 @@ class FakeCloud(_Child):
     def clear_faults(self):
         self._control("DELETE", "/_control/faults")
 
+    def release(self, hold):
+        """Let the requests held by fault rules with "hold": hold go."""
+        self._control("POST", "/_control/release", {"hold": hold})
+
     def requests(self, method=None, path=None, since=0):
         """The /v1 request log, optionally filtered by method and by a path
         regex (re.search)."""
