@@ -10,7 +10,10 @@ machine's noise falls on both alike:
              never answers (target: within 0.5 s of "alone")
   fast       alone, with fast_interval 500ms (target: <= interval +
              (fall - 1) x fast_interval + 1 s = 4.0 s)
-  --for      alone, under `reconcile --for 60s`
+  for        alone, under `reconcile --for 60s`
+  apihang    the same group beside a second group whose API request is
+             held open by the fake API, never answered (target: within
+             0.5 s of "alone")
 
 The backend starts answering 503 at t0; the script polls the fake API
 until the IP points at the peer. Loopback only. REPEAT trials each
@@ -32,7 +35,7 @@ import world  # noqa: E402
 TOKEN = "bench-token-0123456789"
 FLIPPER = os.environ.get("FLIPPER", os.path.join(ROOT, "flipper"))
 REPEAT = int(os.environ.get("REPEAT", "5"))
-MODES = os.environ.get("MODES", "alone,hanging,fast,for").split(",")
+MODES = os.environ.get("MODES", "alone,hanging,apihang,fast,for").split(",")
 A, B, C = 5000000201, 5000000202, 5000000203
 FIP = 3000000201
 
@@ -56,6 +59,22 @@ def trial(mode):
         if mode == "hanging":
             be.add("127.0.8.3", 8080, hang=True)
         fast = ", fast_interval: 500ms" if mode == "fast" else ""
+        other = ""
+        if mode == "apihang":
+            # A second group whose listing the API holds open for ever.
+            cloud.add_fault(method="GET", path="^/v1/servers$", query="role%3Dother",
+                            hold="other", count=-1)
+            other = f"""  - id: other
+    display_name: Other
+    poll_interval: 60s
+    poll_timeout: 60s
+    hetzner:
+      endpoint: {cloud.endpoint}
+      servers: {{label_selector: role=other}}
+      floating_ips: {{label_selector: role=othervip}}
+    checks:
+      - {{id: h, type: http, port: 8080, interval: 2s, timeout: 4s, fall: 3, rise: 2}}
+"""
         with open(cfg, "w") as f:
             f.write(f"""version: 1
 telemetry: {{logging: {{level: warn, format: text}}}}
@@ -69,7 +88,7 @@ groups:
       floating_ips: {{label_selector: role=vip}}
     checks:
       - {{id: h, type: http, port: 8080, interval: 2s, timeout: 4s, fall: 3, rise: 2{fast}}}
-""")
+{other}""")
         args = ["reconcile", "--for", "60s"] if mode == "for" else ["monitor"]
         p = subprocess.Popen([FLIPPER, "-c", cfg, "--state", os.path.join(tmp, "s.db"), *args],
                              env=dict(os.environ, HCLOUD_TOKEN=TOKEN),
@@ -105,6 +124,9 @@ def main():
     if "alone" in times and "hanging" in times:
         d = statistics.mean(times["hanging"]) - statistics.mean(times["alone"])
         print(f"beside a hanging backend: {d:+.2f} s on the mean (target: within 0.5 s)")
+    if "alone" in times and "apihang" in times:
+        d = statistics.mean(times["apihang"]) - statistics.mean(times["alone"])
+        print(f"beside a group whose API hangs: {d:+.2f} s on the mean (target: within 0.5 s)")
     if "fast" in times:
         print(f"fast_interval 500ms: worst {max(times['fast']):.2f} s (target <= 4.0 s)")
     print("targets: <= fall x interval + 2 s = 8 s")

@@ -8,7 +8,9 @@ figures are bench/'s (bench_failover.py).
 """
 
 import json
+import os
 import signal
+import time
 
 import pytest
 
@@ -298,3 +300,63 @@ def test_heartbeat_waits_for_every_group(env):
     env.cloud.clear_faults()
     wait_for(lambda: env.beats(), 20, what="the heartbeat")
     assert stop(p) == 0, stderr_of(p)
+
+
+# ---- time that cannot step (issue 13) ----------------------------------------------
+
+def write_clock(path, wall_ms, mono_ms=0):
+    """The injected test clock (FLIPPER_TEST_CLOCK_FILE): offsets added to
+    flipper's wall and monotonic clocks; replaced at once."""
+    with open(str(path) + ".tmp", "w") as f:
+        f.write("%d %d\n" % (wall_ms, mono_ms))
+    os.replace(str(path) + ".tmp", str(path))
+
+
+def clock_env(env):
+    path = env.tmp / "clock"
+    if not path.exists():
+        write_clock(path, 0)
+    # A flipper without the test clock ignores these: the test would prove
+    # nothing, so it is skipped (the clock is flipper's, from its test mode).
+    probe = env.run("validate", env={"FLIPPER_TEST_CLOCK_FILE": str(path)})
+    if "FLIPPER_TEST_MODE" not in probe.err:
+        pytest.skip("this flipper has no injected test clock")
+    return path, {"FLIPPER_TEST_MODE": "1", "FLIPPER_TEST_CLOCK_FILE": str(path)}
+
+
+def test_a_clock_step_back_does_not_stop_the_checks(env):
+    """The wall clock steps back 10 minutes in the middle of monitor: the
+    checks go on at their cadence (schedules are monotonic), and what is
+    stored afterwards is on the stepped clock."""
+    env.port = 0
+    env.pair()
+    env.config(checks=[env.check(interval="300ms")], group_extra={"poll_interval": "60s"})
+    clock, cenv = clock_env(env)
+    p = env.start("monitor", extra_env=cenv)
+    wait_for(lambda: len(requests_to(env, A)) >= 2, 20, what="the first checks")
+    write_clock(clock, -600000)
+    stepped = time.time() * 1000 - 600000
+    n = len(requests_to(env, A))
+    # A stalled loop would wait ten minutes: a generous wait still ends.
+    wait_for(lambda: len(requests_to(env, A)) >= n + 2, 30, what="checks after the step")
+    assert stop(p) == 0, stderr_of(p)
+    runs = [t["last_run"] for s in status_json(env)["servers"] for t in s["targets"]]
+    assert runs and all(r < stepped + 60000 for r in runs), (runs, stepped)
+
+
+def test_a_clock_step_back_costs_a_one_shot_run_at_most_one_interval(env):
+    """Timer runs: the clock steps back 10 minutes after a check ran; the
+    stored time lies ahead, is taken as now, and the target is due again
+    one interval later, not ten minutes later."""
+    env.port = 0
+    env.pair()
+    env.config(checks=[env.check(interval="1s")], group_extra={"poll_interval": "60s"})
+    clock, cenv = clock_env(env)
+    assert env.reconcile(env=cenv).rc == 0
+    n = len(requests_to(env, A))
+    write_clock(clock, -600000)
+
+    def checked_again():
+        assert env.reconcile(env=cenv).rc == 0
+        return len(requests_to(env, A)) > n
+    wait_for(checked_again, 30, interval=0.2, what="a check after the step")
