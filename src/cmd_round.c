@@ -111,6 +111,22 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		goto out;
 	}
 
+	struct engine_options eo = {
+		.mode = forever ? ENGINE_FOREVER : a->for_ms > 0 ? ENGINE_FOR : ENGINE_ONCE,
+		.for_ms = a->for_ms, .groups = a->groups.v, .n_groups = a->groups.n,
+	};
+	/* The common timer run: nothing is due, so nothing else is read. */
+	if (eo.mode == ENGINE_ONCE) {
+		char *record = store_peek_meta(state_path, ENGINE_NEXT_DUE_KEY);
+		bool quiet = engine_nothing_due(c, &eo, record);
+		free(record);
+		if (quiet) {
+			log_kv(LOG_DEBUG, NULL, "nothing due", NULL);
+			rc = EXIT_OK;
+			goto out;
+		}
+	}
+
 	s = store_open(state_path, &info, &err);
 	if (!s) {
 		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
@@ -122,17 +138,6 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		log_kv(LOG_ERROR, NULL, "the state file was not a usable flipper database: moved aside, starting afresh",
 		       "moved_to", info.moved_aside, "reason", info.moved_reason, NULL);
 
-	struct engine_options eo = {
-		.mode = forever ? ENGINE_FOREVER : a->for_ms > 0 ? ENGINE_FOR : ENGINE_ONCE,
-		.for_ms = a->for_ms, .groups = a->groups.v, .n_groups = a->groups.n,
-	};
-	/* The common timer run: nothing is due, so nothing else is read. */
-	if (eo.mode == ENGINE_ONCE && !info.moved_aside && !info.created &&
-	    engine_nothing_due(c, s, &eo)) {
-		log_kv(LOG_DEBUG, NULL, "nothing due", NULL);
-		rc = EXIT_OK;
-		goto out;
-	}
 	/* libcurl is loaded when the engine first needs the network (src/curl_api.c). */
 	struct engine *e = engine_new(c, s, &eo);
 	if (info.moved_aside)

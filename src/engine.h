@@ -65,10 +65,15 @@ void engine_run(struct engine *e, struct engine_result *res);
 void engine_result_init(struct engine_result *r);
 void engine_result_release(struct engine_result *r);
 /*
- * The one-shot run's shortcut: true when the state says nothing (check,
- * inventory, outbox, heartbeat, timer) is due before now, for this very
- * configuration and group selection. Reads one row.
+ * The one-shot run's shortcut. Every run that may write leaves, under
+ * ENGINE_NEXT_DUE_KEY in the state's meta table, when something (a check,
+ * the inventory, the outbox, the heartbeat, a timer of a pass) is next
+ * due, for which configuration and group selection. Given that record,
+ * true when nothing is due yet for this very configuration and selection:
+ * the run may end without loading anything else.
  */
-bool engine_nothing_due(const struct config *c, struct store *s, const struct engine_options *o);
+#define ENGINE_NEXT_DUE_KEY "next_due"
+bool engine_nothing_due(const struct config *c, const struct engine_options *o,
+			const char *record);
 
 #endif

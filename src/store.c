@@ -338,6 +338,29 @@ struct store *store_open_readonly(const char *path, char **err)
 	return s;
 }
 
+char *store_peek_meta(const char *path, const char *key)
+{
+	if (access(path, F_OK) < 0)
+		return NULL;
+	sqlite3 *db = open_db(path, SQLITE_OPEN_READONLY);
+	if (!db)
+		return NULL;
+	int64_t app = 0, version = 0;
+	char *value = NULL;
+	sqlite3_stmt *st = NULL;
+	if (pragma_int(db, "PRAGMA application_id", &app) == 0 && app == STORE_APPLICATION_ID &&
+	    pragma_int(db, "PRAGMA user_version", &version) == 0 &&
+	    version == (int64_t)store_migration_count &&
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			value = xstrdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return value;
+}
+
 static void write_failure(struct store *s, const char *what)
 {
 	if (!s->write_failed)

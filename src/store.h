@@ -121,6 +121,13 @@ struct store *store_open(const char *path, struct store_info *info, char **err);
  */
 struct store *store_open_readonly(const char *path, char **err);
 void store_close(struct store *s);
+/*
+ * One meta value of a current flipper state, read-only and without the
+ * integrity check of store_open(): for the one-shot run that finds
+ * nothing due and so writes nothing. NULL when absent, or when the file
+ * is not a current flipper state (the full open then says why).
+ */
+char *store_peek_meta(const char *path, const char *key);
 void store_info_release(struct store_info *info);
 /* The last SQLite error, for messages. */
 const char *store_errmsg(struct store *s);
