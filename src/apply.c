@@ -157,6 +157,7 @@ static void settle_deferral(struct group *g, bool tell)
 	struct engine *e = g->e;
 	int64_t now = now_ms();
 	if (!g->n_deferred) {
+		tell_once(&g->logged_defer, NULL);
 		if (g->pass.deferred_since) {
 			g->pass.deferred_since = 0;
 			g->save_meta = true;
@@ -173,7 +174,8 @@ static void settle_deferral(struct group *g, bool tell)
 	}
 	int64_t waited = now - g->pass.deferred_since, bound = group_defer_bound(g->cfg);
 	if (waited < bound || e->o.dry_run) {
-		if (tell) {
+		/* Logged when it starts or changes, not on every pass while it waits. */
+		if (tell && tell_once(&g->logged_defer, g->defer_reason)) {
 			char n[32];
 			snprintf(n, sizeof n, "%zu", g->n_deferred);
 			log_kv(LOG_INFO, g->cfg->id, "plan deferred",

@@ -582,6 +582,7 @@ static void group_release(struct engine *e, struct group *g)
 	free(g->listing_key);
 	free(g->holds);
 	free(g->asked);
+	free(g->logged_defer);
 	hcloud_client_free(g->api);
 	free(g->persisted);
 }

@@ -105,6 +105,7 @@ struct group {
 	bool *held;                      /* per action: its IP was moved outside flipper */
 	size_t n_deferred;
 	char *defer_reason;
+	char *logged_defer;              /* the deferral last logged */
 	int64_t defer_since;             /* mono_ms() of the first deferral; 0: none */
 	size_t applied, apply_failed;
 	size_t changes;

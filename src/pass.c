@@ -124,10 +124,17 @@ static void conclude(struct group *g, const char *phase, const char *error, cons
 	if (e->o.mode == ENGINE_ONCE || e->stopping)
 		return;
 	int64_t next = g->pass_wanted ? mono : mono + pass_interval(g->cfg);
-	/* A failback withheld by probation: pass again when it may go. */
-	int64_t due = group_failback_due(g), wall = now_ms();
-	if (due && mono + (due - wall) < next)
-		next = mono + (due > wall ? due - wall : 0);
+	/*
+	 * Pass again when a timer says so: a failback withheld by probation
+	 * may go, or moves waiting for unknown servers have waited enough.
+	 */
+	int64_t wall = now_ms();
+	int64_t dues[] = { group_failback_due(g),
+			   g->n_deferred && g->pass.deferred_since ?
+			   g->pass.deferred_since + group_defer_bound(g->cfg) : 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(dues); i++)
+		if (dues[i] && mono + (dues[i] - wall) < next)
+			next = mono + (dues[i] > wall ? dues[i] - wall : 0);
 	if (!loop_timer_armed(&g->pass_timer) || g->pass_timer.due > next)
 		loop_timer_arm(e->loop, &g->pass_timer, next);
 }

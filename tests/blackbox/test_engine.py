@@ -360,3 +360,31 @@ def test_a_clock_step_back_costs_a_one_shot_run_at_most_one_interval(env):
         assert env.reconcile(env=cenv).rc == 0
         return len(requests_to(env, A)) > n
     wait_for(checked_again, 30, interval=0.2, what="a check after the step")
+
+
+def test_moves_wait_for_an_unknown_server_a_bounded_time(env):
+    """lb-a's checks hang, so its health stays unknown. vip-1 (unassigned)
+    would go to lb-a if lb-a turned out healthy, so it waits, but only
+    rise x interval + timeout; then it moves to lb-b and an alert names
+    lb-a, still unknown."""
+    env.port = 0
+    env.add_lb(LB_A, "lb-a", A)
+    env.add_lb(LB_B, "lb-b", B)
+    env.backends.set(A, env.port, hang=True)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
+    env.add_vip(VIP_1 + 1, "vip-2", "198.51.100.2", LB_B)
+    env.config(checks=[env.check(interval="200ms", timeout="3s", fall=3, rise=1)],
+               group_extra={"poll_interval": "60s"})
+    p = env.start("monitor")
+    env.cloud.wait_assigned(VIP_1, LB_B, timeout=30)
+    wait_for(lambda: any("Not waiting any longer" in t for t in env.texts()), 20,
+             what="the alert")
+    # lb-a's checks had not reached fall: it was still unknown.
+    assert len(requests_to(env, A)) < 3
+    assert stop(p) == 0, stderr_of(p)
+    told = [t for t in env.texts() if "Not waiting any longer" in t]
+    assert len(told) == 1 and "lb-a" in told[0], told
+    logs = [json.loads(l) for l in stderr_of(p).splitlines() if l.startswith("{")]
+    deferred = [l for l in logs if l.get("msg") == "plan deferred"]
+    assert deferred and deferred[0]["reason"] == "server lb-a has unknown status"
+    assert assigns(env) == [(VIP_1, LB_B)]
