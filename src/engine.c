@@ -67,14 +67,6 @@ const struct hc_fip *group_fip(const struct group *g, int64_t id)
 	return NULL;
 }
 
-const struct check_config *group_check(const struct group_config *cfg, const char *id)
-{
-	for (size_t i = 0; i < cfg->n_checks; i++)
-		if (strcmp(cfg->checks[i].id, id) == 0)
-			return &cfg->checks[i];
-	return NULL;
-}
-
 struct msg_server group_msg_server(const struct store_server *s)
 {
 	return (struct msg_server){ s->s.id, s->s.name, s->s.location };
@@ -374,7 +366,8 @@ static void check_done(void *arg, struct check_result *r)
 			r->error = NULL;
 			log_kv(LOG_INFO, g->cfg->id, "check failed", "server", t->in.server_name,
 			       "check", c->id, "family", t->st.family == 4 ? "ipv4" : "ipv6",
-			       "address", t->address, "error", t->st.last_error, NULL);
+			       "address", t->address, "failure", http_failure_name(r->failure),
+			       "error", t->st.last_error, NULL);
 		}
 		t->dirty = true;
 		schedule_save(e);

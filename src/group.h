@@ -152,7 +152,6 @@ struct engine {
 /* engine.c */
 struct store_server *group_server(struct group *g, int64_t id);
 const struct hc_fip *group_fip(const struct group *g, int64_t id);
-const struct check_config *group_check(const struct group_config *cfg, const char *id);
 struct msg_server group_msg_server(const struct store_server *s);
 /* The API client of a group, made on first use; NULL (logged) if it cannot be. */
 struct hcloud_client *group_client(struct group *g);

@@ -280,11 +280,6 @@ int64_t loop_next_timer(const struct loop *l)
 	return l->n_heap ? l->heap[0]->due : -1;
 }
 
-size_t loop_pending(const struct loop *l)
-{
-	return l->running + l->queued;
-}
-
 static void drain(struct loop *l)
 {
 	CURLMsg *m;

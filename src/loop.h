@@ -80,8 +80,6 @@ int loop_start(struct loop *l, struct loop_xfer *x, bool limited);
 void loop_abort(struct loop *l, struct loop_xfer *x);
 /* The due time of the earliest armed timer; -1: none. */
 int64_t loop_next_timer(const struct loop *l);
-/* Transfers started and not finished (queued ones included). */
-size_t loop_pending(const struct loop *l);
 
 /*
  * One turn: wait until a transfer has news, a timer is due, a stop

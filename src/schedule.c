@@ -1,6 +1,14 @@
 /* schedule.c — per-target due times, fast_interval, clamped wall times. */
 #include "schedule.h"
 
+int64_t schedule_tolerance(int64_t interval_ms)
+{
+	if (interval_ms <= 0)
+		return 0;
+	int64_t t = interval_ms / 10;
+	return t < SCHEDULE_TOLERANCE_MAX_MS ? t : SCHEDULE_TOLERANCE_MAX_MS;
+}
+
 bool schedule_in_transition(const struct health_counters *c)
 {
 	return (c->fall_count > 0 && c->state != HEALTH_UNHEALTHY) ||
@@ -35,7 +43,7 @@ int64_t schedule_due_from_wall(int64_t last_run, int64_t interval_ms, int64_t wa
 	if (last_run <= 0 || interval_ms <= 0)
 		return mono_now;
 	int64_t ran = schedule_clamp_wall(last_run, wall_now);
-	int64_t wait = interval_ms - check_due_tolerance(interval_ms);
+	int64_t wait = interval_ms - schedule_tolerance(interval_ms);
 	int64_t elapsed = wall_now - ran;
 	if (elapsed >= wait)
 		return mono_now;

@@ -21,7 +21,15 @@
 
 #include "health.h"
 
+/*
+ * A one-shot run started by a timer at the interval finds a check due a
+ * little early; it runs anyway if it is within this tolerance: a tenth of
+ * the interval, at most SCHEDULE_TOLERANCE_MAX_MS.
+ */
+#define SCHEDULE_TOLERANCE_MAX_MS 1000
+
 /* schedule.c */
+int64_t schedule_tolerance(int64_t interval_ms);
 /* Counting towards a state change it has not reached yet. */
 bool schedule_in_transition(const struct health_counters *c);
 /* The interval to use after this result; fast_ms <= 0 means interval_ms. */
@@ -37,7 +45,7 @@ int64_t schedule_clamp_wall(int64_t stored, int64_t wall_now);
  * The monotonic time a target that last ran at last_run (wall clock, 0:
  * never) is due, given the clocks now. A one-shot run started by a timer
  * at the interval must not skip it because it started a little early, so
- * the wait is shortened by check_due_tolerance(). Never later than one
+ * the wait is shortened by schedule_tolerance(). Never later than one
  * interval from now, never earlier than now.
  */
 int64_t schedule_due_from_wall(int64_t last_run, int64_t interval_ms, int64_t wall_now,

@@ -952,37 +952,6 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 	return 0;
 }
 
-int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n)
-{
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "targets", group) < 0)
-		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
-				"rise_count, fall_count, state, last_run, last_ok, duration_ms, "
-				"last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct store_target *e = &v[i];
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, e->server_id);
-		bind_text(st, 3, e->check_id);
-		sqlite3_bind_int(st, 4, e->family);
-		sqlite3_bind_int(st, 5, e->c.rise_count);
-		sqlite3_bind_int(st, 6, e->c.fall_count);
-		bind_text(st, 7, health_name(e->c.state));
-		sqlite3_bind_int64(st, 8, e->last_run);
-		sqlite3_bind_int64(st, 9, e->last_ok);
-		sqlite3_bind_int64(st, 10, e->duration_ms);
-		bind_text(st, 11, e->last_error);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
 int store_targets_clear(struct store *s, const char *group)
 {
 	return delete_group_rows(s, "targets", group);

@@ -190,7 +190,6 @@ int store_fips_load(struct store *s, const char *group, struct hc_fip **out, siz
 int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, size_t n);
 
 int store_targets_load(struct store *s, const char *group, struct store_target **out, size_t *n);
-int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n);
 /* Insert or update one target (counters saved in batches); the group's row must exist. */
 int store_target_put(struct store *s, const char *group, const struct store_target *t);
 int store_targets_clear(struct store *s, const char *group);

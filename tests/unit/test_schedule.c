@@ -59,7 +59,7 @@ TEST(stored_times_ahead_of_now_are_now)
 TEST(due_from_the_wall_clock_costs_at_most_one_interval)
 {
 	int64_t mono = 1000000, wall = 1700000000000LL, iv = 10000;
-	int64_t tol = check_due_tolerance(iv);
+	int64_t tol = schedule_tolerance(iv);
 	/* Never ran: due now. */
 	CHECK_EQ_INT(schedule_due_from_wall(0, iv, wall, mono), mono);
 	/* Ran 4 s ago: due in 6 s, less the timer tolerance. */
@@ -72,6 +72,23 @@ TEST(due_from_the_wall_clock_costs_at_most_one_interval)
 	CHECK_EQ_INT(schedule_due_from_wall(wall - 600000, iv, wall, mono), mono);
 }
 
+TEST(tolerance_is_a_tenth_of_the_interval_at_most_a_second)
+{
+	CHECK_EQ_INT(schedule_tolerance(60000), 1000);
+	CHECK_EQ_INT(schedule_tolerance(10000), 1000);
+	CHECK_EQ_INT(schedule_tolerance(2000), 200);
+	CHECK_EQ_INT(schedule_tolerance(5), 0);
+	CHECK_EQ_INT(schedule_tolerance(0), 0);
+	CHECK_EQ_INT(schedule_tolerance(-1), 0);
+	/* 2 s: a timer firing 2 s after a run that started 150 ms late still runs it. */
+	int64_t mono = 5000, wall = 1700000000000LL;
+	CHECK_EQ_INT(schedule_due_from_wall(wall - 2000 + 150, 2000, wall, mono), mono);
+	CHECK_EQ_INT(schedule_due_from_wall(wall - 1799, 2000, wall, mono), mono + 1);
+	/* Degenerate intervals: always due. */
+	CHECK_EQ_INT(schedule_due_from_wall(wall, 0, wall, mono), mono);
+	CHECK_EQ_INT(schedule_due_from_wall(wall, -1, wall, mono), mono);
+}
+
 int main(void)
 {
 	RUN(next_start_is_the_later_of_interval_and_completion);
@@ -79,5 +96,6 @@ int main(void)
 	RUN(fast_interval_only_in_transition);
 	RUN(stored_times_ahead_of_now_are_now);
 	RUN(due_from_the_wall_clock_costs_at_most_one_interval);
+	RUN(tolerance_is_a_tenth_of_the_interval_at_most_a_second);
 	return test_report();
 }
