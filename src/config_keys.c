@@ -380,7 +380,7 @@ static const struct key_row group_rows[] = {
 	  GROUP_FIELD(provider), .names = provider_names, .help = "the cloud; the only value" },
 	{ .name = "poll_interval", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  GROUP_FIELD(poll_interval_ms), .def_num = 60000,
-	  .help = "how old the cached inventory may be; 0 lists every round" },
+	  .help = "how old the cached inventory may be; 0 lists every pass" },
 	{ .name = "poll_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  GROUP_FIELD(poll_timeout_ms), .def_num = 20000, .min = 1,
 	  .help = "bounds listing the inventory, retries included" },
@@ -524,7 +524,7 @@ static const struct key_section logging_section = {
 
 static const struct key_row metrics_rows[] = {
 	{ .name = "textfile", .type = KEY_STRING, CONFIG_FIELD(metrics_textfile),
-	  .help = "write Prometheus metrics to this file after every round" },
+	  .help = "write Prometheus metrics to this file (after passes, at most once a second)" },
 };
 
 static const struct key_section metrics_section = {

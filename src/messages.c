@@ -266,8 +266,8 @@ void msg_plan_failed(struct buf *b, const struct group_config *g, bool remind, i
 	buf_printf(b, "%zu of %zu actions failed:\n", failed, n_moves);
 	buf_addstr(b, outcome ? outcome : "");
 	if (!remind)
-		buf_addstr(b, "flipper retries it every round and tells again when what "
-			   "fails changes, or in an hour.\n");
+		buf_addstr(b, "flipper retries it and tells again when what fails changes, "
+			   "or in an hour.\n");
 }
 
 void msg_plan_applied(struct buf *b, const struct group_config *g, size_t applied,

@@ -1,6 +1,6 @@
 /*
  * metrics_export.c — the engine's data as Prometheus text: the textfile
- * written after every round, and the API request counters kept in the
+ * written after passes, and the API request counters kept in the
  * state so they survive across invocations.
  */
 #include <stdio.h>

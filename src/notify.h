@@ -4,9 +4,10 @@
  *
  * notify_post() only stores: one outbox row per configured target, inside
  * the caller's transaction, so a message exists before anyone tries to
- * send it. notify_deliver() sends what is due, oldest first per target;
- * a target that fails keeps its queue (in order) and is retried later
- * with backoff, for at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
+ * send it. The notifier sends what is due on the event loop, oldest
+ * first per target, one request per target at a time; a target that
+ * fails keeps its queue (in order) and is retried later with backoff, for
+ * at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
  * the state keeps a hash to tell targets apart, logs show them redacted.
  *
  * Delivery is at least once, not exactly once. A message leaves the
