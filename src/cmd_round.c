@@ -129,7 +129,21 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 	int lock_fd = -1;
 	struct store_info info = { 0 };
 	struct store *s = NULL;
-	char *err = NULL;
+	char *err = NULL, *given = state_path;
+	bool followed = false;
+	/* Before the lock file is created beside it: someone else's file
+	 * gets nothing new next to it either. */
+	if (store_resolve(given, true, &state_path, &followed, &err) < 0) {
+		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
+		free(err);
+		state_path = given;
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (followed)
+		log_kv(LOG_INFO, NULL, "the state path is a symbolic link; using the file it points to",
+		       "state", given, "resolved", state_path, NULL);
+	free(given);
 	int lr = store_lock(state_path, &lock_fd);
 	if (lr == 1) {
 		log_kv(LOG_WARN, NULL, "another flipper holds the state lock; nothing done",
@@ -144,7 +158,7 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		goto out;
 	}
 
-	s = store_open(state_path, &info, &err);
+	s = store_open(state_path, lock_fd, &info, &err);
 	if (!s) {
 		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
 		free(err);
@@ -198,6 +212,10 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 			rc = EXIT_OK;
 	}
 	engine_free(e);
+	/* A long run leaves the database file complete on its own. */
+	if ((forever || end) && store_checkpoint_truncate(s) < 0)
+		log_kv(LOG_WARN, NULL, "cannot fold the WAL into the state file", "error",
+		       store_errmsg(s), NULL);
 out:
 	store_close(s);
 	store_info_release(&info);
