@@ -308,9 +308,32 @@ static sqlite3 *open_db(const char *path, int flags)
 		sqlite3_close(db);
 		return NULL;
 	}
+	/*
+	 * Closing the last connection would checkpoint the WAL into the
+	 * database file: never into a file not yet known to be flipper's,
+	 * and for flipper's own, not on the common run's way out (fsyncs
+	 * were three quarters of a nothing-due run's time).
+	 */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 0);
 	return db;
+}
+
+/* "file:/a%20b/x.db?immutable=1": read the file alone, lock nothing, create nothing. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b = BUF_INIT;
+	buf_addstr(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/-._~", *p))
+			buf_addch(&b, (char)*p);
+		else
+			buf_printf(&b, "%%%02X", *p);
+	}
+	buf_addstr(&b, "?immutable=1");
+	return buf_detach(&b);
 }
 
 static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -485,11 +508,20 @@ static enum verdict examine(const char *path, bool for_writing, bool marked, str
 	}
 	if (app == STORE_APPLICATION_ID)
 		return DB_OK;
-	/* application_id 0: another application's, or a new flipper
-	 * database whose header still waits in the WAL. Ask SQLite, read-only:
-	 * a read-only connection never rolls back, recovers into or
-	 * checkpoints someone else's file. */
-	sqlite3 *db = open_db(path, SQLITE_OPEN_READONLY);
+	/*
+	 * Another application's, or (application_id 0) a flipper database
+	 * whose header still waits in its WAL. Ask SQLite, read-only: that
+	 * never rolls back, recovers into or checkpoints someone else's file.
+	 * Without a WAL to read, the file alone is the whole truth: read it
+	 * as immutable, which creates no -wal or -shm beside it either.
+	 */
+	char *wal = xasprintf("%s-wal", path);
+	struct stat wst;
+	bool wal_pending = (head[18] == 2 || head[19] == 2) && stat(wal, &wst) == 0 && wst.st_size > 0;
+	free(wal);
+	char *uri = wal_pending ? NULL : immutable_uri(path);
+	sqlite3 *db = open_db(uri ? uri : path, SQLITE_OPEN_READONLY | (uri ? SQLITE_OPEN_URI : 0));
+	free(uri);
 	if (!db) {
 		*why = xasprintf("cannot open the state file \"%s\" read-only; it was left untouched",
 				 path);
@@ -657,13 +689,25 @@ static void move_aside(const char *path, struct store_info *info, char *why)
 	info->moved_reason = why;
 }
 
+/* Drop group and other bits: the -wal and -shm files take the database's mode. */
+static void tighten_mode(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		fchmod(fd, st.st_mode & 0700);
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * Open (or create, 0600) the file examine() judged, for SQLite to use:
- * the same file, not one swapped in since; group and other bits are
- * dropped, since the -wal and -shm files take the database's mode.
- * 0; 1 the file changed under us (look again); -1 with *err.
+ * the same file, not one swapped in since. With tighten, its mode too,
+ * before SQLite creates a -wal or -shm: only for a file known to be
+ * flipper's, or empty. 0; 1 the file changed under us (look again);
+ * -1 with *err.
  */
-static int claim(const char *path, const struct stat *seen, char **err)
+static int claim(const char *path, const struct stat *seen, bool tighten, char **err)
 {
 	int fd = seen->st_ino ?
 		open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) :
@@ -680,7 +724,7 @@ static int claim(const char *path, const struct stat *seen, char **err)
 		rc = 1;
 	else if (seen->st_ino && (st.st_dev != seen->st_dev || st.st_ino != seen->st_ino))
 		rc = 1;
-	else if (st.st_mode & 077)
+	else if (tighten && (st.st_mode & 077))
 		fchmod(fd, st.st_mode & 0700);
 	close(fd);
 	return rc;
@@ -711,7 +755,10 @@ struct store *store_open(const char *path, int lock_fd, struct store_info *info,
 		}
 		free(why);
 		why = NULL;
-		int c = claim(path, &seen, err);
+		/* An empty SQLite database is judged again by inspect() below
+		 * first: its mode is changed only once SQLite agrees. */
+		const bool tightened = v == DB_OK || seen.st_size == 0;
+		int c = claim(path, &seen, tightened, err);
 		if (c < 0)
 			return NULL;
 		if (c > 0)
@@ -744,18 +791,19 @@ struct store *store_open(const char *path, int lock_fd, struct store_info *info,
 		struct store *s = xcalloc(1, sizeof *s);
 		s->db = db;
 		info->created = iv == DB_NEW;
+		if (!tightened)
+			tighten_mode(path);
 		/*
 		 * WAL with synchronous=NORMAL: a commit appends to the WAL and
 		 * does not fsync; a crash of flipper loses nothing committed,
 		 * a power cut may roll back the last rounds but never corrupts.
-		 * No checkpoint on close either, so the common run (nothing
-		 * due) never waits for the disk (fsyncs were three quarters of
-		 * its time). SQLite checkpoints instead when the WAL passes 64
-		 * pages (its default is 1,000: 4 MiB of headroom a small
-		 * volume may not have), and monitor and reconcile --for fold
-		 * the WAL in on their way out (store_checkpoint_truncate).
+		 * No checkpoint on close (open_db), so the common run (nothing
+		 * due) never waits for the disk. SQLite checkpoints instead
+		 * when the WAL passes 64 pages (its default is 1,000: 4 MiB of
+		 * headroom a small volume may not have), and monitor and
+		 * reconcile --for fold the WAL in on their way out
+		 * (store_checkpoint_truncate).
 		 */
-		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 		if (exec(s, "PRAGMA journal_mode = WAL") < 0 ||
 		    exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
 			 "PRAGMA wal_autocheckpoint = 64") < 0) {
