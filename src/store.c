@@ -106,7 +106,7 @@ static const char *guess_text(const char *s, size_t n)
 		size_t open = i;
 		while (i < len && key_char(l[i]) && l[i] != '"')
 			i++;
-		if (i > open && i < len && l[i] == ']') {
+		if (i > open && i + open <= len && l[i] == ']' && (open == 1 || l[i + 1] == ']')) {
 			i += open;
 			while (i < len && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
 				i++;
