@@ -800,13 +800,15 @@ struct store *store_open(const char *path, int lock_fd, struct store_info *info,
 		 * No checkpoint on close (open_db), so the common run (nothing
 		 * due) never waits for the disk. SQLite checkpoints instead
 		 * when the WAL passes 64 pages (its default is 1,000: 4 MiB of
-		 * headroom a small volume may not have), and monitor and
-		 * reconcile --for fold the WAL in on their way out
-		 * (store_checkpoint_truncate).
+		 * headroom a small volume may not have); when the WAL starts
+		 * over, a file grown past 512 KiB by a big transaction (the
+		 * first round) is cut back. monitor and reconcile --for fold
+		 * the WAL in on their way out (store_checkpoint_truncate). A
+		 * small WAL is also a fast one: each read looks it up first.
 		 */
 		if (exec(s, "PRAGMA journal_mode = WAL") < 0 ||
 		    exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-			 "PRAGMA wal_autocheckpoint = 64") < 0) {
+			 "PRAGMA wal_autocheckpoint = 64; PRAGMA journal_size_limit = 524288") < 0) {
 			*err = xasprintf("state file \"%s\": %s", path, sqlite3_errmsg(db));
 			store_close(s);
 			return NULL;
