@@ -1,6 +1,6 @@
 /*
  * fuzz_sniff.c — store_sniff(): what the first bytes of a file at the
- * state path look like (store.c), the words of a refusal.
+ * state path look like (sniff.c), the words of a refusal.
  *
  * Checked properties (a violation aborts):
  *   - only an empty input is "empty", and an empty input always is;

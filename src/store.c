@@ -28,134 +28,7 @@ struct store {
 	char write_error[256];
 };
 
-/* ---- what is at the state path ------------------------------------------- */
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/*
- * UTF-8 without NUL and without control characters other than white
- * space. A sequence cut off by the end of the sample still counts.
- */
-static bool looks_like_text(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			if ((c < 0x20 && !strchr("\t\n\r\f\v", c)) || c == 0 || c == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
-			     c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-		if (!len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if (i + k >= n)
-				return true;
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-		}
-		i += len;
-	}
-	return true;
-}
-
-/* The first line that is neither blank nor a '#' comment; NULL if none. */
-static const char *first_line(const char *s, size_t n, size_t *len)
-{
-	const char *end = s + n;
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *eol = nl ? nl : end;
-		const char *p = s;
-		while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p < eol && *p != '#') {
-			*len = (size_t)(eol - p);
-			return p;
-		}
-		s = nl ? nl + 1 : end;
-	}
-	return NULL;
-}
-
-static bool key_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("_-.\"' ", c);
-}
-
-/* A configuration is the file most often named by mistake: say which kind. */
-static const char *guess_text(const char *s, size_t n)
-{
-	size_t len = 0, i = 0;
-	const char *l = first_line(s, n, &len);
-	if (!l)
-		return "text";
-	if ((len >= 3 && memcmp(l, "---", 3) == 0) || (len >= 5 && memcmp(l, "%YAML", 5) == 0))
-		return "YAML text";
-	if (l[0] == '{')
-		return "JSON text";
-	if (l[0] == '[') {
-		/* [table] or [[array.of.tables]], maybe with a comment, is TOML. */
-		i = len > 1 && l[1] == '[' ? 2 : 1;
-		size_t open = i;
-		while (i < len && key_char(l[i]) && l[i] != '"')
-			i++;
-		if (i > open && i + open <= len && l[i] == ']' && (open == 1 || l[i + 1] == ']')) {
-			i += open;
-			while (i < len && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
-				i++;
-			if (i == len || l[i] == '#')
-				return "TOML text";
-		}
-		return "JSON text";
-	}
-	if (len >= 2 && l[0] == '-' && (l[1] == ' ' || l[1] == '\t'))
-		return "YAML text";
-	while (i < len && key_char(l[i]))
-		i++;
-	if (i > 0 && i < len && l[i] == '=')
-		return "TOML text";
-	if (i > 0 && i < len && l[i] == ':' && (i + 1 == len || strchr(" \t\r", l[i + 1])))
-		return "YAML text";
-	return "text";
-}
-
-enum store_kind store_sniff(const void *head, size_t n, uint32_t *app_id, const char **what)
-{
-	static const char magic[16] = "SQLite format 3";   /* with its NUL */
-	const unsigned char *h = head;
-
-	*app_id = 0;
-	if (n > STORE_SNIFF_BYTES)
-		n = STORE_SNIFF_BYTES;
-	if (n == 0) {
-		*what = "an empty file";
-		return STORE_KIND_EMPTY;
-	}
-	if (n >= sizeof magic && memcmp(h, magic, sizeof magic) == 0) {
-		/* The header is 100 bytes; a shorter file cannot be opened. */
-		if (n < 100) {
-			*what = "a truncated SQLite database";
-			return STORE_KIND_OTHER;
-		}
-		*app_id = be32(h + 68);
-		*what = "a SQLite database";
-		return STORE_KIND_SQLITE;
-	}
-	if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)
-		*what = "gzip-compressed data";
-	else if (looks_like_text(h, n))
-		*what = guess_text(head, n);
-	else
-		*what = "binary data";
-	return STORE_KIND_OTHER;
-}
+/* ---- whose file it is ------------------------------------------------------ */
 
 /*
  * The marker flipper writes into its lock file once it has opened its
@@ -296,44 +169,49 @@ static int resolve_path(const char *given, bool for_writing, char **resolved, bo
 	return 1;
 }
 
-enum verdict { DB_OK, DB_NEW, DB_DAMAGED, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
+/* ---- lock ------------------------------------------------------------- */
 
-static sqlite3 *open_db(const char *path, int flags)
+int store_lock(const char *path, int *fd_out)
 {
-	sqlite3 *db = NULL;
-#ifdef SQLITE_OPEN_NOFOLLOW
-	flags |= SQLITE_OPEN_NOFOLLOW;
-#endif
-	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
+	char *lock_path = xasprintf("%s.lock", path);
+	/* Never through a link: flipper writes its marker into this file. */
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int e = errno;
+	free(lock_path);
+	if (fd < 0) {
+		errno = e;
+		return -1;
 	}
-	/*
-	 * Closing the last connection would checkpoint the WAL into the
-	 * database file: never into a file not yet known to be flipper's,
-	 * and for flipper's own, not on the common run's way out (fsyncs
-	 * were three quarters of a nothing-due run's time).
-	 */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
-	sqlite3_busy_timeout(db, 5000);
-	sqlite3_extended_result_codes(db, 0);
-	return db;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return 1;
+		errno = e;
+		return -1;
+	}
+	*fd_out = fd;
+	return 0;
 }
 
-/* "file:/a%20b/x.db?immutable=1": read the file alone, lock nothing, create nothing. */
-static char *immutable_uri(const char *path)
+void store_unlock(int fd)
 {
-	struct buf b = BUF_INIT;
-	buf_addstr(&b, "file:");
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("/-._~", *p))
-			buf_addch(&b, (char)*p);
-		else
-			buf_printf(&b, "%%%02X", *p);
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
 	}
-	buf_addstr(&b, "?immutable=1");
-	return buf_detach(&b);
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+const char *store_errmsg(struct store *s)
+{
+	return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -347,6 +225,23 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+void store_info_release(struct store_info *info)
+{
+	free(info->moved_aside);
+	free(info->moved_reason);
+	memset(info, 0, sizeof *info);
+}
+
+enum verdict { DB_OK, DB_NEW, DB_DAMAGED, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
 
 static bool io_error(int code)
 {
@@ -437,6 +332,74 @@ static enum verdict inspect(sqlite3 *db, bool check_pages, char **why, int64_t *
 		return DB_TOO_NEW;
 	}
 	return check_pages && damaged(db, why) ? DB_DAMAGED : DB_OK;
+}
+
+static int migrate(struct store *s, int64_t from, char **err)
+{
+	if (from == (int64_t)store_migration_count)
+		return 0;
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		goto bad;
+	for (size_t v = (size_t)from; v < store_migration_count; v++)
+		if (exec(s, store_migrations[v]) < 0)
+			goto bad_rollback;
+	char *sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %zu",
+			      STORE_APPLICATION_ID, store_migration_count);
+	int rc = exec(s, sql);
+	free(sql);
+	if (rc < 0 || exec(s, "COMMIT") < 0)
+		goto bad_rollback;
+	/* A new database: put its header, application_id included, into the
+	 * database file now, not at the WAL's first checkpoint, so the file
+	 * says whose it is on its own. */
+	if (from == 0)
+		store_checkpoint_truncate(s);
+	return 0;
+bad_rollback:
+	*err = xasprintf("migrating the state schema: %s", sqlite3_errmsg(s->db));
+	exec(s, "ROLLBACK");
+	return -1;
+bad:
+	*err = xasprintf("migrating the state schema: %s", sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static sqlite3 *open_db(const char *path, int flags)
+{
+	sqlite3 *db = NULL;
+#ifdef SQLITE_OPEN_NOFOLLOW
+	flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	/*
+	 * Closing the last connection would checkpoint the WAL into the
+	 * database file: never into a file not yet known to be flipper's,
+	 * and for flipper's own, not on the common run's way out (fsyncs
+	 * were three quarters of a nothing-due run's time).
+	 */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_extended_result_codes(db, 0);
+	return db;
+}
+
+/* "file:/a%20b/x.db?immutable=1": read the file alone, lock nothing, create nothing. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b = BUF_INIT;
+	buf_addstr(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/-._~", *p))
+			buf_addch(&b, (char)*p);
+		else
+			buf_printf(&b, "%%%02X", *p);
+	}
+	buf_addstr(&b, "?immutable=1");
+	return buf_detach(&b);
 }
 
 /*
@@ -567,96 +530,6 @@ int store_resolve(const char *given, bool for_writing, char **resolved, bool *fo
 	}
 	free(why);
 	return 0;
-}
-
-/* ---- lock ------------------------------------------------------------- */
-
-int store_lock(const char *path, int *fd_out)
-{
-	char *lock_path = xasprintf("%s.lock", path);
-	/* Never through a link: flipper writes its marker into this file. */
-	int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int e = errno;
-	free(lock_path);
-	if (fd < 0) {
-		errno = e;
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return 1;
-		errno = e;
-		return -1;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-void store_unlock(int fd)
-{
-	if (fd >= 0) {
-		flock(fd, LOCK_UN);
-		close(fd);
-	}
-}
-
-/* ---- open ------------------------------------------------------------- */
-
-const char *store_errmsg(struct store *s)
-{
-	return s && s->db ? sqlite3_errmsg(s->db) : "no database";
-}
-
-static int exec(struct store *s, const char *sql)
-{
-	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-void store_close(struct store *s)
-{
-	if (!s)
-		return;
-	sqlite3_close(s->db);
-	free(s);
-}
-
-void store_info_release(struct store_info *info)
-{
-	free(info->moved_aside);
-	free(info->moved_reason);
-	memset(info, 0, sizeof *info);
-}
-
-static int migrate(struct store *s, int64_t from, char **err)
-{
-	if (from == (int64_t)store_migration_count)
-		return 0;
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		goto bad;
-	for (size_t v = (size_t)from; v < store_migration_count; v++)
-		if (exec(s, store_migrations[v]) < 0)
-			goto bad_rollback;
-	char *sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %zu",
-			      STORE_APPLICATION_ID, store_migration_count);
-	int rc = exec(s, sql);
-	free(sql);
-	if (rc < 0 || exec(s, "COMMIT") < 0)
-		goto bad_rollback;
-	/* A new database: put its header, application_id included, into the
-	 * database file now, not at the WAL's first checkpoint, so the file
-	 * says whose it is on its own. */
-	if (from == 0)
-		store_checkpoint_truncate(s);
-	return 0;
-bad_rollback:
-	*err = xasprintf("migrating the state schema: %s", sqlite3_errmsg(s->db));
-	exec(s, "ROLLBACK");
-	return -1;
-bad:
-	*err = xasprintf("migrating the state schema: %s", sqlite3_errmsg(s->db));
-	return -1;
 }
 
 static void move_aside(const char *path, struct store_info *info, char *why)

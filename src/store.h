@@ -91,6 +91,7 @@ struct outbox_msg {
 	char *last_error;
 };
 
+/* sniff.c */
 /* What the first bytes of a file at the state path say it is. */
 enum store_kind {
 	STORE_KIND_EMPTY,       /* no bytes at all */
@@ -110,6 +111,7 @@ enum store_kind {
  */
 enum store_kind store_sniff(const void *head, size_t n, uint32_t *app_id, const char **what);
 
+/* store.c */
 /*
  * The state path as given (--state, state.path, ...), looked at before
  * anything is created or changed beside it. A symbolic link is followed

@@ -1,4 +1,4 @@
-/* store_sniff(): what a file at the state path looks like, from its first bytes. */
+/* sniff.c, store_sniff(): what a file at the state path looks like, from its first bytes. */
 #include <stdlib.h>
 #include <string.h>
 
