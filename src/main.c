@@ -245,16 +245,17 @@ static int run_help(struct globals *g, void *opts, int argc, char **argv)
 	const struct command *c = argc ? find_command(argv[0]) : NULL;
 	if (argc && !c)
 		return usage_error("help", "unknown command '%s'", argv[0]);
+	int words = 1;
 	/* `help state backup`, as `state backup --help`. */
 	if (argc > 1 && c->subcommands) {
 		const struct command *sub = find_subcommand(c, argv[1]);
 		if (!sub)
 			return usage_error("help", "unknown command '%s %s'", argv[0], argv[1]);
 		c = sub;
-		argc--;
+		words = 2;
 	}
-	if (argc > 1)
-		return usage_error("help", "one command at a time (also got '%s')", argv[1]);
+	if (argc > words)
+		return usage_error("help", "one command at a time (also got '%s')", argv[words]);
 	if (c) {
 		command_help(c, &b);
 	} else {

@@ -219,6 +219,7 @@ def test_a_subcommand_has_its_own_help_and_usage_errors(tmp_path):
         (("state", "backup", "a", "--force=yes"), "state backup",
          "option '--force' takes no value"),
         (("help", "state", "nope"), "help", "unknown command 'state nope'"),
+        (("help", "state", "backup", "x"), "help", "one command at a time (also got 'x')"),
     ]
     for args, cmd, message in cases:
         assert_usage_error(run_flipper(*args, cwd=str(tmp_path)), cmd, message)
