@@ -412,6 +412,9 @@ static char *immutable_uri(const char *path)
  *   DB_FOREIGN  anything else: refuse (*why says what it looks like)
  *   DB_IOERR    cannot be read: refuse
  */
+static enum verdict examine_content(const char *path, bool marked, const struct stat *st,
+				    char **why);
+
 static enum verdict examine(const char *path, bool for_writing, bool marked, struct stat *st,
 			    char **why)
 {
@@ -428,12 +431,23 @@ static enum verdict examine(const char *path, bool for_writing, bool marked, str
 		*why = refusal(path, "it is %s, not a regular file", file_type(st->st_mode));
 		return DB_FOREIGN;
 	}
-	if (for_writing && st->st_uid != geteuid()) {
+	enum verdict v = examine_content(path, marked, st, why);
+	/* What the file is comes first (a configuration named by a typo is
+	 * not to be chown'ed); a file flipper could use must be its user's. */
+	if (for_writing && v != DB_FOREIGN && st->st_uid != geteuid()) {
+		free(*why);
 		*why = refusal(path, "it is owned by uid %lu, not by uid %lu that flipper runs as "
 			       "(chown it, or run flipper as its owner)",
 			       (unsigned long)st->st_uid, (unsigned long)geteuid());
-		return DB_FOREIGN;
+		v = DB_FOREIGN;
 	}
+	return v;
+}
+
+/* examine() for a regular file: what its content says. */
+static enum verdict examine_content(const char *path, bool marked, const struct stat *st,
+				    char **why)
+{
 	if (st->st_size == 0)
 		return DB_NEW;
 

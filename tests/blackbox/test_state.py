@@ -292,6 +292,16 @@ def test_a_file_of_another_user_is_refused_for_writing(st):
     assert fingerprint(env.state) == before and listing(env.tmp) == around
     assert env.run("status").rc == 0
 
+    # What the file is comes first: a configuration named by a typo is not
+    # something to chown.
+    other = str(env.tmp / "flipper.yaml")
+    _yaml(other)
+    os.chown(other, NOBODY, NOBODY)
+    before = fingerprint(other)
+    refused(env.run("--state", other, "reconcile", "--once"), other,
+            "it looks like YAML text, not a flipper database")
+    assert fingerprint(other) == before
+
 
 @pytest.mark.parametrize("kind", ["directory", "fifo"])
 def test_a_directory_or_fifo_is_refused(st, kind):
