@@ -170,7 +170,7 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		goto out;
 	}
 
-	s = store_open(state_path, lock_fd, &info, &err);
+	s = store_open(state_path, &info, &err);
 	if (!s) {
 		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
 		free(err);

@@ -63,37 +63,50 @@ static bool lock_marked_fd(int fd, const char *path)
 	return yes;
 }
 
-/* The same, before the lock is taken: the file is read, never created. */
-static bool lock_marked(const char *path)
+/*
+ * The lock file beside path, opened to read its marker (or write it),
+ * never created and never through a link: -1 when there is none.
+ */
+static int lock_file(const char *path, int flags)
 {
 	char *lock_path = xasprintf("%s.lock", path);
-	int fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(lock_path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	free(lock_path);
-	if (fd < 0)
-		return false;
+	return fd;
+}
+
+static bool lock_marked(const char *path)
+{
+	int fd = lock_file(path, O_RDONLY);
 	bool yes = lock_marked_fd(fd, path);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return yes;
 }
 
 /*
- * Mark the lock (held) as guarding path's database. A lock file holding
- * anything but a flipper marker is someone else's file: left alone. A
- * failed write only costs the right to move a damaged file aside later.
+ * Mark the lock (the caller holds it) as guarding path's database. A lock
+ * file holding anything but a flipper marker is someone else's file:
+ * left alone. A failed write only costs the right to move a damaged file
+ * aside later.
  */
-static void lock_mark(int fd, const char *path)
+static void lock_mark(const char *path)
 {
-	if (fd < 0 || !lock_is_own(fd) || lock_marked_fd(fd, path))
+	int fd = lock_file(path, O_RDWR);
+	if (fd < 0)
 		return;
 	char head[sizeof LOCK_MARK - 1];
 	ssize_t got = pread(fd, head, sizeof head, 0);
-	if (got != 0 && (got != (ssize_t)sizeof head || memcmp(head, LOCK_MARK, sizeof head) != 0))
-		return;
-	char *want = lock_marker(path);
-	size_t n = strlen(want);
-	if (pwrite(fd, want, n, 0) == (ssize_t)n && ftruncate(fd, (off_t)n) == 0)
-		fdatasync(fd);
-	free(want);
+	bool flippers = got == 0 ||
+			(got == (ssize_t)sizeof head && memcmp(head, LOCK_MARK, sizeof head) == 0);
+	if (flippers && lock_is_own(fd) && !lock_marked_fd(fd, path)) {
+		char *want = lock_marker(path);
+		size_t n = strlen(want);
+		if (pwrite(fd, want, n, 0) == (ssize_t)n && ftruncate(fd, (off_t)n) == 0)
+			fdatasync(fd);
+		free(want);
+	}
+	close(fd);
 }
 
 static const char *file_type(mode_t m)
@@ -617,11 +630,11 @@ static int claim(const char *path, const struct stat *seen, bool tighten, char *
 	return rc;
 }
 
-struct store *store_open(const char *path, int lock_fd, struct store_info *info, char **err)
+struct store *store_open(const char *path, struct store_info *info, char **err)
 {
 	memset(info, 0, sizeof *info);
 	*err = NULL;
-	const bool marked = lock_marked_fd(lock_fd, path);
+	const bool marked = lock_marked(path);
 
 	/* Moving aside once, and a file swapped under us once, are enough. */
 	for (int attempt = 0; attempt < 4; attempt++) {
@@ -704,7 +717,7 @@ struct store *store_open(const char *path, int lock_fd, struct store_info *info,
 			store_close(s);
 			return NULL;
 		}
-		lock_mark(lock_fd, path);
+		lock_mark(path);
 		return s;
 	}
 	*err = xasprintf("state file \"%s\" is still unusable after starting afresh", path);

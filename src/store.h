@@ -129,17 +129,17 @@ int store_lock(const char *path, int *fd_out);
 void store_unlock(int fd);
 /*
  * Open (creating when missing) for reading and writing; path as
- * store_resolve() gave it, lock_fd from store_lock(). A damaged flipper
- * database (its application_id says flipper, or it sits beside a lock
- * file flipper marked) is renamed NAME.corrupt-TIMESTAMP and a fresh
+ * store_resolve() gave it, the caller holding store_lock(). A damaged
+ * flipper database (its application_id says flipper, or it sits beside a
+ * lock file flipper marked) is renamed NAME.corrupt-TIMESTAMP and a fresh
  * state started (info says so). Anything else that is not a usable
  * flipper database, and a state written by a newer flipper, is an error
  * and left untouched. An empty file is a new state (it holds nobody's
- * data). On success the lock file is marked as guarding this database.
- * The WAL is checkpointed every 64 pages or so. NULL with *err (owned) on
- * failure.
+ * data). On success the lock file, when there is one, is marked as
+ * guarding this database. The WAL is checkpointed every 64 pages or so.
+ * NULL with *err (owned) on failure.
  */
-struct store *store_open(const char *path, int lock_fd, struct store_info *info, char **err);
+struct store *store_open(const char *path, struct store_info *info, char **err);
 /*
  * Open read-only, never creating or changing anything (plan, status).
  * Returns NULL with *err NULL when the file does not exist or is empty.
