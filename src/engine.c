@@ -452,6 +452,11 @@ void engine_targets_changed(struct group *g, struct target **old, size_t n_old)
 			target_free(e, old[i]);
 	}
 	free(old);
+	/* Room for every target's check at once, if the system allows. */
+	size_t all = 0;
+	for (size_t i = 0; i < e->n_g; i++)
+		all += e->g[i].n_targets;
+	loop_reserve(e->loop, all);
 	for (size_t i = 0; i < g->n_targets; i++) {
 		struct target *t = g->targets[i];
 		t->g = g;
@@ -873,14 +878,6 @@ static bool once_done(const struct engine *e)
 	return true;
 }
 
-static size_t count_targets(const struct engine *e)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < e->n_g; i++)
-		n += e->g[i].n_targets;
-	return n;
-}
-
 void engine_run(struct engine *e, struct engine_result *res)
 {
 	char *why = NULL;
@@ -927,7 +924,6 @@ void engine_run(struct engine *e, struct engine_result *res)
 			continue;
 		}
 	}
-	loop_reserve(e->loop, count_targets(e));
 	for (size_t i = 0; i < e->n_g; i++) {
 		struct group *g = &e->g[i];
 		if (g->broken)
