@@ -388,3 +388,25 @@ def test_moves_wait_for_an_unknown_server_a_bounded_time(env):
     deferred = [l for l in logs if l.get("msg") == "plan deferred"]
     assert deferred and deferred[0]["reason"] == "server lb-a has unknown status"
     assert assigns(env) == [(VIP_1, LB_B)]
+
+
+def test_sigterm_lets_an_apply_in_flight_finish(env):
+    """SIGTERM while an assignment's action runs: flipper waits for it
+    (bounded by plan_apply_timeout), records the outcome and exits 0."""
+    env.cloud.settings(action_seconds=1.5)
+    env.port = 0
+    env.pair()
+    env.config(checks=[env.check(interval="200ms", fall=1)],
+               group_extra={"poll_interval": "60s", "plan_apply_timeout": "20s"})
+    p = env.start("monitor")
+    wait_for(lambda: len(requests_to(env, A)) >= 2, 20, what="the first checks")
+    env.backends.set(A, env.port, status=503)
+    wait_for(lambda: env.cloud.requests("POST", ASSIGN), 20, what="the assignment")
+    assert stop(p) == 0, stderr_of(p)
+    # It waited for the action: the IP moved, and the state knows it.
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    polls = env.cloud.requests("GET", r"^/v1/actions/\d+$")
+    assert polls and polls[-1]["seq"] > env.cloud.requests("POST", ASSIGN)[0]["seq"]
+    st = status_json(env)
+    assert {f["name"]: f["server"] for f in st["floating_ips"]} == {"vip-1": LB_B}
+    assert any("Plan applied" in t for t in env.texts())
