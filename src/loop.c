@@ -232,8 +232,14 @@ size_t loop_reserve(struct loop *l, size_t n)
 		max = NOFILE_RESERVE;    /* too low a hard limit: run in waves */
 	else
 		max = (size_t)(rl.rlim_cur - NOFILE_RESERVE);
-	if (max > l->max_limited)
+	if (max > l->max_limited) {
 		l->max_limited = max;
+		/* Checks keep no idle connection (FORBID_REUSE): the cache needs
+		 * room for the live ones, so none is closed to make room. */
+		(void)curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS,
+					(long)(max + NOFILE_RESERVE < LONG_MAX ? max + NOFILE_RESERVE :
+					       LONG_MAX));
+	}
 	return l->max_limited;
 }
 
