@@ -87,6 +87,10 @@ void group_compute_plan(struct group *g)
 	g->pfips = xcalloc(g->n_fips + 1, sizeof *g->pfips);
 	store_plan_inputs(g->servers, g->n_servers, g->fips, g->n_fips,
 			  g->cfg->failback_delay_ms, now, g->pservers, g->pfips);
+	/* An IP on a server the listing lacks moves only once that server is confirmed gone. */
+	for (size_t i = 0; i < g->n_fips; i++)
+		if (g->pfips[i].server && !group_server(g, g->pfips[i].server))
+			g->pfips[i].server_missing = inventory_server_missing(g, g->pfips[i].server);
 	plan_compute(&g->cfg->planner, g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
 	g->pending_due = xcalloc(g->plan.n_pending + 1, sizeof *g->pending_due);
 	store_pending_due(&g->plan, g->servers, g->n_servers, g->cfg->failback_delay_ms, now,
@@ -262,37 +266,40 @@ static void log_plan(struct group *g, const char *msg)
 	}
 }
 
-/* Frozen, fail-open or a location without a healthy server: tell people once. */
+/*
+ * Frozen, fail-open or a location without a healthy server: tell people
+ * once. Only servers known to be unhealthy make an outage: while some are
+ * merely unknown (new, or just listed again), nothing is said.
+ */
 static void check_alerts(struct engine *e, struct group *g)
 {
 	struct buf key = BUF_INIT, text = BUF_INIT, locs = BUF_INIT;
-	bool any_unhealthy = false;
+	enum health *h = xcalloc(g->n_servers + 1, sizeof *h);
 	for (size_t i = 0; i < g->n_servers; i++)
-		any_unhealthy |= g->servers[i].health == HEALTH_UNHEALTHY;
-	/* All unknown (a new state) is not an outage; unhealthy ones are. */
-	if (!any_unhealthy) {
-		/* Nothing to say. */
-	} else if (g->n_servers && (g->plan.frozen || g->plan.fail_open)) {
-		buf_addstr(&key, g->plan.frozen ? "frozen" : "fail-open");
+		h[i] = g->servers[i].health;
+	if (g->n_servers && (g->plan.frozen || g->plan.fail_open)) {
+		if (none_healthy_known(h, g->n_servers))
+			buf_addstr(&key, g->plan.frozen ? "frozen" : "fail-open");
 	} else {
 		for (size_t i = 0; i < g->n_servers; i++) {
 			const char *loc = g->servers[i].s.location ? g->servers[i].s.location : "?";
-			bool healthy = false, seen_before = false;
+			bool seen_before = false;
+			size_t n = 0;
 			for (size_t j = 0; j < g->n_servers; j++) {
 				const char *l2 = g->servers[j].s.location ? g->servers[j].s.location : "?";
 				if (strcmp(l2, loc) != 0)
 					continue;
 				if (j < i)
 					seen_before = true;
-				if (g->servers[j].health == HEALTH_HEALTHY)
-					healthy = true;
+				h[n++] = g->servers[j].health;
 			}
-			if (!healthy && !seen_before && g->servers[i].health == HEALTH_UNHEALTHY) {
+			if (!seen_before && none_healthy_known(h, n)) {
 				buf_printf(&key, "%sno-healthy:%s", key.len ? "," : "", loc);
 				buf_printf(&locs, "%s%s", locs.len ? ", " : "", loc);
 			}
 		}
 	}
+	free(h);
 	if (tell_once(&g->meta.alert, key.data)) {
 		g->save_meta = true;
 		if (key.len && g->plan.frozen) {
@@ -312,6 +319,129 @@ static void check_alerts(struct engine *e, struct group *g)
 	buf_release(&key);
 	buf_release(&text);
 	buf_release(&locs);
+}
+
+/* ---- the correlated-failure hold and leaving a freeze (SPEC 9) ---------------------- */
+
+/* The slowest check's interval, and its fall x interval: the window failures count in. */
+static void check_pace(const struct group_config *cfg, int64_t *interval, int64_t *window)
+{
+	*interval = *window = 0;
+	for (size_t i = 0; i < cfg->n_checks; i++) {
+		const struct check_config *c = &cfg->checks[i];
+		int64_t w;
+		if (c->interval_ms > *interval)
+			*interval = c->interval_ms;
+		if (__builtin_mul_overflow((int64_t)(c->fall < 1 ? 1 : c->fall), c->interval_ms, &w))
+			w = INT64_MAX;
+		if (w > *window)
+			*window = w;
+	}
+}
+
+/* What the checks of the group say now: failures that began together? */
+static enum corr_verdict correlated(const struct group *g, size_t *failing, size_t *servers,
+				    int *family)
+{
+	int64_t interval, window, now = now_ms();
+	check_pace(g->cfg, &interval, &window);
+	struct corr_target *t = xcalloc(g->n_targets + 1, sizeof *t);
+	for (size_t i = 0; i < g->n_targets; i++) {
+		const struct store_target *st = &g->targets[i]->st;
+		t[i] = (struct corr_target){ st->server_id, st->family, st->c.fall_count > 0,
+					     st->fail_since };
+	}
+	enum corr_verdict v = corr_judge(t, g->n_targets, now, window);
+	/* For the message: how many, or which family. */
+	*failing = *servers = 0;
+	*family = 0;
+	for (size_t i = 0; i < g->n_targets;) {
+		size_t end = i;
+		bool fails = false;
+		while (end < g->n_targets && t[end].server == t[i].server) {
+			fails |= t[end].failing && t[end].fail_since && now - t[end].fail_since <= window;
+			end++;
+		}
+		(*servers)++;
+		*failing += fails;
+		i = end;
+	}
+	if (v == CORR_CORRELATED && *failing * 2 <= *servers)
+		for (int fam = 4; fam <= 6 && !*family; fam += 2) {
+			bool all = true, any = false;
+			for (size_t i = 0; i < g->n_targets; i++)
+				if (t[i].family == fam) {
+					any = true;
+					all &= t[i].failing;
+				}
+			if (any && all)
+				*family = fam;
+		}
+	free(t);
+	return v;
+}
+
+/*
+ * Hold every move while checks of many servers began failing together
+ * (the checker's network, more likely than the servers), one interval at
+ * a time; told once per correlated failure.
+ */
+static bool hold_correlated(struct group *g, bool moves)
+{
+	size_t failing, servers;
+	int family;
+	int64_t interval, window, now = now_ms();
+	check_pace(g->cfg, &interval, &window);
+	enum corr_verdict v = correlated(g, &failing, &servers, &family);
+	int64_t since = g->pass.corr_since, until = g->pass.corr_hold_until;
+	bool first = !until;
+	bool held = false;
+	if (v == CORR_NONE || moves)
+		held = corr_hold(v, &g->pass.corr_since, &g->pass.corr_hold_until, now, interval);
+	if (since != g->pass.corr_since || until != g->pass.corr_hold_until)
+		g->save_meta = true;
+	if (!held || until == g->pass.corr_hold_until)
+		return held;
+	char f[32], n[32], d[48];
+	snprintf(f, sizeof f, "%zu", failing);
+	snprintf(n, sizeof n, "%zu", servers);
+	duration_format(g->pass.corr_hold_until - now, d);
+	log_kv(first ? LOG_WARN : LOG_INFO, g->cfg->id, v == CORR_CORRELATED ?
+	       "checks of many servers began failing together: every move is held" :
+	       "checks of more than one server began failing together: moves are held once",
+	       "failing", f, "servers", n, "family", family == 4 ? "ipv4" : family == 6 ? "ipv6" : NULL,
+	       "hold", d, NULL);
+	if (first) {
+		struct buf b = BUF_INIT;
+		msg_correlated_failure(&b, g->cfg, failing, servers, family,
+				       g->pass.corr_hold_until - now);
+		engine_post(g->e, g, "correlated_failure", &b);
+		buf_release(&b);
+	}
+	return held;
+}
+
+/*
+ * A group that was frozen plans again only once every server had its
+ * rise checks, or rise x interval + timeout passed, so that IPs do not
+ * pile onto whichever server recovered first. True: moves wait.
+ */
+static bool thawing(struct group *g)
+{
+	int64_t now = now_ms(), fs = g->pass.frozen_since, ts = g->pass.thaw_since;
+	if (!g->plan.frozen && fs && (!ts || ts > now))
+		engine_thaw_mark(g);
+	enum thaw t = freeze_step(g->plan.frozen, engine_thaw_checked(g), &g->pass.frozen_since,
+				  &g->pass.thaw_since, now, group_defer_bound(g->cfg));
+	if (fs != g->pass.frozen_since || ts != g->pass.thaw_since)
+		g->save_meta = true;
+	if (t == THAW_BEGUN)
+		log_kv(LOG_INFO, g->cfg->id, "a server is healthy again after a freeze; moves wait "
+		       "until every server had its rise checks", NULL);
+	else if (t == THAW_OVER)
+		log_kv(LOG_INFO, g->cfg->id, "leaving the freeze: planning once with every server's "
+		       "health known", NULL);
+	return t == THAW_BEGUN || t == THAW_WAIT;
 }
 
 static void count_action(struct engine *e, const char *group, const char *result)
@@ -402,6 +532,13 @@ bool apply_decide(struct group *g)
 		log_kv(LOG_INFO, cfg->id, "floating IP left where it was moved outside flipper",
 		       "floating_ip", f ? f->name : "?", NULL);
 	}
+	bool wait = thawing(g);
+	if (hold_correlated(g, n_applies(g) > 0) || wait) {
+		if (n_applies(g))
+			log_plan(g, wait ? "held until the freeze is over" :
+				 "held for a correlated failure");
+		return false;
+	}
 	if (!g->plan.n_actions) {
 		forget_pending_plans(g);
 		return false;
@@ -463,6 +600,7 @@ static bool refused(struct group *g, const struct msg_move *moves)
 struct apply_action {
 	struct apply *ap;
 	size_t index;                /* in g->plan.actions */
+	size_t step;                 /* in g->steps */
 	struct hc_op *op;
 	bool started, done, ok;
 	struct hc_error err;
@@ -498,6 +636,11 @@ static void action_done(void *arg, struct hc_result *r)
 	x->done = true;
 	x->ok = r->rc == 0;
 	ap->left--;
+	if (x->step < g->n_steps) {
+		g->steps[x->step].outcome = x->ok ? STEP_APPLIED : STEP_FAILED;
+		g->save_steps = true;
+		g->e->save_urgent = true;
+	}
 	if (x->ok) {
 		g->applied++;
 		g->changes++;
@@ -524,6 +667,18 @@ static void action_done(void *arg, struct hc_result *r)
 		apply_finish(ap);
 }
 
+/* The API named the action: recorded, so a flipper that dies leaves it behind. */
+static void action_started(void *arg, int64_t action_id)
+{
+	struct apply_action *x = arg;
+	struct group *g = x->ap->g;
+	if (x->step >= g->n_steps)
+		return;
+	g->steps[x->step].action_id = action_id;
+	g->save_steps = true;
+	g->e->save_urgent = true;
+}
+
 /* Start every action whose earlier actions on the same servers are done. */
 static void apply_start_ready(struct apply *ap)
 {
@@ -543,6 +698,7 @@ static void apply_start_ready(struct apply *ap)
 		inventory_asked(g, a->fip, a->to);
 		x->op = hcloud_assign(g->api, a->fip, a->to, a->from,
 				      mono_ms() + g->cfg->plan_apply_timeout_ms, action_done, x);
+		hcloud_op_on_action(x->op, action_started, x);
 	}
 }
 
@@ -614,6 +770,11 @@ static void apply_finish(struct apply *ap)
 		forget_failed_plan(g);
 	}
 	g->save_meta = g->save_fips = true;
+	/* The outcome is told: the record of the apply in progress goes with it. */
+	store_apply_free(g->steps, g->n_steps);
+	g->steps = NULL;
+	g->n_steps = 0;
+	g->save_steps = true;
 	bool failed = g->apply_failed != 0;
 	buf_release(&b);
 	buf_release(&failures);
@@ -631,6 +792,42 @@ static void apply_finish(struct apply *ap)
 	free(key);
 }
 
+/*
+ * The re-read lacks IPs the inventory has: an answer like that is not
+ * believed, and nothing moves on it. The next pass comes at once and
+ * lists the inventory, read twice if it lacks anything.
+ */
+static void hold_apply(struct group *g, const struct hc_result *reread, size_t lacking)
+{
+	struct buf names = BUF_INIT, b = BUF_INIT;
+	for (size_t i = 0, j = 0; i < g->n_fips; i++) {
+		while (j < reread->n_fips && reread->fips[j].id < g->fips[i].id)
+			j++;
+		if (j < reread->n_fips && reread->fips[j].id == g->fips[i].id)
+			continue;
+		buf_printf(&names, "%s%s", names.len ? ", " : "",
+			   g->fips[i].name ? g->fips[i].name : "?");
+	}
+	char n[32], k[32];
+	snprintf(n, sizeof n, "%zu", lacking);
+	snprintf(k, sizeof k, "%zu", g->n_fips);
+	log_kv(LOG_WARN, g->cfg->id, "the floating IPs re-read before applying lack some the "
+	       "inventory has; nothing applied, the inventory is listed again (confirmed) first",
+	       "lacking", n, "known", k, "floating_ips", names.data, NULL);
+	msg_apply_held(&b, g->cfg, names.data, lacking, g->n_fips);
+	engine_post(g->e, g, "apply_held", &b);
+	g->pass.confirm_listing = true;
+	g->save_meta = true;
+	g->pass_wanted = true;
+	char *why = xasprintf("the floating IPs re-read before applying lack %zu of the %zu known "
+			      "(%s): nothing applied", lacking, g->n_fips, names.data);
+	pass_applied(g, engine_flush(g->e) == 0 ? why : "the state file cannot be written",
+		     "reread: floating IPs lacking");
+	free(why);
+	buf_release(&names);
+	buf_release(&b);
+}
+
 void apply_run(struct group *g, struct hc_result *reread)
 {
 	struct engine *e = g->e;
@@ -642,12 +839,13 @@ void apply_run(struct group *g, struct hc_result *reread)
 	 * pass until the next poll re-plans the same stale move.
 	 */
 	inventory_outside_moves(g, reread->fips, reread->n_fips);
-	hc_fips_free(g->fips, g->n_fips);
-	g->fips = reread->fips;
-	g->n_fips = reread->n_fips;
-	reread->fips = NULL;
-	reread->n_fips = 0;
+	/* Targets only: a re-read never adds or drops an IP (SPEC 9). */
+	size_t lacking = reread_merge(g->fips, g->n_fips, reread->fips, reread->n_fips);
 	g->save_fips = true;
+	if (lacking) {
+		hold_apply(g, reread, lacking);
+		return;
+	}
 	group_compute_plan(g);
 	settle_deferral(g, false);
 	if (!n_applies(g)) {
@@ -683,18 +881,89 @@ void apply_run(struct group *g, struct hc_result *reread)
 		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", a, NULL);
 	}
 	free(moves);
-	/* Stored before anything moves, so the record exists whatever happens. */
-	engine_flush(e);
-	log_plan(g, "applying");
-
 	g->applied = g->apply_failed = 0;
 	ap->a = xcalloc(n + 1, sizeof *ap->a);
-	for (size_t i = 0; i < g->plan.n_actions; i++)
-		if (applies(g, i))
-			ap->a[ap->n++] = (struct apply_action){ .ap = ap, .index = i };
+	store_apply_free(g->steps, g->n_steps);
+	g->steps = xcalloc(n + 1, sizeof *g->steps);
+	g->n_steps = 0;
+	int64_t now = now_ms();
+	for (size_t i = 0; i < g->plan.n_actions; i++) {
+		if (!applies(g, i))
+			continue;
+		const struct plan_action *a = &g->plan.actions[i];
+		const struct hc_fip *f = group_fip(g, a->fip);
+		const struct store_server *from = a->from ? group_server(g, a->from) : NULL;
+		const struct store_server *to = group_server(g, a->to);
+		g->steps[g->n_steps] = (struct store_apply_step){
+			.fip = a->fip, .fip_name = f && f->name ? xstrdup(f->name) : NULL,
+			.from = a->from, .from_name = from && from->s.name ? xstrdup(from->s.name) : NULL,
+			.to = a->to, .to_name = to && to->s.name ? xstrdup(to->s.name) : NULL,
+			.started_at = now,
+		};
+		ap->a[ap->n++] = (struct apply_action){ .ap = ap, .index = i, .step = g->n_steps++ };
+	}
+	g->save_steps = true;
+	/* Stored before anything moves, the plan and its steps: a flipper that
+	 * dies now leaves them for the next pass to conclude. */
+	engine_flush(e);
+	log_plan(g, "applying");
 	ap->left = ap->n;
 	g->apply = ap;
 	apply_start_ready(ap);
+}
+
+/* ---- an apply a dead flipper left ------------------------------------------------ */
+
+int64_t apply_left_next(struct group *g, size_t *index)
+{
+	for (size_t i = 0; i < g->n_left; i++) {
+		const struct store_apply_step *s = &g->left[i];
+		const struct hc_fip *f = group_fip(g, s->fip);
+		if (s->outcome != STEP_OPEN || !s->action_id || g->left_asked[i] ||
+		    (f && f->server == s->to))
+			continue;
+		*index = i;
+		return s->action_id;
+	}
+	*index = 0;
+	return 0;
+}
+
+void apply_left_conclude(struct group *g)
+{
+	if (!g->n_left)
+		return;
+	enum step_end *e = xcalloc(g->n_left + 1, sizeof *e);
+	struct msg_step *ms = xcalloc(g->n_left + 1, sizeof *ms);
+	for (size_t i = 0; i < g->n_left; i++) {
+		const struct store_apply_step *s = &g->left[i];
+		const struct hc_fip *f = group_fip(g, s->fip);
+		e[i] = step_conclude(s, g->left_action[i], f != NULL, f ? f->server : 0);
+		ms[i] = (struct msg_step){ s->fip_name, s->from ? (s->from_name ? s->from_name : "?")
+					   : NULL, s->to_name, step_end_name(e[i]) };
+		log_kv(LOG_INFO, g->cfg->id, "an action of the interrupted apply", "floating_ip",
+		       s->fip_name, "from", s->from ? s->from_name : "(unassigned)", "to", s->to_name,
+		       "outcome", step_end_name(e[i]), NULL);
+	}
+	enum apply_end end = apply_conclude(e, g->n_left);
+	char since[32];
+	format_time_utc(g->left[0].started_at, since);
+	log_kv(LOG_WARN, g->cfg->id, "flipper stopped while applying a plan; concluded",
+	       "started", since, "outcome", apply_end_name(end), NULL);
+	struct buf b = BUF_INIT;
+	msg_apply_interrupted(&b, g->cfg, since, apply_end_name(end), ms, g->n_left);
+	engine_post(g->e, g, "apply_interrupted", &b);
+	buf_release(&b);
+	free(e);
+	free(ms);
+	store_apply_free(g->left, g->n_left);
+	free(g->left_action);
+	free(g->left_asked);
+	g->left = NULL;
+	g->left_action = NULL;
+	g->left_asked = NULL;
+	g->n_left = 0;
+	g->save_steps = true;          /* the rows go with the message */
 }
 
 void apply_release(struct group *g)

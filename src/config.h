@@ -95,6 +95,7 @@ struct group_config {
 
 struct notify_target {
 	enum notify_type type;
+	char *id;                    /* names the target for the outbox; NULL: type, channel, username */
 	char *url;                   /* secret-ish: redacted in logs */
 	char *channel;
 	char *username;

@@ -432,6 +432,8 @@ static const struct key_row target_rows[] = {
 	  .flags = KF_ORIGINAL | KF_NONEMPTY | KF_REDACT_URL, TARGET_FIELD(url),
 	  .required = "required", .check = check_http_url,
 	  .help = "the webhook URL, a secret: logs show it redacted" },
+	{ .name = "id", .type = KEY_STRING, .flags = KF_NONEMPTY, TARGET_FIELD(id),
+	  .help = "names the target, so queued messages follow it to a new url" },
 	{ .name = "channel", .type = KEY_STRING, .flags = KF_ORIGINAL, TARGET_FIELD(channel),
 	  .help = "passed in the payload" },
 	{ .name = "username", .type = KEY_STRING, .flags = KF_ORIGINAL, TARGET_FIELD(username),
@@ -444,8 +446,10 @@ static const struct key_row target_rows[] = {
 
 static const struct key_section target_section = {
 	.path = "notifications.targets[]", ROWS(target_rows),
-	.size = sizeof(struct notify_target),
+	.size = sizeof(struct notify_target), .unique = "id", .unique_what = "target id",
 };
+
+static const struct key_section notification_section;
 
 static void notifications_finish(struct cfg_walk *w, const struct node *map,
 				 const struct node *where, void *obj)
@@ -454,6 +458,18 @@ static void notifications_finish(struct cfg_walk *w, const struct node *map,
 	(void)where;
 	if (c->notifications_enabled && !c->n_targets)
 		cfg_warning(w, NULL, map, "notifications are enabled but no targets are configured");
+	/* Queued messages find their target again by this, not by its URL. */
+	const struct node *list = cfg_get(&notification_section, map, "targets");
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct notify_target *t = &c->targets[i];
+		if (t->id || t->channel)
+			continue;
+		char *key = xasprintf("targets[%zu]", i);
+		cfg_warning(w, key, list && list->type == NODE_SEQ && i < list->n ? list->items[i] : map,
+			    "give this target a channel or an id: messages queued for it follow "
+			    "that when its url changes");
+		free(key);
+	}
 }
 
 #define CONFIG_FIELD(f) .field = offsetof(struct config, f)

@@ -52,6 +52,14 @@ struct store_server *group_server(struct group *g, int64_t id)
 	return NULL;
 }
 
+struct store_server *group_vanished(struct group *g, int64_t id)
+{
+	for (size_t i = 0; i < g->n_vanished; i++)
+		if (g->vanished[i].s.id == id)
+			return &g->vanished[i];
+	return NULL;
+}
+
 const struct hc_fip *group_fip(const struct group *g, int64_t id)
 {
 	size_t lo = 0, hi = g->n_fips;
@@ -147,13 +155,24 @@ static int flush_group(struct engine *e, struct group *g)
 	}
 	if (g->save_holds && store_holds_save(s, id, g->holds, g->n_holds) < 0)
 		return -1;
+	if (g->save_steps) {
+		if (store_apply_save(s, id, g->steps, g->n_steps) < 0)
+			return -1;
+		/* A run that finds an apply left behind must not skip it as "nothing due". */
+		if (g->n_steps && store_meta_set(s, ENGINE_NEXT_DUE_KEY, "0 0 0") < 0)
+			return -1;
+	}
 	if (g->save_inventory) {
-		if (store_servers_save(s, id, g->servers, g->n_servers) < 0 ||
+		if (store_servers_save(s, id, g->servers, g->n_servers, g->vanished,
+				       g->n_vanished) < 0 ||
 		    store_fips_save(s, id, g->fips, g->n_fips) < 0 ||
 		    store_targets_clear(s, id) < 0)
 			return -1;
 		for (size_t i = 0; i < g->n_targets; i++)
 			g->targets[i]->dirty = true;
+		for (size_t i = 0; i < g->n_parked; i++)
+			if (store_target_put(s, id, &g->parked[i]->st) < 0)
+				return -1;
 	} else {
 		if (g->save_fips && store_fips_save(s, id, g->fips, g->n_fips) < 0)
 			return -1;
@@ -170,7 +189,7 @@ static int flush_group(struct engine *e, struct group *g)
 	}
 	for (size_t i = 0; i < g->n_targets; i++)
 		g->targets[i]->dirty = false;
-	g->save_meta = g->save_inventory = g->save_fips = g->save_holds = false;
+	g->save_meta = g->save_inventory = g->save_fips = g->save_holds = g->save_steps = false;
 	g->n_health_changed = 0;
 	return 0;
 }
@@ -178,7 +197,7 @@ static int flush_group(struct engine *e, struct group *g)
 static bool group_dirty(const struct group *g)
 {
 	if (g->save_meta || g->save_inventory || g->save_fips || g->save_holds ||
-	    g->n_health_changed)
+	    g->save_steps || g->n_health_changed)
 		return true;
 	for (size_t i = 0; i < g->n_targets; i++)
 		if (g->targets[i]->dirty)
@@ -326,6 +345,23 @@ void engine_judge_health(struct group *g)
 		judge_server(g, &g->servers[i]);
 }
 
+bool engine_thaw_checked(const struct group *g)
+{
+	for (size_t i = 0; i < g->n_targets; i++) {
+		const struct target *t = g->targets[i];
+		int rise = t->check && t->check->rise > 1 ? t->check->rise : 1;
+		if (t->results - t->thaw_mark < (uint64_t)rise)
+			return false;
+	}
+	return true;
+}
+
+void engine_thaw_mark(struct group *g)
+{
+	for (size_t i = 0; i < g->n_targets; i++)
+		g->targets[i]->thaw_mark = g->targets[i]->results;
+}
+
 /* ---- checks ---------------------------------------------------------------- */
 
 static int64_t target_interval(const struct target *t)
@@ -354,8 +390,15 @@ static void check_done(void *arg, struct check_result *r)
 		g->runner_failed = true;
 	} else {
 		enum health before = t->st.c.state;
+		bool was_failing = t->st.c.fall_count > 0;
 		health_update(&t->st.c, r->ok, c->rise, c->fall);
 		t->st.last_run = t->started_wall;
+		/* When this run of failures began: the correlated-failure hold asks. */
+		if (r->ok)
+			t->st.fail_since = 0;
+		else if (!was_failing || !t->st.fail_since)
+			t->st.fail_since = t->started_wall;
+		t->results++;
 		t->st.duration_ms = r->duration_ms;
 		free(t->st.last_error);
 		t->st.last_error = NULL;
@@ -371,6 +414,10 @@ static void check_done(void *arg, struct check_result *r)
 		}
 		t->dirty = true;
 		schedule_save(e);
+		/* Leaving a freeze: the last server's rise checks are in. */
+		if (g->pass.thaw_since && t->results - t->thaw_mark == (uint64_t)(c->rise < 1 ? 1 : c->rise) &&
+		    e->o.mode != ENGINE_ONCE && engine_thaw_checked(g))
+			pass_request(g);
 		if (before != t->st.c.state) {
 			log_kv(LOG_DEBUG, g->cfg->id, "target state changed", "server", t->in.server_name,
 			       "check", c->id, "from", health_name(before),
@@ -442,12 +489,39 @@ static void target_free(struct engine *e, struct target *t)
 	free(t);
 }
 
+/* A vanished server's target: not checked, its counters kept (and saved). */
+static void target_park(struct engine *e, struct group *g, struct target *t)
+{
+	if (t->probe) {
+		check_cancel(t->probe);
+		t->probe = NULL;
+		g->checks_in_flight--;
+	}
+	loop_timer_disarm(e->loop, &t->timer);
+	g->parked = xrealloc(g->parked, (g->n_parked + 1) * sizeof *g->parked);
+	g->parked[g->n_parked++] = t;
+}
+
 void engine_targets_changed(struct group *g, struct target **old, size_t n_old)
 {
 	struct engine *e = g->e;
+	/* Parked targets back in the list, or of servers no longer kept, go first. */
+	size_t w = 0;
+	for (size_t i = 0; i < g->n_parked; i++) {
+		struct target *t = g->parked[i];
+		if (t->kept)
+			t->kept = false;
+		else if (group_vanished(g, t->st.server_id))
+			g->parked[w++] = t;
+		else
+			target_free(e, t);
+	}
+	g->n_parked = w;
 	for (size_t i = 0; i < n_old; i++) {
 		if (old[i]->kept)
 			old[i]->kept = false;
+		else if (group_vanished(g, old[i]->st.server_id))
+			target_park(e, g, old[i]);
 		else
 			target_free(e, old[i]);
 	}
@@ -495,6 +569,8 @@ static int load_group(struct engine *e, struct group *g)
 	int found = store_group_load(e->store, id, &g->meta);
 	if (found < 0 || store_pass_load(e->store, id, &g->pass) < 0 ||
 	    store_servers_load(e->store, id, &g->servers, &g->n_servers) < 0 ||
+	    store_vanished_load(e->store, id, &g->vanished, &g->n_vanished) < 0 ||
+	    store_apply_load(e->store, id, &g->left, &g->n_left) < 0 ||
 	    store_fips_load(e->store, id, &g->fips, &g->n_fips) < 0 ||
 	    store_holds_load(e->store, id, &g->holds, &g->n_holds) < 0 ||
 	    store_targets_load(e->store, id, &st, &n) < 0) {
@@ -513,7 +589,8 @@ static int load_group(struct engine *e, struct group *g)
 		}
 	}
 	int64_t *times[] = { &g->meta.inventory_at, &g->meta.failed_told_at, &g->meta.failed_since,
-			     &g->pass.deferred_since, &g->pass.fail_since, &g->pass.last_pass_at };
+			     &g->pass.deferred_since, &g->pass.fail_since, &g->pass.last_pass_at,
+			     &g->pass.corr_since, &g->pass.frozen_since, &g->pass.thaw_since };
 	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
 		if (*times[i] > wall) {
 			*times[i] = wall;
@@ -529,6 +606,17 @@ static int load_group(struct engine *e, struct group *g)
 			g->save_inventory = true;
 		}
 	}
+	for (size_t i = 0; i < g->n_vanished; i++) {
+		if (g->vanished[i].vanished_at > wall) {
+			g->vanished[i].vanished_at = wall;
+			g->save_inventory = true;
+		}
+	}
+	/* Stored before the first request of an apply that never recorded its end. */
+	g->left_action = xcalloc(g->n_left + 1, sizeof *g->left_action);
+	g->left_asked = xcalloc(g->n_left + 1, sizeof *g->left_asked);
+	for (size_t i = 0; i < g->n_left; i++)
+		g->left_action[i] = -1;
 	g->targets = xcalloc(n + 1, sizeof *g->targets);
 	for (size_t i = 0; i < n; i++) {
 		struct target *t = xcalloc(1, sizeof *t);
@@ -538,7 +626,16 @@ static int load_group(struct engine *e, struct group *g)
 			t->st.last_run = wall;
 			t->dirty = true;
 		}
-		g->targets[g->n_targets++] = t;
+		if (t->st.fail_since > wall) {
+			t->st.fail_since = wall;
+			t->dirty = true;
+		}
+		if (group_vanished(g, t->st.server_id)) {
+			g->parked = xrealloc(g->parked, (g->n_parked + 1) * sizeof *g->parked);
+			g->parked[g->n_parked++] = t;
+		} else {
+			g->targets[g->n_targets++] = t;
+		}
 	}
 	free(st);
 	return 0;
@@ -569,6 +666,15 @@ static void group_release(struct engine *e, struct group *g)
 	for (size_t i = 0; i < g->n_targets; i++)
 		target_free(e, g->targets[i]);
 	free(g->targets);
+	for (size_t i = 0; i < g->n_parked; i++)
+		target_free(e, g->parked[i]);
+	free(g->parked);
+	store_servers_free(g->vanished, g->n_vanished);
+	free(g->looked_up);
+	store_apply_free(g->steps, g->n_steps);
+	store_apply_free(g->left, g->n_left);
+	free(g->left_action);
+	free(g->left_asked);
 	if (e->loop)
 		loop_timer_disarm(e->loop, &g->pass_timer);
 	store_group_release(&g->meta);
@@ -768,8 +874,14 @@ static int64_t next_due_wall(struct engine *e)
 	for (size_t gi = 0; gi < e->n_g; gi++) {
 		struct group *g = &e->g[gi];
 		if (!g->have_inventory || g->listing_failed || (g->passed && !g->pass_ok) ||
-		    g->meta.failed_plan || g->cfg->poll_interval_ms <= 0)
+		    g->meta.failed_plan || g->cfg->poll_interval_ms <= 0 || g->n_left ||
+		    g->n_steps || g->pass.confirm_listing)
 			return now;
+		/* Moves held for a correlated failure, or waiting to leave a freeze. */
+		if (g->pass.corr_hold_until)
+			earliest(&next, g->pass.corr_hold_until);
+		if (g->pass.thaw_since)
+			earliest(&next, g->pass.thaw_since + group_defer_bound(g->cfg));
 		earliest(&next, g->meta.inventory_at + g->cfg->poll_interval_ms);
 		if (g->pass.deferred_since)
 			earliest(&next, g->pass.deferred_since + group_defer_bound(g->cfg));
@@ -786,7 +898,7 @@ static int64_t next_due_wall(struct engine *e)
 	}
 	int64_t out = store_outbox_next_attempt(e->store);
 	if (out > 0)
-		earliest(&next, out);
+		earliest(&next, outbox_clamp_next(out, now, NOTIFY_BACKOFF_MAX_MS));
 	if (e->cfg->heartbeat_enabled) {
 		int64_t slack = e->cfg->heartbeat_interval_ms / 10 > 1000 ? 1000 :
 				e->cfg->heartbeat_interval_ms / 10;
@@ -857,7 +969,8 @@ static void begin_stop(struct engine *e)
 			}
 		}
 		loop_timer_disarm(e->loop, &g->pass_timer);
-		if (g->state == PASS_LISTING || g->state == PASS_CHECKING)
+		if (g->state == PASS_LISTING || g->state == PASS_ASKING ||
+		    g->state == PASS_CHECKING)
 			pass_abandon(g);
 	}
 }

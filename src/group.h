@@ -47,11 +47,14 @@ struct target {
 	bool dirty;                  /* changed since it was last saved */
 	bool kept;                   /* private to a rebuild of the list */
 	bool ran;                    /* a check started in this invocation */
+	uint64_t results;            /* results counted in this invocation */
+	uint64_t thaw_mark;          /* results when the group began leaving a freeze */
 };
 
 enum pass_state {
 	PASS_IDLE,
 	PASS_LISTING,                /* the inventory is being listed */
+	PASS_ASKING,                 /* asking the API about vanished servers, an old apply */
 	PASS_CHECKING,               /* one-shot: waiting for the group's checks */
 	PASS_APPLYING,               /* re-reading the floating IPs, or applying */
 };
@@ -72,6 +75,17 @@ struct group {
 	size_t n_targets;
 	bool have_inventory;
 	int64_t inventory_at;            /* mono_ms() of the last good listing */
+	/*
+	 * Servers the listing lacks, kept VANISHED_KEEP_MS with their health
+	 * (sorted by id), and their targets, parked: not checked, counters kept.
+	 */
+	struct store_server *vanished;
+	size_t n_vanished;
+	struct target **parked;
+	size_t n_parked;
+	bool confirming;                 /* the listing in flight is the second read */
+	int64_t *looked_up;              /* vanished servers asked about in this pass */
+	size_t n_looked_up, cap_looked_up;
 	bool listing_failed;             /* the last listing failed: list again */
 	bool pass_listing_failed;        /* ... in this pass: it fails */
 	char *listing_error, *listing_key;   /* why the last listing failed */
@@ -117,6 +131,16 @@ struct group {
 	/* Where flipper last asked IPs to go, until a listing shows it. */
 	struct store_hold *asked;
 	size_t n_asked, cap_asked;
+
+	/* The apply in progress, recorded (table apply_step). */
+	struct store_apply_step *steps;
+	size_t n_steps;
+	bool save_steps;
+	/* An apply a dead flipper left: concluded by the next pass. */
+	struct store_apply_step *left;
+	size_t n_left;
+	int *left_action;                /* per step: the API's action status; -1: not known */
+	bool *left_asked;
 
 	/* Kept across passes: API request counts already added to the state. */
 	struct hc_request_count *persisted;
@@ -167,6 +191,12 @@ void engine_targets_changed(struct group *g, struct target **old, size_t n_old);
 void engine_judge_health(struct group *g);
 /* The group's pass ended. */
 void engine_pass_concluded(struct group *g);
+/* A vanished server in the group's record, or NULL. */
+struct store_server *group_vanished(struct group *g, int64_t id);
+/* Have every server's targets had their rise checks since the group began leaving a freeze? */
+bool engine_thaw_checked(const struct group *g);
+/* Count results from now on for leaving a freeze. */
+void engine_thaw_mark(struct group *g);
 
 /* pass.c */
 void pass_fire(struct loop_timer *t);
@@ -184,8 +214,24 @@ void pass_abandon(struct group *g);
 /* inventory.c */
 /* Is the inventory due for listing? */
 bool inventory_due(const struct group *g, int64_t mono_now);
-/* Take a successful listing (servers and floating IPs) into the group. */
-void inventory_take(struct group *g, struct hc_result *r);
+/*
+ * Is a listing to be read once more before it is believed? When it lost
+ * everything or more than half of the servers or floating IPs known, or
+ * lost anything while the group asked for a confirmed listing.
+ */
+bool inventory_needs_confirmation(struct group *g, const struct hc_result *r);
+/*
+ * Take a successful listing (servers and floating IPs) into the group.
+ * confirmed: a second read agreed with a first one that lacked servers
+ * (so two listings agree on what they lack).
+ */
+void inventory_take(struct group *g, struct hc_result *r, bool confirmed);
+/* The next vanished server an IP points at that the API is to be asked about, or 0. */
+int64_t inventory_next_lookup(struct group *g);
+/* What GET /servers/{id} said: 404 (gone) or found elsewhere; or nothing (failed). */
+void inventory_looked_up(struct group *g, int64_t id, const struct hc_result *r);
+/* Is the server an IP points at confirmed gone (SPEC 9)? */
+bool inventory_server_missing(struct group *g, int64_t id);
 /* Targets from the inventory and the checks, keeping known counters. */
 void inventory_rebuild_targets(struct group *g);
 /*
@@ -214,6 +260,10 @@ bool apply_decide(struct group *g);
  */
 void apply_run(struct group *g, struct hc_result *reread);
 void apply_release(struct group *g);
+/* The next action of an apply a dead flipper left to ask the API about, or 0. */
+int64_t apply_left_next(struct group *g, size_t *index);
+/* Say how the apply a dead flipper left ended, and forget it. */
+void apply_left_conclude(struct group *g);
 
 /* metrics_export.c */
 /* Add the API requests since the last call to the counters kept in the state. */

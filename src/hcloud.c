@@ -528,6 +528,8 @@ struct hc_op {
 	struct hc_action action;
 	char action_path[96];        /* the POST that made the action, for errors */
 	char body[48];
+	void (*on_action)(void *arg, int64_t action_id);
+	void *on_action_arg;
 };
 
 /* ---- the budget of a token ------------------------------------------------- */
@@ -1090,6 +1092,7 @@ void hcloud_op_cancel(struct hc_op *op)
 void hc_result_release(struct hc_result *r)
 {
 	hc_error_release(&r->err);
+	hc_action_release(&r->action);
 	hc_servers_free(r->servers, r->n_servers);
 	hc_fips_free(r->fips, r->n_fips);
 	memset(r, 0, sizeof *r);
@@ -1381,7 +1384,10 @@ static void action_answered(struct hc_call *k, int rc)
 		op_finish(op, -1);
 		return;
 	}
+	bool posted = strcmp(k->method, "POST") == 0;
 	call_free(k);
+	if (posted && op->on_action)
+		op->on_action(op->on_action_arg, op->action.id);
 	action_wait(op);
 }
 
@@ -1439,4 +1445,68 @@ struct hc_op *hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server
 	op->step = STEP_ASSIGN;
 	assign_post(op, "assign", op->body);
 	return op;
+}
+
+void hcloud_op_on_action(struct hc_op *op, void (*fn)(void *arg, int64_t action_id), void *arg)
+{
+	op->on_action = fn;
+	op->on_action_arg = arg;
+}
+
+/* ---- one object ------------------------------------------------------------------ */
+
+/* GET /servers/{id}: a 2xx answer is all it takes (op->call is freed with the op). */
+static void server_answered(struct hc_call *k, int rc)
+{
+	struct hc_op *op = k->op;
+	if (rc < 0) {
+		op_fail_call(op, k);
+		return;
+	}
+	op_finish(op, 0);
+}
+
+static void action_got(struct hc_call *k, int rc)
+{
+	struct hc_op *op = k->op;
+	if (rc < 0) {
+		op_fail_call(op, k);
+		return;
+	}
+	struct hc_error perr = HC_ERROR_INIT;
+	if (hc_parse_action(k->r.body.data, k->r.body.len, &op->r.action, &perr) < 0) {
+		annotate(&perr, k);
+		hc_error_release(&op->r.err);
+		op->r.err = perr;
+		op_finish(op, -1);
+		return;
+	}
+	op_finish(op, 0);
+}
+
+static struct hc_op *get_one(struct hcloud_client *c, const char *kind, const char *what,
+			     int64_t id, int64_t deadline, void (*answered)(struct hc_call *, int),
+			     hc_done_fn done, void *arg)
+{
+	struct hc_op *op = op_new(c, deadline, false, done, arg);
+	if (id <= 0) {
+		hc_error_set(&op->r.err, "invalid_argument", "no such %s id %" PRId64, kind, id);
+		return op_fail_soon(op);
+	}
+	op->call = call_new(op, "GET", kind, xasprintf("/%s/%" PRId64, what, id), NULL, NULL,
+			    HC_MAX_BODY_OBJECT, answered);
+	call_attempt(op->call);
+	return op;
+}
+
+struct hc_op *hcloud_get_server(struct hcloud_client *c, int64_t id, int64_t deadline,
+				hc_done_fn done, void *arg)
+{
+	return get_one(c, "servers", "servers", id, deadline, server_answered, done, arg);
+}
+
+struct hc_op *hcloud_get_action(struct hcloud_client *c, int64_t id, int64_t deadline,
+				hc_done_fn done, void *arg)
+{
+	return get_one(c, "actions", "actions", id, deadline, action_got, done, arg);
 }

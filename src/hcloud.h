@@ -218,6 +218,7 @@ struct hc_result {
 	size_t n_servers;
 	struct hc_fip *fips;         /* sorted by id, each id once */
 	size_t n_fips;
+	struct hc_action action;     /* hcloud_get_action() */
 };
 
 typedef void (*hc_done_fn)(void *arg, struct hc_result *r);
@@ -246,6 +247,22 @@ struct hc_op *hcloud_list(struct hcloud_client *c, unsigned what, const char *se
 #define HC_FROM_ANY (-1)
 struct hc_op *hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
 			    int64_t deadline, hc_done_fn done, void *arg);
+/*
+ * Tell fn(arg, action_id) of every action the API starts for an
+ * assignment, as soon as an answer names it (before it ends), so a caller
+ * can record it: a process that dies then leaves the id behind.
+ */
+void hcloud_op_on_action(struct hc_op *op, void (*fn)(void *arg, int64_t action_id), void *arg);
+/*
+ * GET /servers/{id}: does the server exist? rc 0 when it does (the body
+ * is not needed and not read: any 2xx answer says so); rc -1 with err,
+ * err.http_status 404 when it does not.
+ */
+struct hc_op *hcloud_get_server(struct hcloud_client *c, int64_t id, int64_t deadline,
+				hc_done_fn done, void *arg);
+/* GET /actions/{id}: r->action on success. */
+struct hc_op *hcloud_get_action(struct hcloud_client *c, int64_t id, int64_t deadline,
+				hc_done_fn done, void *arg);
 void hcloud_op_cancel(struct hc_op *op);
 void hc_result_release(struct hc_result *r);
 

@@ -281,6 +281,55 @@ void msg_plan_applied(struct buf *b, const struct group_config *g, size_t applie
 	buf_addstr(b, ".\n");
 }
 
+void msg_apply_held(struct buf *b, const struct group_config *g, const char *lacking,
+		    size_t n_lacking, size_t n_known)
+{
+	msg_header(b, g, ":pause_button:", "Apply held");
+	buf_printf(b, "The floating IPs read again before applying lack %zu of the %zu flipper "
+		   "knows (", n_lacking, n_known);
+	md_text(b, lacking);
+	buf_addstr(b, "). An answer like that is not believed: nothing was moved. The inventory "
+		   "is listed again, and confirmed, before the next plan.\n");
+}
+
+void msg_correlated_failure(struct buf *b, const struct group_config *g, size_t failing,
+			    size_t servers, int family, int64_t hold_ms)
+{
+	char d[48];
+	duration_format(hold_ms, d);
+	msg_header(b, g, ":pause_button:", "Correlated failure: moves held");
+	if (family)
+		buf_printf(b, "Every IPv%d check failed at once while IPv%d checks succeed", family,
+			   family == 4 ? 6 : 4);
+	else
+		buf_printf(b, "Checks of %zu of %zu servers began failing at once", failing, servers);
+	buf_printf(b, ": more likely the checker's network than the servers. No floating IP "
+		   "moves for %s; then flipper looks again. If no server is healthy by then, the "
+		   "group freezes.\n", d);
+}
+
+void msg_apply_interrupted(struct buf *b, const struct group_config *g, const char *since,
+			   const char *end, const struct msg_step *s, size_t n)
+{
+	msg_header(b, g, ":recycle:", "Interrupted apply concluded");
+	buf_printf(b, "flipper stopped while applying a plan (started %s). It ended **%s**:\n",
+		   since, end);
+	for (size_t i = 0; i < n; i++) {
+		buf_addstr(b, "- ");
+		md_text(b, s[i].fip_name ? s[i].fip_name : "?");
+		buf_addstr(b, ": ");
+		if (s[i].from_name)
+			md_text(b, s[i].from_name);
+		else
+			buf_addstr(b, "unassigned");
+		buf_addstr(b, " → ");
+		md_text(b, s[i].to_name ? s[i].to_name : "?");
+		buf_addstr(b, ": ");
+		md_text(b, s[i].end);
+		buf_addch(b, '\n');
+	}
+}
+
 void msg_started_watching(struct buf *b, const struct group_config *g, size_t n_servers,
 			  size_t n_fips)
 {

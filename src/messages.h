@@ -111,6 +111,25 @@ void msg_plan_failed(struct buf *b, const struct group_config *g, bool remind, i
 /* attempts: failed attempts before this success (0: none). */
 void msg_plan_applied(struct buf *b, const struct group_config *g, size_t applied,
 		      int64_t attempts, const char *since);
+/* The re-read before an apply lacked floating IPs the inventory has (lacking: their names). */
+void msg_apply_held(struct buf *b, const struct group_config *g, const char *lacking,
+		    size_t n_lacking, size_t n_known);
+/*
+ * Checks of many servers began to fail together: moves are held for
+ * hold_ms. failing and servers: how many (family 4 or 6: a whole address
+ * family failed; 0: servers).
+ */
+void msg_correlated_failure(struct buf *b, const struct group_config *g, size_t failing,
+			    size_t servers, int family, int64_t hold_ms);
+/* One action of an apply a dead flipper left, and how it ended. */
+struct msg_step {
+	const char *fip_name;
+	const char *from_name;       /* NULL: unassigned */
+	const char *to_name;
+	const char *end;             /* step_end_name() */
+};
+void msg_apply_interrupted(struct buf *b, const struct group_config *g, const char *since,
+			   const char *end, const struct msg_step *s, size_t n);
 void msg_started_watching(struct buf *b, const struct group_config *g, size_t n_servers,
 			  size_t n_fips);
 void msg_state_reset(struct buf *b, const char *why, const char *moved_to);

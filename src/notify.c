@@ -11,10 +11,9 @@
 #include "log.h"
 #include "loop.h"
 #include "messages.h"
+#include "rules.h"
 
-#define BACKOFF_FIRST_MS 15000
 #define NOTIFY_RETRY_MIN_MS 100
-#define BACKOFF_MAX_MS (30 * 60 * 1000)
 
 /*
  * Test knob, not an operator setting: FLIPPER_NOTIFY_BACKOFF_MS replaces
@@ -25,17 +24,27 @@ static int64_t backoff_first_ms(void)
 {
 	const char *s = getenv("FLIPPER_NOTIFY_BACKOFF_MS");
 	int64_t v;
-	if (s && *s && parse_int64(s, &v) == 0 && v >= 0 && v <= BACKOFF_MAX_MS)
+	if (s && *s && parse_int64(s, &v) == 0 && v >= 0 && v <= NOTIFY_BACKOFF_MAX_MS)
 		return v;
-	return BACKOFF_FIRST_MS;
+	return NOTIFY_BACKOFF_FIRST_MS;
 }
 
 static int64_t backoff_delay(int attempts)
 {
 	int64_t delay = backoff_first_ms();
-	for (int a = 1; a < attempts && delay < BACKOFF_MAX_MS; a++)
+	for (int a = 1; a < attempts && delay < NOTIFY_BACKOFF_MAX_MS; a++)
 		delay *= 2;
-	return delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay;
+	return delay > NOTIFY_BACKOFF_MAX_MS ? NOTIFY_BACKOFF_MAX_MS : delay;
+}
+
+/* What the real backoff (not the test knob's) spreads over NOTIFY_KEEP_MS. */
+static int max_attempts(void)
+{
+	static int n;
+	if (!n)
+		n = outbox_max_attempts(NOTIFY_BACKOFF_FIRST_MS, NOTIFY_BACKOFF_MAX_MS,
+					NOTIFY_KEEP_MS);
+	return n;
 }
 
 void notify_target_hash(const struct notify_target *t, char out[17])
@@ -47,6 +56,46 @@ void notify_target_hash(const struct notify_target *t, char out[17])
 		h *= 0x100000001b3ULL;
 	}
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Type, channel and username: what a target is, whatever its URL. */
+static char *base_identity(const struct notify_target *t)
+{
+	if (t->id)
+		return xasprintf("id:%s", t->id);
+	struct buf b = BUF_INIT;
+	buf_addstr(&b, notify_type_names[t->type]);
+	const char *parts[] = { t->channel, t->username };
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		/* '|' is escaped so that no two different targets read the same. */
+		buf_addch(&b, '|');
+		for (const char *p = parts[i] ? parts[i] : ""; *p; p++) {
+			if (*p == '|' || *p == '\\')
+				buf_addch(&b, '\\');
+			buf_addch(&b, *p);
+		}
+	}
+	return buf_detach(&b);
+}
+
+char *notify_target_identity(const struct config *c, size_t i)
+{
+	char *id = base_identity(&c->targets[i]);
+	bool shared = false;
+	for (size_t k = 0; k < c->n_targets && !shared; k++) {
+		if (k == i)
+			continue;
+		char *other = base_identity(&c->targets[k]);
+		shared = strcmp(id, other) == 0;
+		free(other);
+	}
+	if (!shared)
+		return id;
+	char h[17];
+	notify_target_hash(&c->targets[i], h);
+	char *full = xasprintf("%s#%s", id, h);
+	free(id);
+	return full;
 }
 
 static char *payload_for(const struct notify_target *t, const char *text)
@@ -83,8 +132,10 @@ int notify_post(const struct config *c, struct store *s, const char *group,
 		char hash[17];
 		notify_target_hash(&c->targets[i], hash);
 		char *payload = payload_for(&c->targets[i], text);
-		int rc = store_outbox_add(s, group, kind, hash, payload, now);
+		char *key = notify_target_identity(c, i);
+		int rc = store_outbox_add(s, group, kind, hash, key, payload, now);
 		free(payload);
+		free(key);
 		if (rc < 0) {
 			log_kv(LOG_ERROR, group, "cannot queue notification", "kind", kind,
 			       "error", store_errmsg(s), NULL);
@@ -102,16 +153,7 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static const struct notify_target *target_by_hash(const struct config *c, const char *hash)
-{
-	for (size_t i = 0; i < c->n_targets; i++) {
-		char h[17];
-		notify_target_hash(&c->targets[i], h);
-		if (strcmp(h, hash) == 0)
-			return &c->targets[i];
-	}
-	return NULL;
-}
+
 
 /* ---- sending on the loop ------------------------------------------------------- */
 
@@ -123,7 +165,7 @@ struct send {
 	char errbuf[CURL_ERROR_SIZE];
 	/* a webhook message */
 	int64_t id;
-	char *target_hash;
+	char *target_key;            /* the target's identity */
 	char *group;
 	char *kind;
 	int attempts;
@@ -140,6 +182,8 @@ struct notifier {
 	struct notify_writer w;
 	struct send *sends;          /* in flight */
 	struct loop_timer timer;     /* the next message whose backoff ends */
+	char **keys;                 /* each configured target's identity */
+	char **hashes;               /* each configured target's URL hash */
 	bool held;                   /* the state cannot record deliveries: stop */
 	/* Targets that failed in this invocation, when it tries each once. */
 	bool once;
@@ -163,22 +207,35 @@ static void send_free(struct send *x)
 		curl_easy_cleanup(x->xfer.easy);
 	}
 	curl_slist_free_all(x->headers);
-	free(x->target_hash);
+	free(x->target_key);
 	free(x->group);
 	free(x->kind);
 	free(x->url);
 	free(x);
 }
 
-static bool target_busy(const struct notifier *n, const char *hash)
+static bool target_busy(const struct notifier *n, const char *key)
 {
 	for (size_t i = 0; i < n->n_failed; i++)
-		if (strcmp(n->failed[i], hash) == 0)
+		if (strcmp(n->failed[i], key) == 0)
 			return true;     /* once is enough in a one-shot run */
 	for (const struct send *x = n->sends; x; x = x->next)
-		if (!x->heartbeat && strcmp(x->target_hash, hash) == 0)
+		if (!x->heartbeat && strcmp(x->target_key, key) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * The configured target a message is for: by its identity, or, queued
+ * before there were identities, by its URL's hash. -1: none is.
+ */
+static ssize_t target_of(const struct notifier *n, const struct outbox_msg *m)
+{
+	for (size_t i = 0; i < n->c->n_targets; i++)
+		if (m->target_key ? strcmp(n->keys[i], m->target_key) == 0 :
+		    strcmp(n->hashes[i], m->target_hash) == 0)
+			return (ssize_t)i;
+	return -1;
 }
 
 /* The outcome as an error text (owned), or NULL for a 2xx answer. */
@@ -225,7 +282,7 @@ static void message_done(struct loop_xfer *xf, CURLcode rc)
 		free(err);
 		if (n->once) {
 			n->failed = xgrow(n->failed, &n->cap_failed, n->n_failed + 1, sizeof *n->failed);
-			n->failed[n->n_failed++] = xstrdup(x->target_hash);
+			n->failed[n->n_failed++] = xstrdup(x->target_key);
 		}
 	}
 	send_free(x);
@@ -282,6 +339,13 @@ struct notifier *notifier_new(const struct config *c, struct store *s, struct lo
 	n->loop = l;
 	n->w = *w;
 	n->timer.fire = notifier_fire;
+	n->keys = xcalloc(c->n_targets + 1, sizeof *n->keys);
+	n->hashes = xcalloc(c->n_targets + 1, sizeof *n->hashes);
+	for (size_t i = 0; i < c->n_targets; i++) {
+		n->keys[i] = notify_target_identity(c, i);
+		n->hashes[i] = xmalloc(17);
+		notify_target_hash(&c->targets[i], n->hashes[i]);
+	}
 	return n;
 }
 
@@ -295,6 +359,12 @@ void notifier_free(struct notifier *n)
 	for (size_t i = 0; i < n->n_failed; i++)
 		free(n->failed[i]);
 	free(n->failed);
+	for (size_t i = 0; i < n->c->n_targets; i++) {
+		free(n->keys[i]);
+		free(n->hashes[i]);
+	}
+	free(n->keys);
+	free(n->hashes);
 	free(n);
 }
 
@@ -332,22 +402,30 @@ int64_t notifier_kick(struct notifier *n)
 		return -1;
 	int64_t now = now_ms(), next = INT64_MAX, depth = (int64_t)cnt;
 	/* Targets whose oldest message was looked at: the rest waits, in order. */
-	char **seen = xcalloc(cnt + 1, sizeof *seen);
+	const char **seen = xcalloc(cnt + 1, sizeof *seen);
 	size_t n_seen = 0;
 	bool wrote = false;
 	for (size_t i = 0; i < cnt; i++) {
 		struct outbox_msg *m = &v[i];
-		const struct notify_target *t = target_by_hash(n->c, m->target_hash);
+		ssize_t ti = target_of(n, m);
+		const struct notify_target *t = ti < 0 ? NULL : &n->c->targets[ti];
 		bool dead = !t || !n->c->notifications_enabled;
-		bool expired = !dead && now - m->created_at > NOTIFY_KEEP_MS &&
-			       m->created_at <= now;
+		/* Stored times are clamped: a message stamped while the clock was ahead waits no longer. */
+		m->next_attempt = outbox_clamp_next(m->next_attempt, now, NOTIFY_BACKOFF_MAX_MS);
+		m->created_at = outbox_clamp_created(m->created_at, now);
+		bool expired = !dead && m->attempts >= max_attempts();
 		if (dead || expired) {
+			char att[16];
+			snprintf(att, sizeof att, "%d", m->attempts);
+			/* Never to whatever target sits where it used to: dropped. */
 			if (dead)
-				log_kv(LOG_WARN, m->group_id, "dropping queued notification: its target "
-				       "is no longer configured", "kind", m->kind, NULL);
+				log_kv(LOG_WARN, m->group_id, "dropping queued notification: no configured "
+				       "target is the one it was queued for", "kind", m->kind,
+				       "target", m->target_key ? m->target_key : "(its URL changed)", NULL);
 			else
-				log_kv(LOG_ERROR, m->group_id, "giving up on a notification after 48 "
-				       "hours", "kind", m->kind, "last_error", m->last_error, NULL);
+				log_kv(LOG_ERROR, m->group_id, "giving up on a notification after about 48 "
+				       "hours of retries", "kind", m->kind, "attempts", att,
+				       "last_error", m->last_error, NULL);
 			if (!wrote && n->w.begin(n->w.arg) < 0)
 				break;
 			wrote = true;
@@ -355,16 +433,16 @@ int64_t notifier_kick(struct notifier *n)
 			depth--;
 			continue;
 		}
+		const char *key = n->keys[ti];
 		bool skip = false;
 		for (size_t k = 0; k < n_seen && !skip; k++)
-			skip = strcmp(seen[k], m->target_hash) == 0;
+			skip = strcmp(seen[k], key) == 0;
 		if (skip)
 			continue;
-		seen[n_seen++] = m->target_hash;
-		if (target_busy(n, m->target_hash))
+		seen[n_seen++] = key;
+		if (target_busy(n, key))
 			continue;
-		/* A next attempt far ahead: the clock stepped back; try now. */
-		if (m->next_attempt > now && m->next_attempt - now <= BACKOFF_MAX_MS) {
+		if (m->next_attempt > now) {
 			if (m->next_attempt < next)
 				next = m->next_attempt;
 			continue;
@@ -373,14 +451,14 @@ int64_t notifier_kick(struct notifier *n)
 		if (!x)
 			continue;
 		x->id = m->id;
-		x->target_hash = xstrdup(m->target_hash);
+		x->target_key = xstrdup(key);
 		x->group = m->group_id ? xstrdup(m->group_id) : NULL;
 		x->kind = xstrdup(m->kind);
 		x->attempts = m->attempts;
 	}
 	if (wrote)
 		n->w.commit(n->w.arg);
-	free(seen);
+	free((void *)seen);
 	store_outbox_free(v, cnt);
 	/* A retry never comes back sooner than this: no busy loop on a zero backoff. */
 	if (next != INT64_MAX)

@@ -7,8 +7,9 @@
  * send it. The notifier sends what is due on the event loop, oldest
  * first per target, one request per target at a time; a target that
  * fails keeps its queue (in order) and is retried later with backoff, for
- * at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
- * the state keeps a hash to tell targets apart, logs show them redacted.
+ * about NOTIFY_KEEP_MS. Webhook URLs are secrets: the state keeps each
+ * message's target identity (notify_target_identity()) and a hash of its
+ * URL, logs show URLs redacted.
  *
  * Delivery is at least once, not exactly once. A message leaves the
  * outbox, durably, as soon as its webhook answers 2xx. But HTTP has no
@@ -28,7 +29,14 @@
 #include "config.h"
 #include "store.h"
 
-#define NOTIFY_KEEP_MS (48LL * 3600 * 1000)   /* give up on a message after this */
+/*
+ * A message is given up after as many failed attempts as the backoff
+ * spreads over NOTIFY_KEEP_MS (about 48 hours): counting attempts, not
+ * the age, so a step of the clock drops nothing.
+ */
+#define NOTIFY_KEEP_MS (48LL * 3600 * 1000)
+#define NOTIFY_BACKOFF_FIRST_MS 15000
+#define NOTIFY_BACKOFF_MAX_MS (30 * 60 * 1000)
 #define NOTIFY_TIMEOUT_MS 5000                /* one webhook POST */
 
 /*
@@ -49,8 +57,16 @@ struct notifier;
 /* Queue text (Markdown) for every target. No-op when notifications are off. */
 int notify_post(const struct config *c, struct store *s, const char *group,
 		const char *kind, const char *text, int64_t now);
-/* The outbox identity of a target: a hex hash of its URL. */
+/* A hex hash of a target's URL (what the outbox kept before identities). */
 void notify_target_hash(const struct notify_target *t, char out[17]);
+/*
+ * The identity of c->targets[i] in the outbox (owned): "id:ID" for a
+ * target with an id, else its type, channel and username; when two
+ * targets would share one, each gets its URL's hash appended (then a new
+ * URL loses the backlog: validate asks for ids). Queued messages follow
+ * their identity to whatever URL the target has now.
+ */
+char *notify_target_identity(const struct config *c, size_t i);
 
 /*
  * Delivery on the loop: at most one POST per target in flight, oldest

@@ -131,7 +131,10 @@ static void conclude(struct group *g, const char *phase, const char *error, cons
 	int64_t wall = now_ms();
 	int64_t dues[] = { group_failback_due(g),
 			   g->n_deferred && g->pass.deferred_since ?
-			   g->pass.deferred_since + group_defer_bound(g->cfg) : 0 };
+			   g->pass.deferred_since + group_defer_bound(g->cfg) : 0,
+			   /* Moves held for a correlated failure, or waiting to leave a freeze. */
+			   g->pass.corr_hold_until,
+			   g->pass.thaw_since ? g->pass.thaw_since + group_defer_bound(g->cfg) : 0 };
 	for (size_t i = 0; i < ARRAY_SIZE(dues); i++)
 		if (dues[i] && mono + (dues[i] - wall) < next)
 			next = mono + (dues[i] > wall ? dues[i] - wall : 0);
@@ -152,6 +155,71 @@ void pass_request(struct group *g)
 		loop_timer_arm(e->loop, &g->pass_timer, now);
 }
 
+/* After the listing, or without one: the one-shot pass waits for its checks, then plans. */
+static void pass_checks_or_plan(struct group *g)
+{
+	if (g->e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
+		g->state = PASS_CHECKING;
+		return;
+	}
+	pass_plan(g);
+}
+
+static void ask_next(struct group *g);
+
+static void server_looked_up(void *arg, struct hc_result *r)
+{
+	struct group *g = arg;
+	g->op = NULL;
+	inventory_looked_up(g, inventory_next_lookup(g), r);
+	ask_next(g);
+}
+
+static void action_looked_up(void *arg, struct hc_result *r)
+{
+	struct group *g = arg;
+	size_t i;
+	g->op = NULL;
+	apply_left_next(g, &i);
+	g->left_asked[i] = true;
+	if (r->rc == 0) {
+		g->left_action[i] = (int)r->action.status;
+	} else {
+		char *msg = hc_error_format(&r->err);
+		log_kv(LOG_INFO, g->cfg->id, "cannot ask the API about an action of an apply left "
+		       "behind; judging by where the floating IP points", "error", msg, NULL);
+		free(msg);
+	}
+	ask_next(g);
+}
+
+/*
+ * What the listing leaves open, asked one request at a time: servers the
+ * listing lacks that IPs point at (GET /servers/{id}), the actions of an
+ * apply a dead flipper left (GET /actions/{id}). Then it is concluded,
+ * and the pass goes on.
+ */
+static void ask_next(struct group *g)
+{
+	struct engine *e = g->e;
+	struct hcloud_client *api = group_client(g);
+	int64_t deadline = mono_ms() + g->cfg->poll_timeout_ms;
+	int64_t id;
+	size_t i;
+	g->state = PASS_ASKING;
+	if (api && !e->stopping && (id = inventory_next_lookup(g))) {
+		g->op = hcloud_get_server(api, id, deadline, server_looked_up, g);
+		return;
+	}
+	if (api && !e->stopping && !e->o.dry_run && (id = apply_left_next(g, &i))) {
+		g->op = hcloud_get_action(api, id, deadline, action_looked_up, g);
+		return;
+	}
+	if (!e->o.dry_run)
+		apply_left_conclude(g);
+	pass_checks_or_plan(g);
+}
+
 static void listed(void *arg, struct hc_result *r)
 {
 	struct group *g = arg;
@@ -167,15 +235,23 @@ static void listed(void *arg, struct hc_result *r)
 		g->listing_error = msg;
 		g->listing_key = hc_error_key(&r->err);
 		g->listing_failed = g->pass_listing_failed = true;
+		g->confirming = false;
 		/* One-shot: the checks of the kept inventory still count. */
-		if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
-			g->state = PASS_CHECKING;
-			return;
-		}
-		pass_plan(g);
+		pass_checks_or_plan(g);
 		return;
 	}
-	inventory_take(g, r);
+	/* A listing that lost much is believed only when a second read agrees (SPEC 9). */
+	struct hcloud_client *api = group_client(g);
+	if (!g->confirming && api && inventory_needs_confirmation(g, r)) {
+		g->confirming = true;
+		g->op = hcloud_list(api, HC_LIST_SERVERS | HC_LIST_FIPS, g->cfg->server_selector,
+				    g->cfg->fip_selector, mono_ms() + g->cfg->poll_timeout_ms,
+				    listed, g);
+		return;
+	}
+	bool confirmed = g->confirming;
+	g->confirming = false;
+	inventory_take(g, r, confirmed);
 	if (!g->meta.watching_since && !e->o.dry_run) {
 		g->meta.watching_since = now_ms();
 		struct buf b = BUF_INIT;
@@ -185,11 +261,7 @@ static void listed(void *arg, struct hc_result *r)
 	}
 	inventory_rebuild_targets(g);
 	engine_judge_health(g);
-	if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
-		g->state = PASS_CHECKING;
-		return;
-	}
-	pass_plan(g);
+	ask_next(g);
 }
 
 static void pass_begin(struct group *g)
@@ -200,6 +272,7 @@ static void pass_begin(struct group *g)
 	g->pass_wanted = false;
 	g->begun = true;
 	g->pass_started = mono_ms();
+	g->n_looked_up = 0;
 	if (inventory_due(g, g->pass_started)) {
 		struct hcloud_client *api = group_client(g);
 		if (!api) {
@@ -212,11 +285,7 @@ static void pass_begin(struct group *g)
 				    listed, g);
 		return;
 	}
-	if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
-		g->state = PASS_CHECKING;
-		return;
-	}
-	pass_plan(g);
+	pass_checks_or_plan(g);
 }
 
 void pass_fire(struct loop_timer *t)
@@ -306,6 +375,7 @@ void pass_abandon(struct group *g)
 		hcloud_op_cancel(g->op);
 		g->op = NULL;
 	}
-	if (g->state == PASS_LISTING || g->state == PASS_CHECKING)
+	if (g->state == PASS_LISTING || g->state == PASS_ASKING || g->state == PASS_CHECKING)
 		g->state = PASS_IDLE;
+	g->confirming = false;
 }

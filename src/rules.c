@@ -115,3 +115,230 @@ bool heartbeat_allowed(const int64_t *window, const int64_t *pass_age, const boo
 			return false;
 	return true;
 }
+
+/* ---- trusting the API ------------------------------------------------------ */
+
+bool listing_shrank_sharply(size_t known, size_t listed)
+{
+	if (!known || listed >= known)
+		return false;
+	return listed == 0 || listed < known - listed;   /* lost more than half */
+}
+
+bool vanished_kept(int64_t vanished_at, int64_t now)
+{
+	if (vanished_at > now)
+		vanished_at = now;       /* the clock stepped back */
+	return now - vanished_at < VANISHED_KEEP_MS;
+}
+
+bool vanished_missing(enum server_gone gone, int absent_listings)
+{
+	if (gone == GONE_MISSING)
+		return true;
+	if (gone == GONE_ELSEWHERE)
+		return false;
+	return absent_listings >= 2;
+}
+
+size_t reread_merge(struct hc_fip *cached, size_t n_cached, const struct hc_fip *reread,
+		    size_t n_reread)
+{
+	size_t i = 0, j = 0, lacking = 0;
+	while (i < n_cached) {
+		if (j >= n_reread || cached[i].id < reread[j].id) {
+			lacking++;
+			i++;
+		} else if (reread[j].id < cached[i].id) {
+			j++;             /* new to flipper: the next listing brings it in */
+		} else {
+			cached[i++].server = reread[j++].server;
+		}
+	}
+	return lacking;
+}
+
+bool none_healthy_known(const enum health *h, size_t n)
+{
+	bool unhealthy = false;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == HEALTH_HEALTHY || h[i] == HEALTH_UNKNOWN)
+			return false;
+		unhealthy |= h[i] == HEALTH_UNHEALTHY;
+	}
+	return unhealthy;
+}
+
+/* ---- the correlated-failure hold --------------------------------------------- */
+
+static bool recent(const struct corr_target *t, int64_t now, int64_t window)
+{
+	int64_t since = t->fail_since > now ? now : t->fail_since;
+	return t->failing && since > 0 && now - since <= window;
+}
+
+/* Every target of family fam failing recently, on two servers or more, while the other family works. */
+static bool family_lost(const struct corr_target *t, size_t n, int fam, int64_t now,
+			int64_t window)
+{
+	size_t servers = 0;
+	bool other_ok = false;
+	int64_t last = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].family != fam) {
+			other_ok |= !t[i].failing;
+			continue;
+		}
+		if (!recent(&t[i], now, window))
+			return false;
+		if (!servers || t[i].server != last)
+			servers++;
+		last = t[i].server;
+	}
+	return servers >= 2 && other_ok;
+}
+
+enum corr_verdict corr_judge(const struct corr_target *t, size_t n, int64_t now, int64_t window)
+{
+	size_t servers = 0, failing = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i;
+		bool fails = false;
+		while (end < n && t[end].server == t[i].server)
+			fails |= recent(&t[end++], now, window);
+		servers++;
+		failing += fails;
+		i = end;
+	}
+	if (servers >= 2 && failing * 2 > servers)
+		return CORR_CORRELATED;
+	if (family_lost(t, n, 4, now, window) || family_lost(t, n, 6, now, window))
+		return CORR_CORRELATED;
+	return failing >= 2 ? CORR_SUSPECT : CORR_NONE;
+}
+
+bool corr_hold(enum corr_verdict v, int64_t *since, int64_t *hold_until, int64_t now,
+	       int64_t interval)
+{
+	if (v == CORR_NONE) {
+		*since = *hold_until = 0;
+		return false;
+	}
+	if (!*since || *since > now)
+		*since = now;
+	if (*hold_until > now + interval)
+		*hold_until = now + interval;    /* the clock stepped back */
+	if (*hold_until && now < *hold_until)
+		return true;
+	if (v == CORR_CORRELATED || !*hold_until) {
+		*hold_until = now + interval;
+		return true;
+	}
+	return false;                    /* a suspicion holds once */
+}
+
+enum thaw freeze_step(bool frozen, bool all_checked, int64_t *frozen_since, int64_t *thaw_since,
+		      int64_t now, int64_t bound)
+{
+	if (frozen) {
+		if (!*frozen_since || *frozen_since > now)
+			*frozen_since = now;
+		*thaw_since = 0;
+		return THAW_FROZEN;
+	}
+	if (!*frozen_since) {
+		*thaw_since = 0;
+		return THAW_NONE;
+	}
+	enum thaw t = THAW_WAIT;
+	if (!*thaw_since || *thaw_since > now) {
+		*thaw_since = now;
+		t = THAW_BEGUN;
+	}
+	if (all_checked || now - *thaw_since >= bound) {
+		*frozen_since = *thaw_since = 0;
+		return THAW_OVER;
+	}
+	return t;
+}
+
+/* ---- an apply a dead flipper left ---------------------------------------------- */
+
+const char *step_end_name(enum step_end e)
+{
+	static const char *const names[] = {
+		[STEP_END_APPLIED] = "applied", [STEP_END_NOT_APPLIED] = "not applied",
+		[STEP_END_RUNNING] = "still running at the API", [STEP_END_FAILED] = "failed",
+		[STEP_END_SUPERSEDED] = "superseded",
+	};
+	return (size_t)e < ARRAY_SIZE(names) ? names[e] : "?";
+}
+
+const char *apply_end_name(enum apply_end e)
+{
+	static const char *const names[] = {
+		[APPLY_END_APPLIED] = "applied", [APPLY_END_PARTLY] = "partly applied",
+		[APPLY_END_NOT_APPLIED] = "not applied", [APPLY_END_SUPERSEDED] = "superseded",
+	};
+	return (size_t)e < ARRAY_SIZE(names) ? names[e] : "?";
+}
+
+enum step_end step_conclude(const struct store_apply_step *s, int action, bool exists,
+			    int64_t now_on)
+{
+	if (s->outcome == STEP_APPLIED)
+		return STEP_END_APPLIED;
+	if (s->outcome == STEP_FAILED)
+		return STEP_END_FAILED;
+	if (!exists)
+		return STEP_END_SUPERSEDED;
+	/* The listing may be older than the action's end: either says applied. */
+	if (now_on == s->to || action == HC_ACTION_SUCCESS)
+		return STEP_END_APPLIED;
+	if (now_on != s->from)
+		return STEP_END_SUPERSEDED;
+	if (action == HC_ACTION_ERROR)
+		return STEP_END_FAILED;
+	if (action == HC_ACTION_RUNNING)
+		return STEP_END_RUNNING;
+	return STEP_END_NOT_APPLIED;
+}
+
+enum apply_end apply_conclude(const enum step_end *e, size_t n)
+{
+	size_t applied = 0, superseded = 0;
+	for (size_t i = 0; i < n; i++) {
+		applied += e[i] == STEP_END_APPLIED;
+		superseded += e[i] == STEP_END_SUPERSEDED;
+	}
+	if (n && applied == n)
+		return APPLY_END_APPLIED;
+	if (applied)
+		return APPLY_END_PARTLY;
+	return superseded ? APPLY_END_SUPERSEDED : APPLY_END_NOT_APPLIED;
+}
+
+/* ---- the outbox against clock steps ---------------------------------------------- */
+
+int64_t outbox_clamp_next(int64_t next_attempt, int64_t now, int64_t max_backoff)
+{
+	return next_attempt - now > max_backoff ? now + max_backoff : next_attempt;
+}
+
+int64_t outbox_clamp_created(int64_t created_at, int64_t now)
+{
+	return created_at > now ? now : created_at;
+}
+
+int outbox_max_attempts(int64_t first, int64_t max, int64_t keep_ms)
+{
+	int64_t total = 0, delay = first < 1 ? 1 : first;
+	int n = 0;
+	while (total < keep_ms && n < 1000000) {
+		total += delay > max ? max : delay;
+		if (delay < max)
+			delay *= 2;
+		n++;
+	}
+	return n;
+}

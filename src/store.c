@@ -1216,7 +1216,8 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 {
 	memset(p, 0, sizeof *p);
 	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert, last_pass_at, last_pass_ok, "
-				"fail_phase, fail_error, fail_key, fail_since FROM group_pass "
+				"fail_phase, fail_error, fail_key, fail_since, confirm_listing, "
+				"corr_since, corr_hold_until, frozen_since, thaw_since FROM group_pass "
 				"WHERE group_id = ?");
 	if (!st)
 		return -1;
@@ -1231,6 +1232,11 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 		p->fail_error = col_text(st, 5);
 		p->fail_key = col_text(st, 6);
 		p->fail_since = sqlite3_column_int64(st, 7);
+		p->confirm_listing = sqlite3_column_int64(st, 8) != 0;
+		p->corr_since = sqlite3_column_int64(st, 9);
+		p->corr_hold_until = sqlite3_column_int64(st, 10);
+		p->frozen_since = sqlite3_column_int64(st, 11);
+		p->thaw_since = sqlite3_column_int64(st, 12);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -1241,13 +1247,17 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 	if (ensure_group(s, group) < 0)
 		return -1;
 	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert, "
-				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since, "
+				"confirm_listing, corr_since, corr_hold_until, frozen_since, thaw_since) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				"ON CONFLICT (group_id) DO UPDATE SET "
 				"deferred_since = excluded.deferred_since, "
 				"defer_alert = excluded.defer_alert, last_pass_at = excluded.last_pass_at, "
 				"last_pass_ok = excluded.last_pass_ok, fail_phase = excluded.fail_phase, "
 				"fail_error = excluded.fail_error, fail_key = excluded.fail_key, "
-				"fail_since = excluded.fail_since");
+				"fail_since = excluded.fail_since, confirm_listing = excluded.confirm_listing, "
+				"corr_since = excluded.corr_since, corr_hold_until = excluded.corr_hold_until, "
+				"frozen_since = excluded.frozen_since, thaw_since = excluded.thaw_since");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -1259,6 +1269,11 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 	bind_text(st, 7, p->fail_error);
 	bind_text(st, 8, p->fail_key);
 	sqlite3_bind_int64(st, 9, p->fail_since);
+	sqlite3_bind_int(st, 10, p->confirm_listing);
+	sqlite3_bind_int64(st, 11, p->corr_since);
+	sqlite3_bind_int64(st, 12, p->corr_hold_until);
+	sqlite3_bind_int64(st, 13, p->frozen_since);
+	sqlite3_bind_int64(st, 14, p->thaw_since);
 	return run(st);
 }
 
@@ -1337,15 +1352,24 @@ int store_server_health_put(struct store *s, const char *group, const struct sto
 	return step_reset(st);
 }
 
-int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n)
+static const char *const gone_names[] = { NULL, "missing", "elsewhere" };
+
+static int servers_load(struct store *s, const char *group, bool vanished,
+			struct store_server **out, size_t *n)
 {
 	struct store_server *v = NULL;
 	size_t cnt = 0, cap = 0;
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT id, name, api_status, location, network_zone, ipv4, "
-				"ipv6, resource_index, health, health_since FROM servers "
-				"WHERE group_id = ? ORDER BY id");
+	sqlite3_stmt *st = prep(s, vanished ?
+				"SELECT id, name, api_status, location, network_zone, ipv4, "
+				"ipv6, resource_index, health, health_since, vanished_at, "
+				"absent_listings, gone FROM servers "
+				"WHERE group_id = ? AND vanished_at != 0 ORDER BY id" :
+				"SELECT id, name, api_status, location, network_zone, ipv4, "
+				"ipv6, resource_index, health, health_since, vanished_at, "
+				"absent_listings, gone FROM servers "
+				"WHERE group_id = ? AND vanished_at = 0 ORDER BY id");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -1367,6 +1391,13 @@ int store_servers_load(struct store *s, const char *group, struct store_server *
 		if (!h || health_parse(h, &e->health) < 0)
 			e->health = HEALTH_UNKNOWN;
 		e->health_since = sqlite3_column_int64(st, 9);
+		e->vanished_at = sqlite3_column_int64(st, 10);
+		int64_t absent = sqlite3_column_int64(st, 11);
+		e->absent_listings = absent < 0 ? 0 : absent > 1000 ? 1000 : (int)absent;
+		const char *g = (const char *)sqlite3_column_text(st, 12);
+		for (size_t k = 1; g && k < ARRAY_SIZE(gone_names); k++)
+			if (strcmp(g, gone_names[k]) == 0)
+				e->gone = (enum server_gone)k;
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1378,15 +1409,19 @@ int store_servers_load(struct store *s, const char *group, struct store_server *
 	return 0;
 }
 
-int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n)
+int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n)
 {
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "servers", group) < 0)
-		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO servers (group_id, id, name, api_status, location, "
-				"network_zone, ipv4, ipv6, resource_index, health, health_since) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return -1;
+	return servers_load(s, group, false, out, n);
+}
+
+int store_vanished_load(struct store *s, const char *group, struct store_server **out, size_t *n)
+{
+	return servers_load(s, group, true, out, n);
+}
+
+static int servers_insert(sqlite3_stmt *st, const char *group, const struct store_server *v,
+			  size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct store_server *e = &v[i];
 		bind_text(st, 1, group);
@@ -1400,13 +1435,30 @@ int store_servers_save(struct store *s, const char *group, const struct store_se
 		bind_opt_int(st, 9, e->s.has_index, e->s.resource_index);
 		bind_text(st, 10, health_name(e->health));
 		sqlite3_bind_int64(st, 11, e->health_since);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
+		sqlite3_bind_int64(st, 12, e->vanished_at);
+		sqlite3_bind_int(st, 13, e->absent_listings);
+		bind_text(st, 14, (size_t)e->gone < ARRAY_SIZE(gone_names) ? gone_names[e->gone] : NULL);
+		if (step_reset(st) < 0)
 			return -1;
-		}
 	}
-	sqlite3_finalize(st);
 	return 0;
+}
+
+int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n,
+		       const struct store_server *gone, size_t n_gone)
+{
+	if (ensure_group(s, group) < 0 || delete_group_rows(s, "servers", group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "INSERT INTO servers (group_id, id, name, api_status, location, "
+				"network_zone, ipv4, ipv6, resource_index, health, health_since, "
+				"vanished_at, absent_listings, gone) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return -1;
+	int rc = servers_insert(st, group, v, n) < 0 || servers_insert(st, group, gone, n_gone) < 0 ?
+		-1 : 0;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 void store_servers_free(struct store_server *v, size_t n)
@@ -1543,7 +1595,7 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st = prep(s, "SELECT server_id, check_id, family, rise_count, fall_count, "
-				"state, last_run, last_ok, duration_ms, last_error FROM targets "
+				"state, last_run, last_ok, duration_ms, last_error, fail_since FROM targets "
 				"WHERE group_id = ? ORDER BY server_id, check_id, family");
 	if (!st)
 		return -1;
@@ -1568,6 +1620,7 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 		e->last_ok = sqlite3_column_int64(st, 7);
 		e->duration_ms = sqlite3_column_int64(st, 8);
 		e->last_error = col_text(st, 9);
+		e->fail_since = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1589,12 +1642,12 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	if (!s->put_target &&
 	    !(s->put_target = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
 				   "rise_count, fall_count, state, last_run, last_ok, duration_ms, "
-				   "last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				   "last_error, fail_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 				   "ON CONFLICT (group_id, server_id, check_id, family) DO UPDATE SET "
 				   "rise_count = excluded.rise_count, fall_count = excluded.fall_count, "
 				   "state = excluded.state, last_run = excluded.last_run, "
 				   "last_ok = excluded.last_ok, duration_ms = excluded.duration_ms, "
-				   "last_error = excluded.last_error")))
+				   "last_error = excluded.last_error, fail_since = excluded.fail_since")))
 		return -1;
 	sqlite3_stmt *st = s->put_target;
 	bind_text(st, 1, group);
@@ -1608,6 +1661,7 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	sqlite3_bind_int64(st, 9, e->last_ok);
 	sqlite3_bind_int64(st, 10, e->duration_ms);
 	bind_text(st, 11, e->last_error);
+	sqlite3_bind_int64(st, 12, e->fail_since);
 	return step_reset(st);
 }
 
@@ -1620,20 +1674,109 @@ void store_targets_free(struct store_target *v, size_t n)
 	free(v);
 }
 
+/* ---- the apply in progress ---------------------------------------------- */
+
+static const char *const outcome_names[] = { NULL, "applied", "failed" };
+
+int store_apply_load(struct store *s, const char *group, struct store_apply_step **out, size_t *n)
+{
+	struct store_apply_step *v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, "SELECT fip_id, fip_name, from_server, from_name, to_server, "
+				"to_name, action_id, outcome, started_at FROM apply_step "
+				"WHERE group_id = ? ORDER BY fip_id");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, cnt + 1, sizeof *v);
+		struct store_apply_step *e = &v[cnt++];
+		memset(e, 0, sizeof *e);
+		e->fip = sqlite3_column_int64(st, 0);
+		e->fip_name = col_text(st, 1);
+		e->from = sqlite3_column_int64(st, 2);
+		e->from_name = col_text(st, 3);
+		e->to = sqlite3_column_int64(st, 4);
+		e->to_name = col_text(st, 5);
+		e->action_id = sqlite3_column_int64(st, 6);
+		const char *o = (const char *)sqlite3_column_text(st, 7);
+		for (size_t k = 1; o && k < ARRAY_SIZE(outcome_names); k++)
+			if (strcmp(o, outcome_names[k]) == 0)
+				e->outcome = (enum step_outcome)k;
+		e->started_at = sqlite3_column_int64(st, 8);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_apply_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_apply_save(struct store *s, const char *group, const struct store_apply_step *v, size_t n)
+{
+	if (ensure_group(s, group) < 0 || delete_group_rows(s, "apply_step", group) < 0)
+		return -1;
+	if (!n)
+		return 0;
+	sqlite3_stmt *st = prep(s, "INSERT INTO apply_step (group_id, fip_id, fip_name, from_server, "
+				"from_name, to_server, to_name, action_id, outcome, started_at) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_apply_step *e = &v[i];
+		bind_text(st, 1, group);
+		sqlite3_bind_int64(st, 2, e->fip);
+		bind_text(st, 3, e->fip_name);
+		sqlite3_bind_int64(st, 4, e->from);
+		bind_text(st, 5, e->from_name);
+		sqlite3_bind_int64(st, 6, e->to);
+		bind_text(st, 7, e->to_name);
+		sqlite3_bind_int64(st, 8, e->action_id);
+		bind_text(st, 9, (size_t)e->outcome < ARRAY_SIZE(outcome_names) ?
+			  outcome_names[e->outcome] : NULL);
+		sqlite3_bind_int64(st, 10, e->started_at);
+		if (step_reset(st) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void store_apply_free(struct store_apply_step *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].fip_name);
+		free(v[i].from_name);
+		free(v[i].to_name);
+	}
+	free(v);
+}
+
 /* ---- outbox ------------------------------------------------------------ */
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
-		     const char *target_hash, const char *payload, int64_t now)
+		     const char *target_hash, const char *target_key, const char *payload,
+		     int64_t now)
 {
 	sqlite3_stmt *st = prep(s, "INSERT INTO outbox (created_at, group_id, kind, target_hash, "
-				"payload, next_attempt) VALUES (?, ?, ?, ?, ?, 0)");
+				"target_key, payload, next_attempt) VALUES (?, ?, ?, ?, ?, ?, 0)");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, group);
 	bind_text(st, 3, kind);
 	bind_text(st, 4, target_hash);
-	bind_text(st, 5, payload);
+	bind_text(st, 5, target_key);
+	bind_text(st, 6, payload);
 	return run(st);
 }
 
@@ -1644,7 +1787,7 @@ int store_outbox_load(struct store *s, struct outbox_msg **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st = prep(s, "SELECT id, created_at, group_id, kind, target_hash, payload, "
-				"attempts, next_attempt, last_error FROM outbox ORDER BY id");
+				"attempts, next_attempt, last_error, target_key FROM outbox ORDER BY id");
 	if (!st)
 		return -1;
 	int rc;
@@ -1660,6 +1803,7 @@ int store_outbox_load(struct store *s, struct outbox_msg **out, size_t *n)
 		e->attempts = sqlite3_column_int(st, 6);
 		e->next_attempt = sqlite3_column_int64(st, 7);
 		e->last_error = col_text(st, 8);
+		e->target_key = col_text(st, 9);
 		if (!e->kind)
 			e->kind = xstrdup("");
 		if (!e->target_hash)
@@ -1722,6 +1866,7 @@ void store_outbox_free(struct outbox_msg *v, size_t n)
 		free(v[i].group_id);
 		free(v[i].kind);
 		free(v[i].target_hash);
+		free(v[i].target_key);
 		free(v[i].payload);
 		free(v[i].last_error);
 	}

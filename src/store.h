@@ -41,11 +41,27 @@ struct store_info {
 	char *moved_reason;      /* why it was not a usable flipper database */
 };
 
+/* What GET /servers/{id} said about a server that vanished from the listing. */
+enum server_gone {
+	GONE_UNSURE,             /* not asked, or no answer */
+	GONE_MISSING,            /* 404: it no longer exists */
+	GONE_ELSEWHERE,          /* it exists, outside the group's selector */
+};
+
 /* A server as last seen, with the health flipper derived for it. */
 struct store_server {
 	struct hc_server s;
 	enum health health;
 	int64_t health_since;    /* when health last changed; 0: never */
+	/*
+	 * A server the last listings lacked, kept (with its counters) for a
+	 * while rather than forgotten at once: when it was first missing
+	 * (0: it is listed), how many listings in a row lacked it, and what
+	 * the API said when asked about it.
+	 */
+	int64_t vanished_at;
+	int absent_listings;
+	enum server_gone gone;
 };
 
 /* One check target: (server, check, address family). */
@@ -58,6 +74,7 @@ struct store_target {
 	int64_t last_ok;         /* last success; 0: never */
 	int64_t duration_ms;
 	char *last_error;        /* NULL after a success */
+	int64_t fail_since;      /* start of the current run of failures; 0: none */
 };
 
 struct store_group {
@@ -90,6 +107,31 @@ struct store_pass {
 	char *fail_error;        /* for people: the whole message */
 	char *fail_key;          /* what makes a failure news (no correlation ids) */
 	int64_t fail_since;
+	/* Safety (SPEC 9): see sql/006-safety.sql. */
+	bool confirm_listing;    /* read the next listing twice before believing a loss */
+	int64_t corr_since;      /* a correlated failure was first seen; 0: none */
+	int64_t corr_hold_until; /* moves held until then; 0: no hold in this one yet */
+	int64_t frozen_since;    /* the last plan found no healthy server; 0: not frozen */
+	int64_t thaw_since;      /* healthy again after a freeze, waiting; 0: not */
+};
+
+/*
+ * One action of the apply in progress (table apply_step): written before
+ * the first request, removed with the plan's outcome. Found at start, it
+ * is what a flipper that died while applying left.
+ */
+enum step_outcome { STEP_OPEN, STEP_APPLIED, STEP_FAILED };
+
+struct store_apply_step {
+	int64_t fip;
+	char *fip_name;
+	int64_t from;            /* 0: unassigned */
+	char *from_name;
+	int64_t to;
+	char *to_name;
+	int64_t action_id;       /* 0: no answer named one yet */
+	enum step_outcome outcome;
+	int64_t started_at;
 };
 
 /* A floating IP moved outside flipper, held until `until` (table fip_hold). */
@@ -104,7 +146,8 @@ struct outbox_msg {
 	int64_t created_at;
 	char *group_id;
 	char *kind;
-	char *target_hash;
+	char *target_hash;       /* the URL's hash, as queued */
+	char *target_key;        /* the target's identity; NULL: queued before there was one */
 	char *payload;
 	int attempts;
 	int64_t next_attempt;
@@ -220,8 +263,13 @@ int store_holds_load(struct store *s, const char *group, struct store_hold **out
 /* Replace the group's holds by v. */
 int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n);
 
+/* The servers the last listing had (vanished_at 0), by id. */
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
-int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);
+/* The servers kept after they vanished from the listing, by id. */
+int store_vanished_load(struct store *s, const char *group, struct store_server **out, size_t *n);
+/* Replace the group's servers by v (listed) and gone (vanished). */
+int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n,
+		       const struct store_server *gone, size_t n_gone);
 void store_servers_free(struct store_server *v, size_t n);
 
 /*
@@ -261,7 +309,8 @@ int store_server_health_put(struct store *s, const char *group, const struct sto
 void store_targets_free(struct store_target *v, size_t n);
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
-		     const char *target_hash, const char *payload, int64_t now);
+		     const char *target_hash, const char *target_key, const char *payload,
+		     int64_t now);
 /* Every queued message, oldest first (id order). */
 int store_outbox_load(struct store *s, struct outbox_msg **out, size_t *n);
 int store_outbox_delete(struct store *s, int64_t id);
@@ -271,6 +320,11 @@ int64_t store_outbox_depth(struct store *s);
 /* The earliest next_attempt of a queued message; 0: none queued. */
 int64_t store_outbox_next_attempt(struct store *s);
 void store_outbox_free(struct outbox_msg *v, size_t n);
+
+/* The apply in progress, by floating IP id; replace it (n 0: none). */
+int store_apply_load(struct store *s, const char *group, struct store_apply_step **out, size_t *n);
+int store_apply_save(struct store *s, const char *group, const struct store_apply_step *v, size_t n);
+void store_apply_free(struct store_apply_step *v, size_t n);
 
 /* Key/value: NULL when absent. */
 char *store_meta_get(struct store *s, const char *key);

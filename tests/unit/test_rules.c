@@ -118,6 +118,235 @@ TEST(heartbeat_needs_every_group_to_have_passed_lately)
 	CHECK(!heartbeat_allowed(window, age, ok, 2));    /* one group never passed */
 }
 
+
+/* ---- trusting the API ---- */
+
+TEST(a_listing_that_lost_more_than_half_is_read_again)
+{
+	CHECK(listing_shrank_sharply(4, 0));
+	CHECK(listing_shrank_sharply(1, 0));      /* to zero */
+	CHECK(listing_shrank_sharply(4, 1));      /* lost 3 of 4 */
+	CHECK(listing_shrank_sharply(3, 1));      /* lost 2 of 3 */
+	CHECK(!listing_shrank_sharply(4, 2));     /* lost half: believed */
+	CHECK(!listing_shrank_sharply(4, 3));
+	CHECK(!listing_shrank_sharply(4, 4));
+	CHECK(!listing_shrank_sharply(4, 9));     /* grew */
+	CHECK(!listing_shrank_sharply(0, 0));     /* nothing was known */
+}
+
+TEST(a_vanished_server_keeps_its_counters_ten_minutes)
+{
+	int64_t t = 1700000000000LL;
+	CHECK(vanished_kept(t, t));
+	CHECK(vanished_kept(t, t + VANISHED_KEEP_MS - 1));
+	CHECK(!vanished_kept(t, t + VANISHED_KEEP_MS));
+	/* Stamped while the clock was ahead: kept, not forever, from now. */
+	CHECK(vanished_kept(t + 86400000LL, t));
+}
+
+TEST(a_vanished_server_is_missing_only_when_the_api_says_so_or_two_listings_agree)
+{
+	CHECK(!vanished_missing(GONE_UNSURE, 1));
+	CHECK(vanished_missing(GONE_UNSURE, 2));
+	CHECK(vanished_missing(GONE_MISSING, 1));       /* GET /servers/{id}: 404 */
+	CHECK(!vanished_missing(GONE_ELSEWHERE, 5));    /* exists, outside the group */
+}
+
+TEST(the_reread_updates_targets_and_never_adds_or_drops)
+{
+	struct hc_fip cached[] = { { .id = 1, .server = 10 }, { .id = 2, .server = 10 },
+				   { .id = 4, .server = 11 } };
+	struct hc_fip moved[] = { { .id = 1, .server = 12 }, { .id = 2, .server = 10 },
+				  { .id = 3, .server = 10 }, { .id = 4, .server = 0 } };
+	CHECK_EQ_INT(reread_merge(cached, 3, moved, 4), 0);
+	CHECK_EQ_INT(cached[0].server, 12);
+	CHECK_EQ_INT(cached[1].server, 10);
+	CHECK_EQ_INT(cached[2].id, 4);           /* id 3 was not added */
+	CHECK_EQ_INT(cached[2].server, 0);
+
+	struct hc_fip c2[] = { { .id = 1, .server = 10 }, { .id = 2, .server = 11 } };
+	struct hc_fip partial[] = { { .id = 2, .server = 12 } };
+	CHECK_EQ_INT(reread_merge(c2, 2, partial, 1), 1);
+	CHECK_EQ_INT(c2[0].server, 10);           /* kept as it was */
+	CHECK_EQ_INT(c2[1].server, 12);
+	CHECK_EQ_INT(reread_merge(c2, 2, NULL, 0), 2);   /* an empty re-read */
+	CHECK_EQ_INT(c2[1].server, 12);
+}
+
+TEST(no_server_is_called_unhealthy_when_it_is_merely_unknown)
+{
+	enum health dead[] = { HEALTH_UNHEALTHY, HEALTH_UNHEALTHY };
+	enum health some_unknown[] = { HEALTH_UNHEALTHY, HEALTH_UNKNOWN };
+	enum health all_unknown[] = { HEALTH_UNKNOWN, HEALTH_UNKNOWN };
+	enum health one_ok[] = { HEALTH_UNHEALTHY, HEALTH_HEALTHY };
+	enum health with_uncheckable[] = { HEALTH_UNHEALTHY, HEALTH_UNCHECKABLE };
+	CHECK(none_healthy_known(dead, 2));
+	CHECK(!none_healthy_known(some_unknown, 2));
+	CHECK(!none_healthy_known(all_unknown, 2));
+	CHECK(!none_healthy_known(one_ok, 2));
+	CHECK(none_healthy_known(with_uncheckable, 2));
+	CHECK(!none_healthy_known(NULL, 0));
+}
+
+/* ---- the correlated-failure hold ---- */
+
+TEST(failures_of_most_servers_at_once_are_correlated)
+{
+	int64_t now = 100000, w = 2000;
+	/* 4 servers, one target each: lb-0 failing for a while, lb-1 just now. */
+	struct corr_target t[] = {
+		{ 1, 4, true, now - 1500 }, { 2, 4, true, now - 100 },
+		{ 3, 4, false, 0 }, { 4, 4, false, 0 },
+	};
+	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_SUSPECT);
+	t[2] = (struct corr_target){ 3, 4, true, now - 50 };
+	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_CORRELATED);   /* 3 of 4 */
+	/* Failures that began longer ago than the window are not "at once". */
+	t[0].fail_since = t[1].fail_since = now - 5000;
+	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_NONE);
+	/* One server failing is just a failure. */
+	struct corr_target one[] = { { 1, 4, true, now }, { 2, 4, false, 0 } };
+	CHECK_EQ_INT(corr_judge(one, 2, now, w), CORR_NONE);
+	/* Two of two. */
+	one[1] = (struct corr_target){ 2, 4, true, now };
+	CHECK_EQ_INT(corr_judge(one, 2, now, w), CORR_CORRELATED);
+	/* A server with two targets counts once. */
+	struct corr_target two[] = {
+		{ 1, 4, true, now }, { 1, 6, true, now }, { 2, 4, false, 0 }, { 2, 6, false, 0 },
+		{ 3, 4, false, 0 }, { 3, 6, false, 0 },
+	};
+	CHECK_EQ_INT(corr_judge(two, 6, now, w), CORR_NONE);
+}
+
+TEST(a_whole_address_family_failing_while_the_other_works_is_correlated)
+{
+	int64_t now = 100000, w = 2000;
+	struct corr_target t[] = {
+		{ 1, 4, false, 0 }, { 1, 6, true, now - 10 },
+		{ 2, 4, false, 0 }, { 2, 6, true, now - 20 },
+		{ 3, 4, false, 0 }, { 3, 6, true, now - 30 },
+		{ 4, 4, false, 0 }, { 4, 6, true, now - 40 },
+		{ 5, 4, false, 0 }, { 5, 6, false, 0 },
+	};
+	/* 4 of 5 servers failing: correlated either way. */
+	CHECK_EQ_INT(corr_judge(t, 10, now, w), CORR_CORRELATED);
+	/* Not every IPv6 target fails: two of five servers is a suspicion. */
+	t[5].failing = t[7].failing = false;
+	CHECK_EQ_INT(corr_judge(t, 10, now, w), CORR_SUSPECT);
+	/* IPv6 lost on both servers that have it, IPv4 works. */
+	struct corr_target f[] = {
+		{ 1, 4, false, 0 }, { 1, 6, true, now }, { 2, 4, false, 0 }, { 2, 6, true, now },
+		{ 3, 4, false, 0 }, { 4, 4, false, 0 }, { 5, 4, false, 0 },
+	};
+	CHECK_EQ_INT(corr_judge(f, 7, now, w), CORR_CORRELATED);
+	/* Everything failing in one family and nothing working in the other: no family rule. */
+	struct corr_target g[] = { { 1, 6, true, now }, { 2, 6, true, now }, { 3, 6, false, 0 } };
+	CHECK_EQ_INT(corr_judge(g, 3, now, w), CORR_CORRELATED);   /* 2 of 3 servers */
+}
+
+TEST(a_correlated_failure_holds_an_interval_at_a_time_a_suspicion_once)
+{
+	int64_t since = 0, until = 0, t = 1000000, iv = 1000;
+	CHECK(!corr_hold(CORR_NONE, &since, &until, t, iv));
+	CHECK(corr_hold(CORR_SUSPECT, &since, &until, t, iv));
+	CHECK_EQ_INT(since, t);
+	CHECK_EQ_INT(until, t + iv);
+	CHECK(corr_hold(CORR_SUSPECT, &since, &until, t + 500, iv));      /* still held */
+	CHECK(!corr_hold(CORR_SUSPECT, &since, &until, t + iv, iv));      /* held once: go */
+	CHECK(corr_hold(CORR_CORRELATED, &since, &until, t + iv, iv));    /* worse: hold again */
+	CHECK_EQ_INT(until, t + 2 * iv);
+	CHECK(corr_hold(CORR_CORRELATED, &since, &until, t + 2 * iv, iv));
+	CHECK_EQ_INT(until, t + 3 * iv);
+	CHECK_EQ_INT(since, t);
+	CHECK(!corr_hold(CORR_NONE, &since, &until, t + 3 * iv, iv));
+	CHECK_EQ_INT(since, 0);
+	CHECK_EQ_INT(until, 0);
+	/* A hold stamped while the clock was ahead lasts one interval from now. */
+	since = t;
+	until = t + 86400000LL;
+	CHECK(corr_hold(CORR_SUSPECT, &since, &until, t, iv));
+	CHECK_EQ_INT(until, t + iv);
+}
+
+TEST(leaving_a_freeze_waits_for_every_server_or_the_bound)
+{
+	int64_t frozen = 0, thaw = 0, t = 5000000, bound = 3000;
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t, bound), THAW_NONE);
+	CHECK_EQ_INT(freeze_step(true, false, &frozen, &thaw, t, bound), THAW_FROZEN);
+	CHECK_EQ_INT(frozen, t);
+	CHECK_EQ_INT(freeze_step(true, false, &frozen, &thaw, t + 100, bound), THAW_FROZEN);
+	CHECK_EQ_INT(frozen, t);
+	/* One server is back: wait for the others. */
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 1000, bound), THAW_BEGUN);
+	CHECK_EQ_INT(thaw, t + 1000);
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 2000, bound), THAW_WAIT);
+	/* Frozen again meanwhile: the wait starts over later. */
+	CHECK_EQ_INT(freeze_step(true, false, &frozen, &thaw, t + 2500, bound), THAW_FROZEN);
+	CHECK_EQ_INT(thaw, 0);
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 3000, bound), THAW_BEGUN);
+	/* Every server had its rise checks: plan once, and the freeze is over. */
+	CHECK_EQ_INT(freeze_step(false, true, &frozen, &thaw, t + 3100, bound), THAW_OVER);
+	CHECK_EQ_INT(frozen, 0);
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 3200, bound), THAW_NONE);
+	/* Or the bound passed. */
+	frozen = t;
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 10000, bound), THAW_BEGUN);
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 10000 + bound, bound), THAW_OVER);
+	/* A wait stamped while the clock was ahead begins now. */
+	frozen = t;
+	thaw = t + 86400000LL;
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t, bound), THAW_BEGUN);
+	CHECK_EQ_INT(thaw, t);
+}
+
+/* ---- an apply a dead flipper left ---- */
+
+TEST(an_interrupted_action_is_judged_by_the_record_the_action_and_the_ip)
+{
+	struct store_apply_step s = { .fip = 1, .from = 10, .to = 20 };
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 20), STEP_END_APPLIED);
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 10), STEP_END_NOT_APPLIED);
+	CHECK_EQ_INT(step_conclude(&s, HC_ACTION_SUCCESS, true, 10), STEP_END_APPLIED);
+	CHECK_EQ_INT(step_conclude(&s, HC_ACTION_RUNNING, true, 10), STEP_END_RUNNING);
+	CHECK_EQ_INT(step_conclude(&s, HC_ACTION_ERROR, true, 10), STEP_END_FAILED);
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 30), STEP_END_SUPERSEDED);
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 0), STEP_END_SUPERSEDED);   /* unassigned since */
+	CHECK_EQ_INT(step_conclude(&s, -1, false, 0), STEP_END_SUPERSEDED);  /* the IP is gone */
+	s.outcome = STEP_APPLIED;
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 10), STEP_END_APPLIED);     /* moved back since */
+	s.outcome = STEP_FAILED;
+	CHECK_EQ_INT(step_conclude(&s, -1, true, 10), STEP_END_FAILED);
+	struct store_apply_step u = { .fip = 1, .from = 0, .to = 20 };
+	CHECK_EQ_INT(step_conclude(&u, -1, true, 0), STEP_END_NOT_APPLIED);
+
+	enum step_end all[] = { STEP_END_APPLIED, STEP_END_APPLIED };
+	enum step_end part[] = { STEP_END_APPLIED, STEP_END_NOT_APPLIED };
+	enum step_end none[] = { STEP_END_RUNNING, STEP_END_FAILED };
+	enum step_end other[] = { STEP_END_NOT_APPLIED, STEP_END_SUPERSEDED };
+	CHECK_EQ_INT(apply_conclude(all, 2), APPLY_END_APPLIED);
+	CHECK_EQ_INT(apply_conclude(part, 2), APPLY_END_PARTLY);
+	CHECK_EQ_INT(apply_conclude(none, 2), APPLY_END_NOT_APPLIED);
+	CHECK_EQ_INT(apply_conclude(other, 2), APPLY_END_SUPERSEDED);
+	CHECK_EQ_STR(apply_end_name(APPLY_END_PARTLY), "partly applied");
+	CHECK_EQ_STR(step_end_name(STEP_END_RUNNING), "still running at the API");
+}
+
+/* ---- the outbox against clock steps ---- */
+
+TEST(outbox_times_are_clamped_and_messages_expire_by_attempts)
+{
+	int64_t now = 1700000000000LL, max = 30 * 60 * 1000;
+	/* Stamped a day ahead: waits at most the longest backoff. */
+	CHECK_EQ_INT(outbox_clamp_next(now + 86400000LL, now, max), now + max);
+	CHECK_EQ_INT(outbox_clamp_next(now + 1000, now, max), now + 1000);
+	CHECK_EQ_INT(outbox_clamp_next(now - 1000, now, max), now - 1000);
+	CHECK_EQ_INT(outbox_clamp_created(now + 86400000LL, now), now);
+	CHECK_EQ_INT(outbox_clamp_created(now - 5, now), now - 5);
+	/* 15 s doubling to 30 min over 48 h: 7 attempts reach 32 min, 95 more at 30 min. */
+	CHECK_EQ_INT(outbox_max_attempts(15000, max, 48LL * 3600 * 1000), 102);
+	CHECK_EQ_INT(outbox_max_attempts(1000, 1000, 10000), 10);
+}
+
 int main(void)
 {
 	RUN(tell_once_per_distinct_key);
@@ -126,5 +355,16 @@ int main(void)
 	RUN(moves_towards_a_server_not_known_healthy_wait);
 	RUN(the_wait_is_bounded_by_the_slowest_check);
 	RUN(heartbeat_needs_every_group_to_have_passed_lately);
+	RUN(a_listing_that_lost_more_than_half_is_read_again);
+	RUN(a_vanished_server_keeps_its_counters_ten_minutes);
+	RUN(a_vanished_server_is_missing_only_when_the_api_says_so_or_two_listings_agree);
+	RUN(the_reread_updates_targets_and_never_adds_or_drops);
+	RUN(no_server_is_called_unhealthy_when_it_is_merely_unknown);
+	RUN(failures_of_most_servers_at_once_are_correlated);
+	RUN(a_whole_address_family_failing_while_the_other_works_is_correlated);
+	RUN(a_correlated_failure_holds_an_interval_at_a_time_a_suspicion_once);
+	RUN(leaving_a_freeze_waits_for_every_server_or_the_bound);
+	RUN(an_interrupted_action_is_judged_by_the_record_the_action_and_the_ip);
+	RUN(outbox_times_are_clamped_and_messages_expire_by_attempts);
 	return test_report();
 }
