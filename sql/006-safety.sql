@@ -13,10 +13,6 @@ ALTER TABLE servers ADD COLUMN vanished_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE servers ADD COLUMN absent_listings INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE servers ADD COLUMN gone TEXT;
 
--- targets: when the target's current run of failures began (unix ms; 0:
--- its last check succeeded, or none ran), for the correlated-failure hold.
-ALTER TABLE targets ADD COLUMN fail_since INTEGER NOT NULL DEFAULT 0;
-
 -- group_pass:
 --   confirm_listing  the next listing must be read twice before what it
 --                    drops is believed (a re-read before an apply lacked

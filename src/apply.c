@@ -323,43 +323,35 @@ static void check_alerts(struct engine *e, struct group *g)
 
 /* ---- the correlated-failure hold and leaving a freeze (SPEC 9) ---------------------- */
 
-/* The slowest check's interval, and its fall x interval: the window failures count in. */
-static void check_pace(const struct group_config *cfg, int64_t *interval, int64_t *window)
+/* The slowest check's interval: a hold lasts that long before flipper looks again. */
+static int64_t slowest_interval(const struct group_config *cfg)
 {
-	*interval = *window = 0;
-	for (size_t i = 0; i < cfg->n_checks; i++) {
-		const struct check_config *c = &cfg->checks[i];
-		int64_t w;
-		if (c->interval_ms > *interval)
-			*interval = c->interval_ms;
-		if (__builtin_mul_overflow((int64_t)(c->fall < 1 ? 1 : c->fall), c->interval_ms, &w))
-			w = INT64_MAX;
-		if (w > *window)
-			*window = w;
-	}
+	int64_t interval = 0;
+	for (size_t i = 0; i < cfg->n_checks; i++)
+		if (cfg->checks[i].interval_ms > interval)
+			interval = cfg->checks[i].interval_ms;
+	return interval;
 }
 
 /* What the checks of the group say now: failures that began together? */
 static enum corr_verdict correlated(const struct group *g, size_t *failing, size_t *servers,
 				    int *family)
 {
-	int64_t interval, window, now = now_ms();
-	check_pace(g->cfg, &interval, &window);
 	struct corr_target *t = xcalloc(g->n_targets + 1, sizeof *t);
 	for (size_t i = 0; i < g->n_targets; i++) {
-		const struct store_target *st = &g->targets[i]->st;
-		t[i] = (struct corr_target){ st->server_id, st->family, st->c.fall_count > 0,
-					     st->fail_since };
+		const struct target *x = g->targets[i];
+		t[i] = (struct corr_target){ x->st.server_id, x->st.family, x->st.c.fall_count,
+					     x->check ? x->check->fall : 1 };
 	}
-	enum corr_verdict v = corr_judge(t, g->n_targets, now, window);
-	/* For the message: how many, or which family. */
+	enum corr_verdict v = corr_judge(t, g->n_targets);
+	/* For the message: how many (new failures), or which family. */
 	*failing = *servers = 0;
 	*family = 0;
 	for (size_t i = 0; i < g->n_targets;) {
 		size_t end = i;
 		bool fails = false;
 		while (end < g->n_targets && t[end].server == t[i].server) {
-			fails |= t[end].failing && t[end].fail_since && now - t[end].fail_since <= window;
+			fails |= corr_failing_anew(&t[end]);
 			end++;
 		}
 		(*servers)++;
@@ -372,7 +364,7 @@ static enum corr_verdict correlated(const struct group *g, size_t *failing, size
 			for (size_t i = 0; i < g->n_targets; i++)
 				if (t[i].family == fam) {
 					any = true;
-					all &= t[i].failing;
+					all &= t[i].fall_count > 0;
 				}
 			if (any && all)
 				*family = fam;
@@ -390,8 +382,7 @@ static bool hold_correlated(struct group *g, bool moves)
 {
 	size_t failing, servers;
 	int family;
-	int64_t interval, window, now = now_ms();
-	check_pace(g->cfg, &interval, &window);
+	int64_t interval = slowest_interval(g->cfg), now = now_ms();
 	enum corr_verdict v = correlated(g, &failing, &servers, &family);
 	int64_t since = g->pass.corr_since, until = g->pass.corr_hold_until;
 	bool first = !until;
@@ -424,15 +415,28 @@ static bool hold_correlated(struct group *g, bool moves)
 /*
  * A group that was frozen plans again only once every server had its
  * rise checks, or rise x interval + timeout passed, so that IPs do not
- * pile onto whichever server recovered first. True: moves wait.
+ * pile onto whichever server recovered first. True: moves wait. Frozen
+ * means every server known to be down: servers merely unknown (a new
+ * state) are the deferral's business.
  */
 static bool thawing(struct group *g)
 {
 	int64_t now = now_ms(), fs = g->pass.frozen_since, ts = g->pass.thaw_since;
-	if (!g->plan.frozen && fs && (!ts || ts > now))
-		engine_thaw_mark(g);
-	enum thaw t = freeze_step(g->plan.frozen, engine_thaw_checked(g), &g->pass.frozen_since,
+	/* Frozen by servers known to be down; merely unknown ones are the deferral's. */
+	enum health *h = xcalloc(g->n_servers + 1, sizeof *h);
+	for (size_t i = 0; i < g->n_servers; i++)
+		h[i] = g->servers[i].health;
+	bool frozen = g->plan.frozen && none_healthy_known(h, g->n_servers);
+	free(h);
+	enum thaw t = freeze_step(frozen, engine_thaw_checked(g), &g->pass.frozen_since,
 				  &g->pass.thaw_since, now, group_defer_bound(g->cfg));
+	/*
+	 * Checks are counted from the last pass that saw the freeze (in a
+	 * one-shot run: from its start), so every server had as many chances
+	 * to recover as the first one did.
+	 */
+	if (t == THAW_FROZEN)
+		engine_thaw_mark(g);
 	if (fs != g->pass.frozen_since || ts != g->pass.thaw_since)
 		g->save_meta = true;
 	if (t == THAW_BEGUN)
@@ -840,11 +844,22 @@ void apply_run(struct group *g, struct hc_result *reread)
 	 */
 	inventory_outside_moves(g, reread->fips, reread->n_fips);
 	/* Targets only: a re-read never adds or drops an IP (SPEC 9). */
-	size_t lacking = reread_merge(g->fips, g->n_fips, reread->fips, reread->n_fips);
+	size_t added, lacking = reread_merge(g->fips, g->n_fips, reread->fips, reread->n_fips,
+					     &added);
 	g->save_fips = true;
 	if (lacking) {
 		hold_apply(g, reread, lacking);
 		return;
+	}
+	if (added) {
+		char n[32];
+		snprintf(n, sizeof n, "%zu", added);
+		log_kv(LOG_INFO, cfg->id, "the floating IPs re-read before applying include some the "
+		       "inventory lacks; they are left alone until the inventory is listed, next",
+		       "floating_ips", n, NULL);
+		g->pass.confirm_listing = true;
+		g->save_meta = true;
+		g->pass_wanted = true;
 	}
 	group_compute_plan(g);
 	settle_deferral(g, false);

@@ -390,14 +390,8 @@ static void check_done(void *arg, struct check_result *r)
 		g->runner_failed = true;
 	} else {
 		enum health before = t->st.c.state;
-		bool was_failing = t->st.c.fall_count > 0;
 		health_update(&t->st.c, r->ok, c->rise, c->fall);
 		t->st.last_run = t->started_wall;
-		/* When this run of failures began: the correlated-failure hold asks. */
-		if (r->ok)
-			t->st.fail_since = 0;
-		else if (!was_failing || !t->st.fail_since)
-			t->st.fail_since = t->started_wall;
 		t->results++;
 		t->st.duration_ms = r->duration_ms;
 		free(t->st.last_error);
@@ -624,10 +618,6 @@ static int load_group(struct engine *e, struct group *g)
 		t->g = g;
 		if (t->st.last_run > wall) {
 			t->st.last_run = wall;
-			t->dirty = true;
-		}
-		if (t->st.fail_since > wall) {
-			t->st.fail_since = wall;
 			t->dirty = true;
 		}
 		if (group_vanished(g, t->st.server_id)) {

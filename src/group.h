@@ -48,7 +48,7 @@ struct target {
 	bool kept;                   /* private to a rebuild of the list */
 	bool ran;                    /* a check started in this invocation */
 	uint64_t results;            /* results counted in this invocation */
-	uint64_t thaw_mark;          /* results when the group began leaving a freeze */
+	uint64_t thaw_mark;          /* results when its group was last seen frozen */
 };
 
 enum pass_state {
@@ -193,9 +193,9 @@ void engine_judge_health(struct group *g);
 void engine_pass_concluded(struct group *g);
 /* A vanished server in the group's record, or NULL. */
 struct store_server *group_vanished(struct group *g, int64_t id);
-/* Have every server's targets had their rise checks since the group began leaving a freeze? */
+/* Has every target had its rise checks since engine_thaw_mark() (or since the start)? */
 bool engine_thaw_checked(const struct group *g);
-/* Count results from now on for leaving a freeze. */
+/* The group is frozen: count results for leaving it from now on. */
 void engine_thaw_mark(struct group *g);
 
 /* pass.c */

@@ -142,15 +142,17 @@ bool vanished_missing(enum server_gone gone, int absent_listings)
 }
 
 size_t reread_merge(struct hc_fip *cached, size_t n_cached, const struct hc_fip *reread,
-		    size_t n_reread)
+		    size_t n_reread, size_t *added)
 {
 	size_t i = 0, j = 0, lacking = 0;
-	while (i < n_cached) {
-		if (j >= n_reread || cached[i].id < reread[j].id) {
+	*added = 0;
+	while (i < n_cached || j < n_reread) {
+		if (j >= n_reread || (i < n_cached && cached[i].id < reread[j].id)) {
 			lacking++;
 			i++;
-		} else if (reread[j].id < cached[i].id) {
-			j++;             /* new to flipper: the next listing brings it in */
+		} else if (i >= n_cached || reread[j].id < cached[i].id) {
+			(*added)++;      /* new to flipper: the next listing brings it in */
+			j++;
 		} else {
 			cached[i++].server = reread[j++].server;
 		}
@@ -171,25 +173,23 @@ bool none_healthy_known(const enum health *h, size_t n)
 
 /* ---- the correlated-failure hold --------------------------------------------- */
 
-static bool recent(const struct corr_target *t, int64_t now, int64_t window)
+bool corr_failing_anew(const struct corr_target *t)
 {
-	int64_t since = t->fail_since > now ? now : t->fail_since;
-	return t->failing && since > 0 && now - since <= window;
+	return t->fall_count > 0 && t->fall_count <= (t->fall < 1 ? 1 : t->fall);
 }
 
-/* Every target of family fam failing recently, on two servers or more, while the other family works. */
-static bool family_lost(const struct corr_target *t, size_t n, int fam, int64_t now,
-			int64_t window)
+/* Every target of family fam failing anew, on two servers or more, while the other family works. */
+static bool family_lost(const struct corr_target *t, size_t n, int fam)
 {
 	size_t servers = 0;
 	bool other_ok = false;
 	int64_t last = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].family != fam) {
-			other_ok |= !t[i].failing;
+			other_ok |= t[i].fall_count == 0;
 			continue;
 		}
-		if (!recent(&t[i], now, window))
+		if (!corr_failing_anew(&t[i]))
 			return false;
 		if (!servers || t[i].server != last)
 			servers++;
@@ -198,21 +198,21 @@ static bool family_lost(const struct corr_target *t, size_t n, int fam, int64_t 
 	return servers >= 2 && other_ok;
 }
 
-enum corr_verdict corr_judge(const struct corr_target *t, size_t n, int64_t now, int64_t window)
+enum corr_verdict corr_judge(const struct corr_target *t, size_t n)
 {
 	size_t servers = 0, failing = 0;
 	for (size_t i = 0; i < n;) {
 		size_t end = i;
 		bool fails = false;
 		while (end < n && t[end].server == t[i].server)
-			fails |= recent(&t[end++], now, window);
+			fails |= corr_failing_anew(&t[end++]);
 		servers++;
 		failing += fails;
 		i = end;
 	}
 	if (servers >= 2 && failing * 2 > servers)
 		return CORR_CORRELATED;
-	if (family_lost(t, n, 4, now, window) || family_lost(t, n, 6, now, window))
+	if (family_lost(t, n, 4) || family_lost(t, n, 6))
 		return CORR_CORRELATED;
 	return failing >= 2 ? CORR_SUSPECT : CORR_NONE;
 }

@@ -92,12 +92,13 @@ bool vanished_missing(enum server_gone gone, int absent_listings);
 /*
  * The floating IPs re-read before an apply, against the cached ones (both
  * sorted by id): the target of every cached IP the re-read has is taken
- * from it; an IP only the re-read has is ignored, and no cached IP is
- * dropped. Returns how many cached IPs the re-read lacks (their targets
- * are left as they were): then the apply must not go ahead.
+ * from it; an IP only the re-read has is ignored (counted in *added: the
+ * next listing brings it in), and no cached IP is dropped. Returns how
+ * many cached IPs the re-read lacks (their targets are left as they
+ * were): then the apply must not go ahead.
  */
 size_t reread_merge(struct hc_fip *cached, size_t n_cached, const struct hc_fip *reread,
-		    size_t n_reread);
+		    size_t n_reread, size_t *added);
 
 /*
  * "No server is healthy" is said of servers known to be unhealthy, never
@@ -113,25 +114,29 @@ bool none_healthy_known(const enum health *h, size_t n);
 struct corr_target {
 	int64_t server;
 	int family;                  /* 4 or 6 */
-	bool failing;                /* its last check failed */
-	int64_t fail_since;          /* when its current run of failures began (ms) */
+	int fall_count;              /* failures in a row; 0: its last check succeeded */
+	int fall;                    /* its check's fall */
 };
 
 enum corr_verdict {
 	CORR_NONE,
-	CORR_SUSPECT,                /* two servers or more began failing within the window */
+	CORR_SUSPECT,                /* two servers or more began failing together */
 	CORR_CORRELATED,             /* more than half of them, or a whole address family */
 };
 
 /*
- * Did the checks of many servers begin to fail together? Counted over the
- * failures that began within window (fall x interval) before now: more
- * than half of the servers with targets, or every target of one address
- * family (on two servers or more) while a target of the other family
- * succeeds, is a correlated failure: more likely the checker than the
- * servers. Two servers or more is a suspicion. t is sorted by server.
+ * Did the checks of many servers begin to fail together? A failure is
+ * new while it is at most fall checks old (within fall x interval, a
+ * window measured in checks, so that one-shot runs and clock steps count
+ * alike). New failures of more than half of the servers with targets, or
+ * of every target of one address family (on two servers or more) while a
+ * target of the other family succeeds, are a correlated failure: more
+ * likely the checker than the servers. Two servers or more is a
+ * suspicion. t is sorted by server.
  */
-enum corr_verdict corr_judge(const struct corr_target *t, size_t n, int64_t now, int64_t window);
+enum corr_verdict corr_judge(const struct corr_target *t, size_t n);
+/* Is t failing, and at most fall checks long (it began within fall x interval)? */
+bool corr_failing_anew(const struct corr_target *t);
 
 /*
  * Whether moves wait now, and the hold's record (wall clock, clamped;

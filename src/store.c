@@ -1595,7 +1595,7 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st = prep(s, "SELECT server_id, check_id, family, rise_count, fall_count, "
-				"state, last_run, last_ok, duration_ms, last_error, fail_since FROM targets "
+				"state, last_run, last_ok, duration_ms, last_error FROM targets "
 				"WHERE group_id = ? ORDER BY server_id, check_id, family");
 	if (!st)
 		return -1;
@@ -1620,7 +1620,6 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 		e->last_ok = sqlite3_column_int64(st, 7);
 		e->duration_ms = sqlite3_column_int64(st, 8);
 		e->last_error = col_text(st, 9);
-		e->fail_since = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1642,12 +1641,12 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	if (!s->put_target &&
 	    !(s->put_target = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
 				   "rise_count, fall_count, state, last_run, last_ok, duration_ms, "
-				   "last_error, fail_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				   "last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 				   "ON CONFLICT (group_id, server_id, check_id, family) DO UPDATE SET "
 				   "rise_count = excluded.rise_count, fall_count = excluded.fall_count, "
 				   "state = excluded.state, last_run = excluded.last_run, "
 				   "last_ok = excluded.last_ok, duration_ms = excluded.duration_ms, "
-				   "last_error = excluded.last_error, fail_since = excluded.fail_since")))
+				   "last_error = excluded.last_error")))
 		return -1;
 	sqlite3_stmt *st = s->put_target;
 	bind_text(st, 1, group);
@@ -1661,7 +1660,6 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	sqlite3_bind_int64(st, 9, e->last_ok);
 	sqlite3_bind_int64(st, 10, e->duration_ms);
 	bind_text(st, 11, e->last_error);
-	sqlite3_bind_int64(st, 12, e->fail_since);
 	return step_reset(st);
 }
 

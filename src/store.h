@@ -74,7 +74,6 @@ struct store_target {
 	int64_t last_ok;         /* last success; 0: never */
 	int64_t duration_ms;
 	char *last_error;        /* NULL after a success */
-	int64_t fail_since;      /* start of the current run of failures; 0: none */
 };
 
 struct store_group {

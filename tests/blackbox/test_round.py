@@ -337,15 +337,21 @@ def test_fail_open_with_when_none_healthy_spread(w):
     env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
     env.config(checks=[check()], group_extra={"when_none_healthy": "spread"})
 
+    # Both began failing at once: first the correlated-failure hold (SPEC 9).
     r = env.reconcile()
     assert r.rc == 0, r
     assert health(env) == {"lb-a": "unhealthy", "lb-b": "unhealthy"}
+    assert "correlated_failure" in queued(r)
+    assert assigns(env) == []
+    assert "fail_open" in queued(r)
+    assert "no server is healthy: failing open" in msgs(r)
+
+    r = env.reconcile()
+    assert r.rc == 0, r
     # Every server is a candidate: vip-1 stays, vip-2 gets the other one.
     assert assigns(env) == [(VIP_2, LB_B)]
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
     assert env.cloud.floating_ip(VIP_2)["server"] == LB_B
-    assert "fail_open" in queued(r)
-    assert "no server is healthy: failing open" in msgs(r)
     assert group(env)["alert"] == "fail-open"
     assert sum("Fail-open" in t for t in env.texts()) == 1
 
@@ -989,12 +995,22 @@ def test_inventory_is_cached_for_poll_interval(w):
     assert r.rc == 0, r
     assert len(env.cloud.requests("GET", SERVERS)) == 1
     assert len(env.cloud.requests("GET", FIPS)) == 1
-    assert group(env)["inventory_at"] > inventory_at
+    inventory_at2 = group(env)["inventory_at"]
+    assert inventory_at2 > inventory_at
     assert set(health(env)) == {"lb-a", "lb-c"}
     assert queued(r).count("resources_changed") == 1
     changed = [t for t in env.texts() if "Resources changed" in t]
     assert len(changed) == 1
-    assert "added server lb-c" in changed[0] and "removed server lb-b" in changed[0]
+    # A server one listing lacks is not gone yet (SPEC 9): told when two agree.
+    assert "added server lb-c" in changed[0] and "lb-b" not in changed[0]
+    wait = inventory_at2 / 1000.0 + 2.2 - time.time()
+    if wait > 0:
+        time.sleep(wait)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    changed = [t for t in env.texts() if "Resources changed" in t]
+    assert len(changed) == 2
+    assert "removed server lb-b" in changed[1] and "added" not in changed[1]
 
 
 def test_failed_refresh_keeps_the_old_inventory_and_does_not_plan(w):
@@ -1091,9 +1107,17 @@ def test_apply_rereads_ips_and_acts_on_a_new_one(w):
     env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)      # not in the cache
     r = env.reconcile()
     assert r.rc == 0, r
-    # Spread on the fresh list: vip-1 -> lb-b, vip-2 -> lb-c (at once:
-    # distinct servers).
-    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_C)]
+    # The re-read updates targets, never adds an IP (SPEC 9): vip-1 moves,
+    # vip-2 waits for the listing, which the next run makes at once.
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert stored_fips(env) == {VIP_1: LB_B}
+    assert logs_with(r, "the floating IPs re-read before applying include some the "
+                        "inventory lacks; they are left alone until the inventory is listed, next")
+    env.cloud.clear_requests()
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert len(env.cloud.requests("GET", SERVERS)) == 1     # listed, within poll_interval
+    assert assigns(env) == [(VIP_2, LB_C)]
     assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_C}
 
 
@@ -1108,7 +1132,16 @@ def test_apply_does_not_touch_an_ip_deleted_meanwhile(w):
     down(env, A)
     env.cloud.delete_floating_ip(VIP_1)
     r = env.reconcile()
+    # A re-read that lacks an IP is not believed: nothing moves, the run
+    # says why and fails, and the next one lists (read twice) first.
+    assert r.rc == 1, r
+    assert mutations(env) == []
+    assert "apply_held" in queued(r)
+    assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_B}
+    env.cloud.clear_requests()
+    r = env.reconcile()
     assert r.rc == 0, r
+    assert len(env.cloud.requests("GET", FIPS)) == 2        # the listing, confirmed
     # Only vip-2 is left; the spread pass puts it on lb-b, where it is.
     assert mutations(env) == []
     assert stored_fips(env) == {VIP_2: LB_B}

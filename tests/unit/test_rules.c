@@ -158,7 +158,9 @@ TEST(the_reread_updates_targets_and_never_adds_or_drops)
 				   { .id = 4, .server = 11 } };
 	struct hc_fip moved[] = { { .id = 1, .server = 12 }, { .id = 2, .server = 10 },
 				  { .id = 3, .server = 10 }, { .id = 4, .server = 0 } };
-	CHECK_EQ_INT(reread_merge(cached, 3, moved, 4), 0);
+	size_t added;
+	CHECK_EQ_INT(reread_merge(cached, 3, moved, 4, &added), 0);
+	CHECK_EQ_INT(added, 1);
 	CHECK_EQ_INT(cached[0].server, 12);
 	CHECK_EQ_INT(cached[1].server, 10);
 	CHECK_EQ_INT(cached[2].id, 4);           /* id 3 was not added */
@@ -166,10 +168,11 @@ TEST(the_reread_updates_targets_and_never_adds_or_drops)
 
 	struct hc_fip c2[] = { { .id = 1, .server = 10 }, { .id = 2, .server = 11 } };
 	struct hc_fip partial[] = { { .id = 2, .server = 12 } };
-	CHECK_EQ_INT(reread_merge(c2, 2, partial, 1), 1);
+	CHECK_EQ_INT(reread_merge(c2, 2, partial, 1, &added), 1);
+	CHECK_EQ_INT(added, 0);
 	CHECK_EQ_INT(c2[0].server, 10);           /* kept as it was */
 	CHECK_EQ_INT(c2[1].server, 12);
-	CHECK_EQ_INT(reread_merge(c2, 2, NULL, 0), 2);   /* an empty re-read */
+	CHECK_EQ_INT(reread_merge(c2, 2, NULL, 0, &added), 2);   /* an empty re-read */
 	CHECK_EQ_INT(c2[1].server, 12);
 }
 
@@ -192,56 +195,54 @@ TEST(no_server_is_called_unhealthy_when_it_is_merely_unknown)
 
 TEST(failures_of_most_servers_at_once_are_correlated)
 {
-	int64_t now = 100000, w = 2000;
-	/* 4 servers, one target each: lb-0 failing for a while, lb-1 just now. */
+	/* 4 servers, one target each, fall 2: lb-0 failing twice, lb-1 once. */
 	struct corr_target t[] = {
-		{ 1, 4, true, now - 1500 }, { 2, 4, true, now - 100 },
-		{ 3, 4, false, 0 }, { 4, 4, false, 0 },
+		{ 1, 4, 2, 2 }, { 2, 4, 1, 2 }, { 3, 4, 0, 2 }, { 4, 4, 0, 2 },
 	};
-	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_SUSPECT);
-	t[2] = (struct corr_target){ 3, 4, true, now - 50 };
-	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_CORRELATED);   /* 3 of 4 */
-	/* Failures that began longer ago than the window are not "at once". */
-	t[0].fail_since = t[1].fail_since = now - 5000;
-	CHECK_EQ_INT(corr_judge(t, 4, now, w), CORR_NONE);
+	CHECK_EQ_INT(corr_judge(t, 4), CORR_SUSPECT);
+	t[2].fall_count = 1;
+	CHECK_EQ_INT(corr_judge(t, 4), CORR_CORRELATED);   /* 3 of 4 */
+	/* Failures older than fall checks did not begin "at once". */
+	t[0].fall_count = t[1].fall_count = 3;
+	CHECK_EQ_INT(corr_judge(t, 4), CORR_NONE);
 	/* One server failing is just a failure. */
-	struct corr_target one[] = { { 1, 4, true, now }, { 2, 4, false, 0 } };
-	CHECK_EQ_INT(corr_judge(one, 2, now, w), CORR_NONE);
+	struct corr_target one[] = { { 1, 4, 1, 1 }, { 2, 4, 0, 1 } };
+	CHECK_EQ_INT(corr_judge(one, 2), CORR_NONE);
 	/* Two of two. */
-	one[1] = (struct corr_target){ 2, 4, true, now };
-	CHECK_EQ_INT(corr_judge(one, 2, now, w), CORR_CORRELATED);
+	one[1].fall_count = 1;
+	CHECK_EQ_INT(corr_judge(one, 2), CORR_CORRELATED);
 	/* A server with two targets counts once. */
 	struct corr_target two[] = {
-		{ 1, 4, true, now }, { 1, 6, true, now }, { 2, 4, false, 0 }, { 2, 6, false, 0 },
-		{ 3, 4, false, 0 }, { 3, 6, false, 0 },
+		{ 1, 4, 1, 3 }, { 1, 6, 1, 3 }, { 2, 4, 0, 3 }, { 2, 6, 0, 3 },
+		{ 3, 4, 0, 3 }, { 3, 6, 0, 3 },
 	};
-	CHECK_EQ_INT(corr_judge(two, 6, now, w), CORR_NONE);
+	CHECK_EQ_INT(corr_judge(two, 6), CORR_NONE);
+	/* fall below 1 counts as 1. */
+	struct corr_target z[] = { { 1, 4, 1, 0 }, { 2, 4, 1, 0 } };
+	CHECK_EQ_INT(corr_judge(z, 2), CORR_CORRELATED);
 }
 
 TEST(a_whole_address_family_failing_while_the_other_works_is_correlated)
 {
-	int64_t now = 100000, w = 2000;
 	struct corr_target t[] = {
-		{ 1, 4, false, 0 }, { 1, 6, true, now - 10 },
-		{ 2, 4, false, 0 }, { 2, 6, true, now - 20 },
-		{ 3, 4, false, 0 }, { 3, 6, true, now - 30 },
-		{ 4, 4, false, 0 }, { 4, 6, true, now - 40 },
-		{ 5, 4, false, 0 }, { 5, 6, false, 0 },
+		{ 1, 4, 0, 2 }, { 1, 6, 1, 2 }, { 2, 4, 0, 2 }, { 2, 6, 2, 2 },
+		{ 3, 4, 0, 2 }, { 3, 6, 1, 2 }, { 4, 4, 0, 2 }, { 4, 6, 1, 2 },
+		{ 5, 4, 0, 2 }, { 5, 6, 0, 2 },
 	};
 	/* 4 of 5 servers failing: correlated either way. */
-	CHECK_EQ_INT(corr_judge(t, 10, now, w), CORR_CORRELATED);
+	CHECK_EQ_INT(corr_judge(t, 10), CORR_CORRELATED);
 	/* Not every IPv6 target fails: two of five servers is a suspicion. */
-	t[5].failing = t[7].failing = false;
-	CHECK_EQ_INT(corr_judge(t, 10, now, w), CORR_SUSPECT);
+	t[5].fall_count = t[7].fall_count = 0;
+	CHECK_EQ_INT(corr_judge(t, 10), CORR_SUSPECT);
 	/* IPv6 lost on both servers that have it, IPv4 works. */
 	struct corr_target f[] = {
-		{ 1, 4, false, 0 }, { 1, 6, true, now }, { 2, 4, false, 0 }, { 2, 6, true, now },
-		{ 3, 4, false, 0 }, { 4, 4, false, 0 }, { 5, 4, false, 0 },
+		{ 1, 4, 0, 2 }, { 1, 6, 1, 2 }, { 2, 4, 0, 2 }, { 2, 6, 1, 2 },
+		{ 3, 4, 0, 2 }, { 4, 4, 0, 2 }, { 5, 4, 0, 2 },
 	};
-	CHECK_EQ_INT(corr_judge(f, 7, now, w), CORR_CORRELATED);
-	/* Everything failing in one family and nothing working in the other: no family rule. */
-	struct corr_target g[] = { { 1, 6, true, now }, { 2, 6, true, now }, { 3, 6, false, 0 } };
-	CHECK_EQ_INT(corr_judge(g, 3, now, w), CORR_CORRELATED);   /* 2 of 3 servers */
+	CHECK_EQ_INT(corr_judge(f, 7), CORR_CORRELATED);
+	/* ... but not when one of them failed long before. */
+	f[1].fall_count = 9;
+	CHECK_EQ_INT(corr_judge(f, 7), CORR_NONE);
 }
 
 TEST(a_correlated_failure_holds_an_interval_at_a_time_a_suspicion_once)
