@@ -385,27 +385,27 @@ static bool hold_correlated(struct group *g, bool moves)
 	int64_t interval = slowest_interval(g->cfg), now = now_ms();
 	enum corr_verdict v = correlated(g, &failing, &servers, &family);
 	int64_t since = g->pass.corr_since, until = g->pass.corr_hold_until;
-	bool first = !until;
+	bool first = !since || since > now;
 	bool held = false;
+	/* A hold begins only over moves; it ends whether or not there are any. */
 	if (v == CORR_NONE || moves)
 		held = corr_hold(v, &g->pass.corr_since, &g->pass.corr_hold_until, now, interval);
 	if (since != g->pass.corr_since || until != g->pass.corr_hold_until)
 		g->save_meta = true;
-	if (!held || until == g->pass.corr_hold_until)
-		return held;
+	if (!held)
+		return false;
 	char f[32], n[32], d[48];
 	snprintf(f, sizeof f, "%zu", failing);
 	snprintf(n, sizeof n, "%zu", servers);
-	duration_format(g->pass.corr_hold_until - now, d);
-	log_kv(first ? LOG_WARN : LOG_INFO, g->cfg->id, v == CORR_CORRELATED ?
+	duration_format(interval, d);
+	log_kv(first ? LOG_WARN : LOG_DEBUG, g->cfg->id, v == CORR_CORRELATED ?
 	       "checks of many servers began failing together: every move is held" :
-	       "checks of more than one server began failing together: moves are held once",
+	       "checks of more than one server began failing together: every move is held",
 	       "failing", f, "servers", n, "family", family == 4 ? "ipv4" : family == 6 ? "ipv6" : NULL,
 	       "hold", d, NULL);
 	if (first) {
 		struct buf b = BUF_INIT;
-		msg_correlated_failure(&b, g->cfg, failing, servers, family,
-				       g->pass.corr_hold_until - now);
+		msg_correlated_failure(&b, g->cfg, failing, servers, family, interval);
 		engine_post(g->e, g, "correlated_failure", &b);
 		buf_release(&b);
 	}

@@ -304,8 +304,8 @@ void msg_correlated_failure(struct buf *b, const struct group_config *g, size_t 
 	else
 		buf_printf(b, "Checks of %zu of %zu servers began failing at once", failing, servers);
 	buf_printf(b, ": more likely the checker's network than the servers. No floating IP "
-		   "moves for %s; then flipper looks again. If no server is healthy by then, the "
-		   "group freezes.\n", d);
+		   "moves while these failures are new; flipper looks again every %s. If no "
+		   "server is healthy then, the group freezes.\n", d);
 }
 
 void msg_apply_interrupted(struct buf *b, const struct group_config *g, const char *since,

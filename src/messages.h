@@ -115,9 +115,9 @@ void msg_plan_applied(struct buf *b, const struct group_config *g, size_t applie
 void msg_apply_held(struct buf *b, const struct group_config *g, const char *lacking,
 		    size_t n_lacking, size_t n_known);
 /*
- * Checks of many servers began to fail together: moves are held for
- * hold_ms. failing and servers: how many (family 4 or 6: a whole address
- * family failed; 0: servers).
+ * Checks of several servers began to fail together: moves are held, and
+ * judged again every hold_ms. failing and servers: how many (family 4 or
+ * 6: a whole address family failed; 0: servers).
  */
 void msg_correlated_failure(struct buf *b, const struct group_config *g, size_t failing,
 			    size_t servers, int family, int64_t hold_ms);

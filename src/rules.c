@@ -225,16 +225,9 @@ bool corr_hold(enum corr_verdict v, int64_t *since, int64_t *hold_until, int64_t
 		return false;
 	}
 	if (!*since || *since > now)
-		*since = now;
-	if (*hold_until > now + interval)
-		*hold_until = now + interval;    /* the clock stepped back */
-	if (*hold_until && now < *hold_until)
-		return true;
-	if (v == CORR_CORRELATED || !*hold_until) {
-		*hold_until = now + interval;
-		return true;
-	}
-	return false;                    /* a suspicion holds once */
+		*since = now;                    /* or the clock stepped back */
+	*hold_until = now + interval;
+	return true;
 }
 
 enum thaw freeze_step(bool frozen, bool all_checked, int64_t *frozen_since, int64_t *thaw_since,

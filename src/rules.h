@@ -140,10 +140,14 @@ bool corr_failing_anew(const struct corr_target *t);
 
 /*
  * Whether moves wait now, and the hold's record (wall clock, clamped;
- * kept between runs): a correlated failure holds every move for one more
- * interval at a time, and is judged again then; a suspicion holds once.
- * When it is over (CORR_NONE), the record is cleared. *since is when it
- * began, *hold_until when the present hold ends (0: none yet).
+ * kept between runs): while failures of two servers or more are new
+ * (a suspicion, or a correlated failure), every move waits one more
+ * interval at a time, and is judged again then. A failure stops being new
+ * one check after it reached fall, so the hold ends about one interval
+ * after the last of them made its server unhealthy; if no server is
+ * healthy then, the group is frozen. When it is over (CORR_NONE), the
+ * record is cleared. *since is when it began, *hold_until when the
+ * present hold ends (0: none).
  */
 bool corr_hold(enum corr_verdict v, int64_t *since, int64_t *hold_until, int64_t now,
 	       int64_t interval);
