@@ -780,6 +780,22 @@ static void load_hetzner(struct walk *w, const struct node *grp, struct group_co
 	path_pop(w, old);
 }
 
+/*
+ * poll_interval: a duration, or "always": list the inventory on every
+ * pass. "always" is kept apart from "0s" (poll_always), which the
+ * original read as its default and will again.
+ */
+static void get_poll_interval(struct walk *w, const struct node *map, struct group_config *g)
+{
+	const struct node *n = node_get(map, "poll_interval");
+	if (n && (n->type == NODE_STRING || n->plain) && str_eq(n->text, "always")) {
+		g->poll_interval_ms = 0;
+		g->poll_always = true;
+		return;
+	}
+	get_duration(w, map, "poll_interval", 0, &g->poll_interval_ms);
+}
+
 static void load_group(struct walk *w, const struct node *n, struct group_config *g,
 		       const char *config_path, bool *literal_token)
 {
@@ -800,7 +816,7 @@ static void load_group(struct walk *w, const struct node *n, struct group_config
 	g->poll_interval_ms = 60000;
 	g->poll_timeout_ms = 20000;
 	g->plan_apply_timeout_ms = 30000;
-	get_duration(w, n, "poll_interval", 0, &g->poll_interval_ms);
+	get_poll_interval(w, n, g);
 	get_duration(w, n, "poll_timeout", 1, &g->poll_timeout_ms);
 	get_duration(w, n, "plan_apply_timeout", 1, &g->plan_apply_timeout_ms);
 	get_bool(w, n, "plan_apply_with_unknown_status", &g->plan_apply_with_unknown_status);
@@ -1290,7 +1306,10 @@ void config_print_json(const struct config *c, struct buf *out)
 		kv_str(out, "display_name", g->display_name, &f2);
 		kv_raw(out, "readonly", g->readonly ? "true" : "false", &f2);
 		kv_str(out, "provider", g->provider, &f2);
-		kv_dur(out, "poll_interval", g->poll_interval_ms, &f2);
+		if (g->poll_always)
+			kv_str(out, "poll_interval", "always", &f2);
+		else
+			kv_dur(out, "poll_interval", g->poll_interval_ms, &f2);
 		kv_dur(out, "poll_timeout", g->poll_timeout_ms, &f2);
 		kv_dur(out, "plan_apply_timeout", g->plan_apply_timeout_ms, &f2);
 		kv_raw(out, "plan_apply_with_unknown_status",

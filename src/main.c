@@ -193,6 +193,13 @@ int main(int argc, char **argv)
 			log_format_parse(g.log_format, &f);
 		log_setup(l, f);
 	}
+	/* The test clock outside the test suite is refused, never used quietly. */
+	char *clock_err;
+	if (test_clock_setup(&clock_err) < 0) {
+		log_kv(LOG_ERROR, NULL, clock_err, NULL);
+		free(clock_err);
+		return EXIT_USAGE;
+	}
 
 	if (i >= argc) {
 		fputs(usage_text, stderr);
