@@ -297,6 +297,8 @@ int test_clock_setup(char **err)
 	const char *path = getenv("FLIPPER_TEST_CLOCK_FILE");
 	const char *mode = getenv("FLIPPER_TEST_MODE");
 	*err = NULL;
+	free(test_clock.path);
+	memset(&test_clock, 0, sizeof test_clock);
 	if (!path || !*path)
 		return 0;
 	if (!str_eq(mode, "1")) {
@@ -305,8 +307,6 @@ int test_clock_setup(char **err)
 			       "FLIPPER_TEST_CLOCK_FILE");
 		return -1;
 	}
-	free(test_clock.path);
-	memset(&test_clock, 0, sizeof test_clock);
 	test_clock.path = xstrdup(path);
 	if (test_clock_load() < 0) {
 		*err = xasprintf("FLIPPER_TEST_CLOCK_FILE=%s: %s", path, errno ? strerror(errno) :
