@@ -8,7 +8,7 @@ read-only with sqlite3) and what was printed. No timing thresholds here:
 timing belongs in bench/.
 
 Checks use `interval: 1ms` so every invocation finds them due, and
-`poll_interval: 0s` (the default of env.config) so every invocation
+`poll_interval: always` (the default of env.config) so every invocation
 lists the inventory afresh, unless a test is about the cache.
 
 Run: cd /work/main && make flipper &&
@@ -28,11 +28,13 @@ import time
 import pytest
 
 from conftest import (LB_A, LB_B, LB_C, TOKEN, VIP_1, VIP_2,
-                      run_flipper, stderr_of, wait_for)
+                      free_port, run_flipper, stderr_of, wait_for)
 
 # Backend addresses of this file (other files use 127.0.0.x).
 A, B, C = "127.77.0.11", "127.77.0.12", "127.77.0.13"
-PORT = 8080
+# One port for every backend of this file (a check has one port), free
+# when the file is loaded: two test runs on one machine never collide.
+PORT = free_port(A)
 ASSIGN = r"^/v1/floating_ips/\d+/actions/assign$"
 SERVERS = r"^/v1/servers$"
 FIPS = r"^/v1/floating_ips$"
@@ -54,6 +56,7 @@ def w(env):
     the end every file flipper wrote and every webhook it sent as well.
     Background flippers (env.start) are killed at the end."""
     env.cloud.settings(action_seconds=0)
+    env.port = PORT         # env.add_lb() puts backends there
     env.runs = []
     plain_run = env.run
 
