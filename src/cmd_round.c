@@ -251,7 +251,13 @@ static int run_rounds(struct globals *g, struct run_args *a, bool forever)
 		round_result_release(&res);
 		if (stop_requested || (!forever && !end))
 			break;
-		int64_t wait = next - now_ms();
+		/*
+		 * next is on the wall clock, nap() counts on the monotonic one,
+		 * and each is cut to whole milliseconds on its own: without the
+		 * extra millisecond a round could start just before its checks
+		 * fall due, and run none.
+		 */
+		int64_t wait = next - now_ms() + 1;
 		if (wait < 100)
 			wait = 100;    /* never spin, even when something is overdue */
 		if (end && mono_ms() + wait + took >= end)

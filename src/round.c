@@ -50,6 +50,7 @@ struct gstate {
 	bool failed;
 	bool refresh_failed;         /* the inventory could not be read */
 	bool save_failed;            /* this round's health could not be stored */
+	bool checked;                /* some target of the group was checked this round */
 	bool deferred;
 	char *defer_reason;
 	struct plan plan;
@@ -595,6 +596,7 @@ static void run_checks(struct engine *e, int64_t now)
 		const struct check_config *c = ct[i].check;
 		enum health before = t->c.state;
 		health_update(&t->c, ct[i].ok, c->rise, c->fall);
+		g->checked = true;
 		t->last_run = now;
 		t->duration_ms = ct[i].duration_ms;
 		free(t->last_error);
@@ -1122,6 +1124,24 @@ static void apply_plan(struct engine *e, struct gstate *g, struct round_result *
 	buf_release(&outcome);
 }
 
+/*
+ * A plan the API refused is tried again in a round whose checks could have
+ * changed it, not in every round: a round that ran no check of the group
+ * (woken for the inventory, or early) would spend API requests on an error
+ * that repeats. A group without check targets retries every round.
+ */
+static bool failed_plan_waits(const struct gstate *g)
+{
+	if (g->checked || !g->n_targets || !g->meta.failed_plan)
+		return false;
+	struct buf key;
+	buf_init(&key, 0);
+	plan_key(&g->plan, &key);
+	bool same = str_eq(key.data, g->meta.failed_plan);
+	buf_release(&key);
+	return same;
+}
+
 static void plan_group(struct engine *e, struct gstate *g, struct round_result *res)
 {
 	const struct group_config *cfg = g->cfg;
@@ -1162,6 +1182,11 @@ static void plan_group(struct engine *e, struct gstate *g, struct round_result *
 			g->meta.readonly_plan = buf_detach(&key);
 		}
 		buf_release(&key);
+		return;
+	}
+	if (failed_plan_waits(g)) {
+		log_kv(LOG_DEBUG, cfg->id, "the plan that failed is tried again after the next checks", NULL);
+		g->failed = true;
 		return;
 	}
 	apply_plan(e, g, res);

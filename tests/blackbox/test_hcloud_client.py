@@ -20,6 +20,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "world"))
 import world  # noqa: E402
+from harness import need_path  # noqa: E402
 
 DRIVER = os.environ.get("HCLOUD_DRIVER") or os.path.join(
     ROOT, "build", "release", "hcloud-driver")

@@ -1103,6 +1103,33 @@ def test_failed_refresh_keeps_the_old_inventory_and_does_not_plan(w):
     assert assigns(env) == [(VIP_1, LB_B)]
 
 
+def test_a_refused_plan_is_retried_after_new_checks_not_every_round(w):
+    """The inventory is listed every round (poll_interval: always) but the
+    checks are due hourly: a round that ran no check leaves a plan the API
+    refused alone, and the next round whose checks run tries it again. The
+    hour passes on the test clock."""
+    env = w
+    failover_world(env)
+    env.config(checks=[check(interval="1h")])
+    down(env, A)
+    env.cloud.add_fault(method="POST", path=ASSIGN, status=403, code="forbidden", count=-1)
+    r = env.reconcile()
+    assert r.rc == 1, r
+    assert assigns(env) == [(VIP_1, LB_B)]
+    seen = len(env.backends.requests(A, PORT))
+    r = env.reconcile()
+    assert r.rc == 1, r                                   # still failing, still said
+    assert len(env.backends.requests(A, PORT)) == seen    # no check was due...
+    assert len(env.cloud.requests("GET", SERVERS)) == 2   # ...the inventory was listed...
+    assert assigns(env) == [(VIP_1, LB_B)]                # ...and the plan not retried
+    clock = env.clock
+    clock.set(wall_ms=3600 * 1000)
+    r = env.run("reconcile", "--once", env=clock.env())
+    assert r.rc == 1, r
+    assert len(env.backends.requests(A, PORT)) > seen
+    assert assigns(env) == [(VIP_1, LB_B), (VIP_1, LB_B)]
+
+
 def test_max_actions_per_round_refuses_the_whole_plan(w):
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
