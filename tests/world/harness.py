@@ -31,8 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 # The reference material beside the checkout (the Makefile's SHARED).
 SHARED = os.environ.get("FLIPPER_SHARED_DIR") or os.path.join(ROOT, "..", "shared")
-if not os.path.isabs(SHARED):
-    SHARED = os.path.join(ROOT, SHARED)
+SHARED = os.path.normpath(os.path.join(ROOT, SHARED))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 CI = os.environ.get("FLIPPER_CI") == "1"
 
@@ -41,7 +40,11 @@ def missing(what):
     """This test cannot run here: skip it, or fail it under FLIPPER_CI=1."""
     if CI:
         pytest.fail("%s (FLIPPER_CI=1: nothing may be skipped)" % what, pytrace=False)
-    pytest.skip(what)
+    try:
+        # Reported at the test, not at this helper (pytest >= 7.0).
+        raise pytest.skip.Exception(what, _use_item_location=True)
+    except TypeError:
+        pytest.skip(what)
 
 
 def need_tool(name, package):
