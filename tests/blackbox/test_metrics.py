@@ -399,7 +399,7 @@ def test_file_is_replaced_atomically(env):
     stop.set()
     t.join()
     p.send_signal(15)
-    assert p.wait(10) == 0, stderr_of(p)
+    assert p.wait(30) == 0, stderr_of(p)
     assert seen["errors"] == []
     assert seen["reads"] > 50
     # Rewritten round after round, each time as a new file (rename), not

@@ -23,7 +23,6 @@ import resource
 import signal
 import socket
 import sqlite3
-import time
 
 import pytest
 
@@ -758,11 +757,14 @@ def test_second_invocation_exits_75_and_kill_9_leaves_no_stale_lock(w):
 def test_second_invocation_while_a_round_runs_then_holder_finishes(w):
     env = w
     failover_world(env)
-    env.cloud.add_fault(method="GET", path=SERVERS, delay=2)
+    # The holder's listing takes 10 s: time enough for the second run to
+    # start, even on a loaded machine.
+    env.cloud.add_fault(method="GET", path=SERVERS, delay=10)
     holder = env.start("reconcile", "--once")
     wait_for(lambda: env.cloud.requests("GET", SERVERS), what="the holder's request")
     r = env.reconcile()
     assert r.rc == 75, r
+    assert holder.poll() is None, stderr_of(holder)
     assert holder.wait(30) == 0, stderr_of(holder)
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
     r = env.reconcile()
@@ -1041,7 +1043,7 @@ def test_inventory_is_cached_for_poll_interval(w):
     env.add_lb(LB_A, "lb-a", A)
     env.add_lb(LB_B, "lb-b", B)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
-    env.config(checks=[check()], group_extra={"poll_interval": "2s"})
+    env.config(checks=[check()], group_extra={"poll_interval": "1h"})
 
     r = env.reconcile()
     assert r.rc == 0, r
@@ -1063,10 +1065,9 @@ def test_inventory_is_cached_for_poll_interval(w):
 
     env.add_lb(LB_C, "lb-c", C)
     env.cloud.delete_server(LB_B)
-    wait = inventory_at / 1000.0 + 2.2 - time.time()
-    if wait > 0:
-        time.sleep(wait)
-    r = env.reconcile()     # after poll_interval: listed again
+    clock = env.clock
+    clock.set(wall_ms=3600 * 1000)
+    r = env.run("reconcile", "--once", env=clock.env())     # an hour on: listed again
     assert r.rc == 0, r
     assert len(env.cloud.requests("GET", SERVERS)) == 1
     assert len(env.cloud.requests("GET", FIPS)) == 1
@@ -1384,19 +1385,21 @@ def test_state_of_a_newer_flipper_is_refused_and_left_alone(w):
 def test_checks_run_only_when_due_across_invocations(w):
     """interval is honoured between invocations: a second run within the
     interval sends no check request, one after it does (the tolerance
-    lets a timer firing at the interval through)."""
+    lets a timer firing at the interval through). The hour passes on the
+    test clock."""
     env = w
     env.add_lb(LB_A, "lb-a", A)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
-    env.config(checks=[check(interval="2s")])
+    env.config(checks=[check(interval="1h")])
     env.backends.clear_requests(A, PORT)
     assert env.reconcile().rc == 0
     assert len(env.backends.requests(A, PORT)) == 1
-    assert env.reconcile().rc == 0             # within 2 s: not due
+    assert env.reconcile().rc == 0             # within the hour: not due
     assert len(env.backends.requests(A, PORT)) == 1
     first = target(env, "lb-a")["last_run"]
-    time.sleep(1.95)                           # 2 s minus a little: due by tolerance
-    assert env.reconcile().rc == 0
+    clock = env.clock
+    clock.set(wall_ms=3599 * 1000)             # the hour minus a second: due by tolerance
+    assert env.run("reconcile", "--once", env=clock.env()).rc == 0
     assert len(env.backends.requests(A, PORT)) == 2
     assert target(env, "lb-a")["last_run"] > first
 
