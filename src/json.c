@@ -94,6 +94,10 @@ int json_read(const char *text, size_t len, struct node **out, struct diags *d)
 	const char *end = NULL;
 	*out = NULL;
 
+	if (!text) {                 /* as toml_read and yaml_read: an empty document */
+		text = "";
+		len = 0;
+	}
 	if (memchr(text, '\0', len)) {
 		diag_add(d, DIAG_ERROR, 0, 0, NULL, "invalid JSON: NUL byte in the file");
 		return -1;
