@@ -3,13 +3,25 @@
 #   make                         build ./flipper
 #   make test                    build and run every test (installs missing deps first)
 #   make SANITIZE=address,undefined test
-#   make bench | fuzz | demo | install PREFIX=/usr DESTDIR=... | clean
+#   make bench | fuzz | demo | clean
+#   make install | uninstall   [PREFIX=/usr] [DESTDIR=...] [SYSCONFDIR=...]
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
-MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/flipper
+# /etc whatever the prefix: the systemd units read the configuration and
+# the token credential from $(SYSCONFDIR)/flipper.
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
+ROOT     := .
+include config.mk
 # Reference material beside the checkout, used when it is there: the
 # TOML conformance corpus, the Hetzner fixtures and the original's example
 # (a fresh clone has none of it; the parts that need it say "skip").
@@ -19,33 +31,13 @@ export FLIPPER_SHARED_DIR := $(SHARED)
 # A part of the suite that cannot run here is skipped with one line, or
 # fails under FLIPPER_CI=1 (.ci/run): tests/skip.sh.
 SKIP     := sh tests/skip.sh
-PKGS     := libcurl libcjson yaml-0.1 sqlite3
 
 CC       ?= cc
-# A missing pkg-config or library is reported by `make deps`; keep the
-# variables empty rather than failing the parse of this file.
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl is not linked: src/curl_lazy.c loads it on first use, because most
-# runs never touch the network and loading it costs ~5 ms and ~7 MB.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl
-
-WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
-            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
-            -Wformat=2 -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc
-LDLIBS   += $(PKG_LIBS) -lm
-
-ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
-BUILD    ?= build/san
-else
-BUILD    ?= build/release
-endif
-
-VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CFLAGS   += -DFLIPPER_VERSION='"$(VERSION)"'
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Isrc $(SAN_CFLAGS) \
+            -DFLIPPER_VERSION='"$(VERSION)"'
+LDFLAGS  += $(SAN_LDFLAGS)
+LDLIBS   += $(PKG_LIBS)
 
 SRC      := $(sort $(wildcard src/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -55,10 +47,17 @@ SQL      := $(sort $(wildcard sql/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+.DELETE_ON_ERROR:
 .PHONY: all test unit blackbox toml-suite fixture-crosscheck fuzz fuzz-smoke bench demo deps \
-        contrib-verify install clean check-deps
+        contrib-verify install install-bin install-man install-units install-config \
+        install-completions uninstall clean check-deps completions FORCE
 
-all: flipper
+COMPLETIONS := $(BUILD)/completions/flipper.bash $(BUILD)/completions/_flipper \
+               $(BUILD)/completions/flipper.fish
+
+all: flipper completions
+
+completions: $(COMPLETIONS)
 
 # ./flipper is a copy of the build output so the sanitizer build and the
 # release build never overwrite each other's objects.
@@ -91,8 +90,23 @@ $(BUILD)/schema.c: $(SQL) scripts/embed-sql.sh | $(BUILD)
 $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD) $(BUILD)/tests:
+$(BUILD) $(BUILD)/tests $(BUILD)/completions:
 	mkdir -p $@
+
+# The scripts come from the binary's own option tables (`flipper
+# completion SHELL`), so they always match the flipper they ship with.
+$(BUILD)/completions/flipper.bash: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion bash > $@
+$(BUILD)/completions/_flipper: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion zsh > $@
+$(BUILD)/completions/flipper.fish: $(BUILD)/flipper | $(BUILD)/completions
+	$(BUILD)/flipper completion fish > $@
+
+$(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l FLIPPER_VERSION src/*.c)): $(BUILD)/version
+
+$(BUILD)/version: FORCE | $(BUILD)
+	@echo '$(VERSION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
 	@$(if $(Q),echo "  TEST    $<")
@@ -111,7 +125,7 @@ deps:
 	sh scripts/deps.sh
 
 test: check-deps
-	$(MAKE) flipper $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
+	$(MAKE) flipper completions $(UNIT_BIN) $(BUILD)/toml-decoder $(BUILD)/hcloud-driver
 	$(MAKE) unit toml-suite fixture-crosscheck blackbox contrib-verify fuzz-smoke
 
 unit: $(UNIT_BIN)
@@ -158,10 +172,63 @@ demo: check-deps
 	$(MAKE) flipper
 	$(PYTHON) tests/demo.py --flipper $(CURDIR)/flipper
 
-install: flipper
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+# Installs the binary, the man page, the systemd units (templates in
+# contrib/systemd/*.in, rendered with BINDIR and SYSCONFDIR), the example
+# configuration as $(SYSCONFDIR)/flipper/flipper.yaml unless one exists, a
+# pristine copy of it in DOCDIR, and the shell completions when the binary
+# can generate them. `make uninstall` takes it all away again, except a
+# configuration that differs from the example (edited by the user).
+UNITS := flipper.service flipper-monitor.service flipper.timer
+CONFIG := $(DESTDIR)$(SYSCONFDIR)/flipper/flipper.yaml
+
+install: install-bin install-man install-units install-config install-completions
+
+install-bin: flipper
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 flipper $(DESTDIR)$(BINDIR)/flipper
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 man/flipper.1 $(DESTDIR)$(MANDIR)/man1/flipper.1
+
+install-units: | $(BUILD)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/systemd/$$u.in > $(BUILD)/$$u && \
+		install -m 0644 $(BUILD)/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+
+install-config:
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper
+	install -m 0644 contrib/flipper.example.yaml $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@if [ -e $(CONFIG) ]; then \
+		echo "install: kept the existing $(CONFIG); the example is $(DESTDIR)$(DOCDIR)/flipper.example.yaml"; \
+	else \
+		echo "install -m 0644 contrib/flipper.example.yaml $(CONFIG)"; \
+		install -m 0644 contrib/flipper.example.yaml $(CONFIG); \
+	fi
+
+# The completions come from the binary's own option tables (the
+# completions target above), so they always match its commands and options.
+install-completions: completions
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 $(BUILD)/completions/flipper.bash $(DESTDIR)$(BASHCOMPDIR)/flipper
+	install -m 0644 $(BUILD)/completions/_flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper
+	install -m 0644 $(BUILD)/completions/flipper.fish $(DESTDIR)$(FISHCOMPDIR)/flipper.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/flipper $(DESTDIR)$(MANDIR)/man1/flipper.1
+	rm -f $(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/flipper $(DESTDIR)$(ZSHCOMPDIR)/_flipper \
+		$(DESTDIR)$(FISHCOMPDIR)/flipper.fish
+	@if [ -e $(CONFIG) ] && ! cmp -s $(CONFIG) $(DESTDIR)$(DOCDIR)/flipper.example.yaml; then \
+		echo "uninstall: kept $(CONFIG): it is not the installed example"; \
+	else \
+		echo "rm -f $(CONFIG)"; rm -f $(CONFIG); \
+	fi
+	rm -f $(DESTDIR)$(DOCDIR)/flipper.example.yaml
+	@rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/flipper 2>/dev/null || true
 
 clean:
 	rm -rf build flipper

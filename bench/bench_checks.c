@@ -53,10 +53,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "check.h"
 #include "config.h"
+#include "curl_api.h"
 #include "util.h"
 
 struct spec {
@@ -137,9 +137,9 @@ static int spec_fill(struct spec *s, const struct opts *o, const char *addr,
 	c->rise = c->fall = 1;
 	c->method = xstrdup(o->method);
 	c->ca_file = ca_file && strcmp(ca_file, "-") != 0 ? xstrdup(ca_file) : NULL;
-	c->expect = xcalloc(o->n_expect, sizeof(*c->expect));
-	memcpy(c->expect, o->expect, o->n_expect * sizeof(*c->expect));
-	c->n_expect = o->n_expect;
+	c->expect.ranges = xcalloc(o->n_expect, sizeof(*c->expect.ranges));
+	memcpy(c->expect.ranges, o->expect, o->n_expect * sizeof(*c->expect.ranges));
+	c->expect.n = o->n_expect;
 	c->headers = xcalloc(o->n_headers ? o->n_headers : 1, sizeof(*c->headers));
 	for (size_t i = 0; i < o->n_headers; i++) {
 		c->headers[i].name = xstrdup(o->headers[i].name);
@@ -159,7 +159,7 @@ static void spec_release(struct spec *s)
 	free(c->path);
 	free(c->method);
 	free(c->ca_file);
-	free(c->expect);
+	free(c->expect.ranges);
 	for (size_t i = 0; i < c->n_headers; i++) {
 		free(c->headers[i].name);
 		free(c->headers[i].value);
@@ -628,13 +628,15 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "bench_checks: curl_global_init failed\n");
+	char *why = NULL;
+	if (curl_api_load(&why) < 0) {
+		fprintf(stderr, "bench_checks: %s\n", why);
+		free(why);
 		status = 1;
 		goto out;
 	}
 	status = run(&o, specs, n);
-	curl_global_cleanup();
+	curl_api_release();
 out:
 	if (server > 0) {
 		kill(server, SIGTERM);

@@ -34,7 +34,7 @@ static bool same_server(const struct plan_server *a, const struct plan_server *b
 	       str_eq(a->network_zone, b->network_zone) &&
 	       a->has_index == b->has_index &&
 	       (!a->has_index || a->resource_index == b->resource_index) &&
-	       a->status == b->status;
+	       a->status == b->status && a->probation == b->probation;
 }
 
 static bool same_fip(const struct plan_fip *a, const struct plan_fip *b)
@@ -44,7 +44,7 @@ static bool same_fip(const struct plan_fip *a, const struct plan_fip *b)
 	       str_eq(a->network_zone, b->network_zone) &&
 	       a->has_index == b->has_index &&
 	       (!a->has_index || a->resource_index == b->resource_index) &&
-	       a->server == b->server;
+	       a->server == b->server && a->server_missing == b->server_missing;
 }
 
 static void check_round_trip(const struct snapshot *s)
@@ -54,12 +54,14 @@ static void check_round_trip(const struct snapshot *s)
 	struct snapshot back;
 
 	buf_init(&out, 0);
-	snapshot_write(s->group, s->servers, s->n_servers, s->fips, s->n_fips, &out);
+	snapshot_write(s->group, &s->opts, s->servers, s->n_servers, s->fips, s->n_fips, &out);
 	diags_init(&d, "written");
 	if (snapshot_parse(out.data, out.len, &back, &d) < 0)
 		violated("snapshot_write output does not parse back");
 	if (!str_eq(s->group, back.group) || back.n_servers != s->n_servers ||
-	    back.n_fips != s->n_fips)
+	    back.n_fips != s->n_fips ||
+	    back.opts.when_none_healthy != s->opts.when_none_healthy ||
+	    back.opts.rebalance != s->opts.rebalance)
 		violated("snapshot_write round trip changed the shape");
 	for (size_t i = 0; i < s->n_servers; i++)
 		if (!same_server(&s->servers[i], &back.servers[i]))
@@ -84,14 +86,18 @@ static void check_order_independent(const struct snapshot *s, const struct plan 
 		rs[i] = s->servers[s->n_servers - 1 - i];
 	for (size_t i = 0; i < s->n_fips; i++)
 		rf[i] = s->fips[s->n_fips - 1 - i];
-	plan_compute(rs, s->n_servers, rf, s->n_fips, &q);
-	if (q.n_actions != p->n_actions || q.n_skipped != p->n_skipped ||
-	    q.fail_open != p->fail_open || q.n_candidates != p->n_candidates)
+	plan_compute(&s->opts, rs, s->n_servers, rf, s->n_fips, &q);
+	if (q.n_actions != p->n_actions || q.n_pending != p->n_pending ||
+	    q.n_skipped != p->n_skipped || q.fail_open != p->fail_open ||
+	    q.frozen != p->frozen || q.n_candidates != p->n_candidates)
 		violated("reversed inputs gave a different plan");
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i], *b = &q.actions[i];
+	for (size_t i = 0; i < p->n_actions + p->n_pending; i++) {
+		bool pend = i >= p->n_actions;
+		size_t k = pend ? i - p->n_actions : i;
+		const struct plan_action *a = pend ? &p->pending[k] : &p->actions[k];
+		const struct plan_action *b = pend ? &q.pending[k] : &q.actions[k];
 		if (a->fip != b->fip || a->from != b->from || a->to != b->to ||
-		    a->reason != b->reason)
+		    a->reason != b->reason || a->withheld != b->withheld)
 			violated("reversed inputs gave a different action");
 	}
 	for (size_t i = 0; i < p->n_skipped; i++) {
@@ -102,6 +108,25 @@ static void check_order_independent(const struct snapshot *s, const struct plan 
 	plan_release(&q);
 	free(rs);
 	free(rf);
+}
+
+static void check_applied_plans_nothing(const struct snapshot *s, const struct plan *p)
+{
+	struct plan_fip *f = calloc(s->n_fips + 1, sizeof *f);
+	struct plan q;
+
+	if (!f)
+		abort();
+	memcpy(f, s->fips, s->n_fips * sizeof *f);
+	for (size_t i = 0; i < p->n_actions; i++)
+		for (size_t k = 0; k < s->n_fips; k++)
+			if (f[k].id == p->actions[i].fip)
+				f[k].server = p->actions[i].to;
+	plan_compute(&s->opts, s->servers, s->n_servers, f, s->n_fips, &q);
+	if (q.n_actions)
+		violated("the applied plan still has actions");
+	plan_release(&q);
+	free(f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -125,8 +150,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct buf out;
 
 		check_round_trip(&s);
-		plan_compute(s.servers, s.n_servers, s.fips, s.n_fips, &plan);
+		plan_compute(&s.opts, s.servers, s.n_servers, s.fips, s.n_fips, &plan);
 		check_order_independent(&s, &plan);
+		/* Carried out, the plan leaves nothing to do. */
+		check_applied_plans_nothing(&s, &plan);
 
 		/* A second group without a plan, as when its inventory failed. */
 		struct report_group rg[2] = { {

@@ -1,14 +1,55 @@
 #!/bin/sh
-# Install (or check for) everything flipper needs to build and test on
-# Debian. As root it runs apt-get; otherwise it prints the exact command.
+# Install (or check for) the Debian packages flipper needs. As root it runs
+# apt-get; otherwise it prints the exact command.
 #
-#   scripts/deps.sh           install what is missing
-#   scripts/deps.sh --check   exit 0 when everything is there, 1 otherwise
+#   scripts/deps.sh [--runtime|--build|--test] [--check]
+#
+#   --runtime  what a server running flipper needs: the shared libraries
+#              and CA certificates, nothing else
+#   --build    what `make` needs: a compiler and the -dev packages
+#   --test     what `make test` needs: the build set and the test stack
+#              (pytest, clang for the fuzz smoke, promtool, systemd-analyze,
+#              groff, git, ...). The default.
+#   --check    install nothing: exit 0 when the set is there, 1 otherwise
+#   --list     print the set's packages, one a line
 set -eu
 
-PACKAGES="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
-libsqlite3-dev python3 python3-pytest openssl clang libclang-rt-14-dev \
-hcloud-cli prometheus systemd groff-base man-db python3-yaml"
+RUNTIME="libcurl4 libcjson1 libyaml-0-2 libsqlite3-0 ca-certificates"
+BUILD="gcc libc6-dev make pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
+libsqlite3-dev"
+TEST="$BUILD python3 python3-pytest python3-yaml openssl clang libclang-rt-14-dev \
+hcloud-cli prometheus systemd groff-base man-db git zsh fish libcurl3-gnutls"
+
+set_name=test
+check=no
+list=no
+for a in "$@"; do
+	case $a in
+	--runtime) set_name=runtime ;;
+	--build) set_name=build ;;
+	--test) set_name=test ;;
+	--check) check=yes ;;
+	--list) list=yes ;;
+	-h | --help)
+		sed -n '2,16s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	*)
+		echo "deps: unknown option '$a' (see: $0 --help)" >&2
+		exit 2
+		;;
+	esac
+done
+case $set_name in
+runtime) PACKAGES=$RUNTIME ;;
+build) PACKAGES=$BUILD ;;
+test) PACKAGES=$TEST ;;
+esac
+
+if [ "$list" = yes ]; then
+	printf '%s\n' $PACKAGES
+	exit 0
+fi
 
 missing() {
 	m=""
@@ -19,27 +60,27 @@ missing() {
 }
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-	echo "deps: not a Debian system; install the equivalents of:$PACKAGES" >&2
+	echo "deps: not a Debian system; install the equivalents of: $PACKAGES" >&2
 	exit 1
 fi
 
 todo=$(missing)
-if [ "${1:-}" = "--check" ]; then
+if [ "$check" = yes ]; then
 	[ -z "$todo" ] && exit 0
-	echo "deps: missing:$todo" >&2
+	echo "deps: missing ($set_name):$todo" >&2
 	exit 1
 fi
 if [ -z "$todo" ]; then
-	echo "deps: everything is installed"
+	echo "deps: everything for --$set_name is installed"
 	exit 0
 fi
 cmd="apt-get install -y --no-install-recommends$todo"
 if [ "$(id -u)" -ne 0 ]; then
-	echo "deps: missing:$todo" >&2
+	echo "deps: missing ($set_name):$todo" >&2
 	echo "deps: run as root:  apt-get update && $cmd" >&2
 	exit 1
 fi
-echo "deps: installing:$todo"
+echo "deps: installing ($set_name):$todo"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086

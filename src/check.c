@@ -45,9 +45,8 @@
 #include <strings.h>
 #include <sys/resource.h>
 
-#include <curl/curl.h>
-
 #include "check.h"
+#include "curl_api.h"
 #include "util.h"
 
 #ifndef FLIPPER_VERSION
@@ -150,7 +149,6 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *arg)
 static char *curl_default_path(CURLINFO what)
 {
 	char *out = NULL;
-#if LIBCURL_VERSION_NUM >= 0x075400     /* CURLINFO_CAINFO/CAPATH: 7.84.0 */
 	CURL *e = curl_easy_init();
 	char *path = NULL;
 
@@ -158,9 +156,6 @@ static char *curl_default_path(CURLINFO what)
 		out = xstrdup(path);
 	if (e)
 		curl_easy_cleanup(e);
-#else
-	(void)what;
-#endif
 	return out;
 }
 
@@ -441,9 +436,7 @@ static int probe_setup(struct round *r, struct probe *p)
 	SET(CURLOPT_PRIVATE, p);
 	SET(CURLOPT_ERRORBUFFER, p->errbuf);
 	SET(CURLOPT_URL, p->url);
-#if LIBCURL_VERSION_NUM >= 0x075500     /* CURLOPT_PROTOCOLS_STR: 7.85.0 */
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
 	if (p->connect_to)
 		SET(CURLOPT_CONNECT_TO, p->connect_to);
 	SET(CURLOPT_IPRESOLVE, p->t->family == 6 ? (long)CURL_IPRESOLVE_V6
@@ -706,6 +699,13 @@ int check_round_run(struct check_target *t, size_t n)
 	if (n == 0)
 		return 0;
 
+	char *why = NULL;
+	if (curl_api_load(&why) < 0) {
+		for (size_t i = 0; i < n; i++)
+			target_fail(&t[i], "not run: %s: %s", CURL_API_UNAVAILABLE, why);
+		free(why);
+		return -1;
+	}
 	r.max_active = raise_nofile(n);
 	if (round_setup_multi(&r) < 0) {
 		for (size_t i = 0; i < n; i++)

@@ -12,8 +12,8 @@
  * stay valid during check_round_run(). The outputs belong to the target:
  * error is allocated here; check_target_release() frees it.
  *
- * The caller should call curl_global_init() once at program start, before
- * any thread exists; libcurl otherwise does it on the first handle.
+ * check_round_run() loads libcurl when it has targets to check
+ * (curl_api.h); a round with nothing due never does.
  */
 #ifndef FLIPPER_CHECK_H
 #define FLIPPER_CHECK_H

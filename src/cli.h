@@ -1,15 +1,22 @@
 /*
- * cli.h — exit codes, global options and the command entry points.
- * Each command parses its own arguments (argv[0] is the command name) and
- * returns an exit code; only main() exits.
+ * cli.h — exit codes, global options and the command table's entries.
+ *
+ * Each command is one struct command: its options (an opt.h table), its
+ * help text and its run function. main.c parses the command line from
+ * those tables, so `COMMAND --help`, `flipper help` and the shell
+ * completions (`flipper completion SHELL`) are all generated from them.
+ * A command returns an exit code; only main() exits.
  */
 #ifndef FLIPPER_CLI_H
 #define FLIPPER_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "opt.h"
 
 enum exit_code {
-	EXIT_OK_ = 0,         /* round completed */
+	EXIT_OK = 0,          /* round completed */
 	EXIT_RUNTIME = 1,     /* API error, failed action, unusable state */
 	EXIT_USAGE = 2,       /* usage or configuration error */
 	EXIT_CHANGES = 3,     /* plan --detailed-exitcode: the plan has changes */
@@ -24,6 +31,24 @@ struct globals {
 	const char *log_format;
 };
 
+struct command {
+	const char *name;
+	/* The operands in the synopsis ("SNAPSHOT.json"); NULL: none allowed. */
+	const char *operands;
+	/* What completes an operand: OPT_COMPLETE_FILES, CLI_COMPLETE_COMMANDS,
+	 * a word list, or NULL. */
+	const char *operand_complete;
+	const char *summary;         /* one line in `flipper help` */
+	const char *description;     /* `COMMAND --help`, before the options */
+	const char *epilogue;        /* after the options; may be NULL */
+	const struct opt *opts;      /* OPT_TABLE_END last */
+	size_t opts_size;            /* the struct the table's offsets point into */
+	/* opts: that struct, filled in; argv: the operands only. */
+	int (*run)(struct globals *g, void *opts, int argc, char **argv);
+};
+
+#define CLI_COMPLETE_COMMANDS "@commands"
+
 /*
  * The state file: --state or $FLIPPER_STATE, else state.path of the
  * configuration (may be NULL), else $STATE_DIRECTORY/flipper.db, else
@@ -31,24 +56,35 @@ struct globals {
  */
 char *cli_state_path(const struct globals *g, const char *config_state_path);
 
-/* Is argv[i] "-h" or "--help"? Commands print their usage and return 0. */
-bool cli_wants_help(int argc, char **argv);
+/*
+ * The one shape of a usage error, for the parser and for the commands'
+ * own checks of values and operands:
+ *
+ *   flipper status: unknown option '--x'
+ *   usage: flipper status [--json] [--snapshot GROUP] [--group ID]...
+ *   Try 'flipper status --help'.
+ *
+ * cmd NULL is the top level. Returns EXIT_USAGE.
+ */
+int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* main.c */
+extern const struct command *const cli_commands[];
+extern const size_t cli_n_commands;
+extern const struct opt cli_global_opts[];
+
+/* completion.c: the script for shell ("bash", "zsh", "fish"); -1 unknown. */
+int completion_script(const char *shell, struct buf *out);
 
 /* cmd_simulate.c */
-int cmd_simulate(struct globals *g, int argc, char **argv);
-extern const char cmd_simulate_usage[];
+extern const struct command cmd_simulate;
 /* cmd_validate.c */
-int cmd_validate(struct globals *g, int argc, char **argv);
-extern const char cmd_validate_usage[];
+extern const struct command cmd_validate;
 /* cmd_round.c */
-int cmd_reconcile(struct globals *g, int argc, char **argv);
-int cmd_plan(struct globals *g, int argc, char **argv);
-int cmd_monitor(struct globals *g, int argc, char **argv);
-extern const char cmd_reconcile_usage[];
-extern const char cmd_plan_usage[];
-extern const char cmd_monitor_usage[];
+extern const struct command cmd_reconcile;
+extern const struct command cmd_plan;
+extern const struct command cmd_monitor;
 /* cmd_status.c */
-int cmd_status(struct globals *g, int argc, char **argv);
-extern const char cmd_status_usage[];
+extern const struct command cmd_status;
 
 #endif

@@ -3,8 +3,6 @@
  * alone, offline, on a snapshot (SPEC section 6). No configuration, no
  * state, no network.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,107 +14,34 @@
 #include "snapshot.h"
 #include "util.h"
 
-const char cmd_simulate_usage[] =
-	"usage: flipper simulate SNAPSHOT.json [--json]\n"
-	"\n"
-	"Run the planner alone, offline, on a snapshot: no configuration, no\n"
-	"state file, no network. Prints the plan as a diff, or as JSON with\n"
-	"--json. SNAPSHOT.json may be - to read standard input.\n"
-	"\n"
-	"A snapshot holds one group's servers and floating IPs:\n"
-	"\n"
-	"  {\"group\": \"web\",\n"
-	"   \"servers\": [\n"
-	"    {\"id\": 11, \"name\": \"lb-1\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
-	"     \"resource_index\": 0, \"status\": \"healthy\"},\n"
-	"    {\"id\": 12, \"name\": \"lb-2\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
-	"     \"resource_index\": 1, \"status\": \"unhealthy\"}],\n"
-	"   \"floating_ips\": [\n"
-	"    {\"id\": 1, \"name\": \"vip-1\", \"ip\": \"203.0.113.1\", \"location\": \"fsn1\",\n"
-	"     \"network_zone\": \"eu-central\", \"resource_index\": 1, \"server\": 12}]}\n"
-	"\n"
-	"Servers need id, name, location, network_zone and status (healthy,\n"
-	"unhealthy or unknown). Floating IPs need id, location and network_zone;\n"
-	"name, ip and server (the current target; null or absent: unassigned)\n"
-	"are optional. resource_index is optional everywhere (null: none), and\n"
-	"so is \"group\" (default: snapshot).\n"
-	"\n"
-	"'flipper status --snapshot GROUP' prints a group in this format from the\n"
-	"state file: change one status to \"unhealthy\" and simulate to see what\n"
-	"would move if that server failed. Unlike a real round, simulate never\n"
-	"defers a plan because a server is unknown.\n"
-	"\n"
-	"Exit status: 0 the plan was printed; 2 bad snapshot or usage.\n";
+struct simulate_opts {
+	bool json;
+};
+
+static const struct opt simulate_opts[] = {
+	OPT_FLAG_AT(0, "json", struct simulate_opts, json, "print the plan as JSON"),
+	OPT_TABLE_END,
+};
 
 /* Enough to see the pattern; a file with 10,000 broken entries says so. */
 #define MAX_SHOWN_DIAGS 20
 
-static int usage(const char *fmt, ...) PRINTF_LIKE(1, 2);
-
-static int usage(const char *fmt, ...)
+static int run_simulate(struct globals *g, void *opts, int argc, char **argv)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("flipper simulate: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nusage: flipper simulate SNAPSHOT.json [--json]\n", stderr);
-	return EXIT_USAGE;
-}
-
-static void print_diags(const struct diags *d)
-{
-	size_t shown = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		if (shown == MAX_SHOWN_DIAGS) {
-			fprintf(stderr, "%s: %zu more problems not shown\n", d->file,
-				d->n - shown);
-			return;
-		}
-		char *line = diag_format(d, &d->list[i]);
-		fprintf(stderr, "%s\n", line);
-		free(line);
-		shown++;
-	}
-}
-
-static int write_out(const struct buf *b)
-{
-	if (fwrite(b->data, 1, b->len, stdout) != b->len || fflush(stdout) != 0) {
-		fprintf(stderr, "flipper simulate: writing the plan: %s\n", strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	return 0;
-}
-
-int cmd_simulate(struct globals *g, int argc, char **argv)
-{
-	const char *path = NULL;
-	bool json = false, opts = true;
+	const bool json = ((const struct simulate_opts *)opts)->json;
 
 	(void)g;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (opts && strcmp(a, "--") == 0) {
-			opts = false;
-		} else if (opts && strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (opts && a[0] == '-' && a[1] != '\0') {
-			return usage("unknown option '%s'", a);
-		} else if (path) {
-			return usage("one snapshot at a time (also got '%s')", a);
-		} else {
-			path = a;
-		}
-	}
-	if (!path)
-		return usage("missing SNAPSHOT.json");
+	if (argc == 0)
+		return usage_error("simulate", "missing SNAPSHOT.json");
+	if (argc > 1)
+		return usage_error("simulate", "one snapshot at a time (also got '%s')", argv[1]);
+	const char *path = argv[0];
 
 	struct diags d;
 	struct snapshot s;
 	diags_init(&d, strcmp(path, "-") == 0 ? "<stdin>" : path);
 	int rc = snapshot_load(path, &s, &d);
-	print_diags(&d);
+	diags_print(&d, MAX_SHOWN_DIAGS, NULL);
 	if (rc < 0) {
 		diags_release(&d);
 		snapshot_release(&s);
@@ -125,7 +50,7 @@ int cmd_simulate(struct globals *g, int argc, char **argv)
 	diags_release(&d);
 
 	struct plan plan;
-	plan_compute(s.servers, s.n_servers, s.fips, s.n_fips, &plan);
+	plan_compute(&s.opts, s.servers, s.n_servers, s.fips, s.n_fips, &plan);
 	struct report_group rg = {
 		.id = s.group ? s.group : "snapshot",
 		.servers = s.servers,
@@ -140,9 +65,56 @@ int cmd_simulate(struct globals *g, int argc, char **argv)
 		report_json(&rg, 1, &out);
 	else
 		report_human(&rg, 1, &out);
-	rc = write_out(&out);
+	/* main() checks that it reached the file. */
+	fwrite(out.data, 1, out.len, stdout);
 	buf_release(&out);
 	plan_release(&plan);
 	snapshot_release(&s);
-	return rc;
+	return EXIT_OK;
 }
+
+const struct command cmd_simulate = {
+	.name = "simulate",
+	.operands = "SNAPSHOT.json",
+	.operand_complete = OPT_COMPLETE_FILES,
+	.summary = "the planner alone, offline, on a snapshot",
+	.description =
+		"Run the planner alone, offline, on a snapshot: no configuration, no\n"
+		"state file, no network. Prints the plan as a diff, or as JSON with\n"
+		"--json. SNAPSHOT.json may be - to read standard input.\n",
+	.epilogue =
+		"A snapshot holds one group's servers and floating IPs:\n"
+		"\n"
+		"  {\"group\": \"web\", \"when_none_healthy\": \"freeze\", \"rebalance\": false,\n"
+		"   \"servers\": [\n"
+		"    {\"id\": 11, \"name\": \"lb-1\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
+		"     \"resource_index\": 0, \"status\": \"healthy\", \"probation\": true},\n"
+		"    {\"id\": 12, \"name\": \"lb-2\", \"location\": \"fsn1\", \"network_zone\": \"eu-central\",\n"
+		"     \"resource_index\": 1, \"status\": \"unhealthy\"}],\n"
+		"   \"floating_ips\": [\n"
+		"    {\"id\": 1, \"name\": \"vip-1\", \"ip\": \"203.0.113.1\", \"location\": \"fsn1\",\n"
+		"     \"network_zone\": \"eu-central\", \"resource_index\": 1, \"server\": 12}]}\n"
+		"\n"
+		"Servers need id, name, location, network_zone and status (healthy,\n"
+		"unhealthy, unknown or uncheckable); \"probation\": true marks a server\n"
+		"healthy for less than failback_delay. Floating IPs need id, location and\n"
+		"network_zone; name, ip and server (the current target; null or absent:\n"
+		"unassigned) are optional, and \"server_missing\": true says the server it\n"
+		"points at no longer exists (otherwise a server outside the snapshot is\n"
+		"someone else's and the IP is left alone). resource_index is optional\n"
+		"everywhere (null: none), and so are \"group\" (default: snapshot) and the\n"
+		"options when_none_healthy (freeze or spread) and rebalance (default:\n"
+		"freeze, false).\n"
+		"\n"
+		"'flipper status --snapshot GROUP' prints a group in this format from the\n"
+		"state file: change one status to \"unhealthy\" and simulate to see what\n"
+		"would move if that server failed. Unlike a real round, simulate never\n"
+		"defers a plan because a server is unknown, and it has no clock: a move\n"
+		"waiting for a probation is shown without its due time.\n"
+		"\n"
+		"Exit status: 0 the plan was printed; 1 it could not be written; 2 bad\n"
+		"snapshot or usage.\n",
+	.opts = simulate_opts,
+	.opts_size = sizeof(struct simulate_opts),
+	.run = run_simulate,
+};

@@ -11,25 +11,26 @@
 
 #include "cli.h"
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "planner.h"
 #include "snapshot.h"
 #include "store.h"
 
-const char cmd_status_usage[] =
-	"usage: flipper [-c FILE] [--state FILE] status [--json] [--snapshot GROUP] [--group ID]...\n"
-	"\n"
-	"Show what the state file knows: each group's servers with their health and\n"
-	"check targets, its floating IPs and where they point, and the notification\n"
-	"outbox. Reads the state file only; contacts nothing.\n"
-	"\n"
-	"  --json             print it as JSON\n"
-	"  --snapshot GROUP   print GROUP's planner input in the format of\n"
-	"                     `flipper simulate` (edit a status, then simulate)\n"
-	"  --group ID         only this group (repeatable)\n"
-	"\n"
-	"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
-	"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n";
+struct status_opts {
+	bool json;
+	const char *snapshot;
+	struct opt_list groups;
+};
+
+static const struct opt status_opts[] = {
+	OPT_FLAG_AT(0, "json", struct status_opts, json, "print it as JSON"),
+	OPT_VALUE_AT(0, "snapshot", "GROUP", struct status_opts, snapshot,
+		     "print GROUP's planner input as a snapshot\n"
+		     "for `flipper simulate` (edit a status, then simulate)", NULL),
+	OPT_LIST_AT(0, "group", "ID", struct status_opts, groups, "only this group (repeatable)", NULL),
+	OPT_TABLE_END,
+};
 
 struct group_view {
 	char *id;
@@ -61,6 +62,42 @@ static int view_load(struct store *s, const char *id, struct group_view *v)
 	    store_targets_load(s, id, &v->targets, &v->n_targets) < 0)
 		return -1;
 	return 0;
+}
+
+/* What the planner makes of the stored state now: for the moves that wait. */
+struct view_plan {
+	struct plan_server *ps;
+	struct plan_fip *pf;
+	struct plan plan;
+	int64_t *due;                /* per pending move */
+};
+
+static void view_plan_init(struct view_plan *vp, const struct group_view *v, int64_t now)
+{
+	vp->ps = xcalloc(v->n_servers + 1, sizeof *vp->ps);
+	vp->pf = xcalloc(v->n_fips + 1, sizeof *vp->pf);
+	store_plan_inputs(v->servers, v->n_servers, v->fips, v->n_fips,
+			  v->meta.failback_delay_ms, now, vp->ps, vp->pf);
+	plan_compute(&v->meta.planner, vp->ps, v->n_servers, vp->pf, v->n_fips, &vp->plan);
+	vp->due = xcalloc(vp->plan.n_pending + 1, sizeof *vp->due);
+	store_pending_due(&vp->plan, v->servers, v->n_servers, v->meta.failback_delay_ms,
+			  now, vp->due);
+}
+
+static void view_plan_release(struct view_plan *vp)
+{
+	plan_release(&vp->plan);
+	free(vp->ps);
+	free(vp->pf);
+	free(vp->due);
+}
+
+static const char *fip_name(const struct group_view *v, int64_t id)
+{
+	for (size_t i = 0; i < v->n_fips; i++)
+		if (v->fips[i].id == id)
+			return v->fips[i].name;
+	return NULL;
 }
 
 static void ago(struct buf *b, int64_t then, int64_t now)
@@ -103,13 +140,18 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 	buf_printf(b, "  servers (%zu):\n", v->n_servers);
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
-		struct buf line;
-		buf_init(&line, 0);
+		struct buf line = BUF_INIT;
 		log_escape(&line, s->s.name ? s->s.name : "?");
 		buf_printf(b, "    %-20s %-6s %-9s since ", line.data,
 			   s->s.location ? s->s.location : "?", health_name(s->health));
 		buf_release(&line);
 		ago(b, s->health_since, now);
+		int64_t until = store_probation_until(s, v->meta.failback_delay_ms, now);
+		if (until) {
+			char at[32];
+			format_time_utc(until, at);
+			buf_printf(b, ", probation until %s", at);
+		}
 		buf_addch(b, '\n');
 		for (size_t k = 0; k < v->n_targets; k++) {
 			const struct store_target *t = &v->targets[k];
@@ -139,104 +181,129 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 		buf_printf(b, "    %-20s %-24s %-6s -> %s\n", f->name ? f->name : "?", f->ip ? f->ip : "?",
 			   f->location ? f->location : "?", to);
 	}
-}
-
-static void json_str(struct buf *b, const char *k, const char *v)
-{
-	buf_printf(b, "\"%s\":", k);
-	if (v)
-		buf_add_json_string(b, v);
-	else
-		buf_addstr(b, "null");
-}
-
-static void print_json(const struct group_view *v, struct buf *b)
-{
-	buf_addstr(b, "{");
-	json_str(b, "id", v->id);
-	buf_printf(b, ",\"inventory_at\":%lld,\"last_round_at\":%lld,\"last_round_ms\":%lld,",
-		   (long long)v->meta.inventory_at, (long long)v->meta.last_round_at,
-		   (long long)v->meta.last_round_ms);
-	json_str(b, "alert", v->meta.alert);
-	if (v->meta.failed_plan) {
-		buf_printf(b, ",\"failing_plan\":{\"attempts\":%lld,\"since\":%lld,",
-			   (long long)v->meta.failed_attempts, (long long)v->meta.failed_since);
-		json_str(b, "errors", v->meta.failed_errors);
-		buf_addch(b, '}');
-	} else {
-		buf_addstr(b, ",\"failing_plan\":null");
+	struct view_plan vp;
+	view_plan_init(&vp, v, now);
+	if (vp.plan.n_pending)
+		buf_printf(b, "  failbacks waiting for a probation to end (%zu):\n", vp.plan.n_pending);
+	for (size_t i = 0; i < vp.plan.n_pending; i++) {
+		const struct plan_action *a = &vp.plan.pending[i];
+		const char *name = fip_name(v, a->fip), *from = server_name(v, a->from);
+		const char *to = server_name(v, a->to);
+		char at[32] = "?";
+		if (vp.due[i])
+			format_time_utc(vp.due[i], at);
+		buf_printf(b, "    %-20s %s -> %s  %s at %s\n", name ? name : "?", from ? from : "?",
+			   to ? to : "?", plan_reason_name(a->withheld), at);
 	}
-	buf_addstr(b, ",\"servers\":[");
+	view_plan_release(&vp);
+}
+
+static void print_json(struct jw *jw, const struct group_view *v, int64_t now)
+{
+	jw_object_begin(jw, NULL);
+	jw_string(jw, "id", v->id);
+	jw_int(jw, "inventory_at", v->meta.inventory_at);
+	jw_int(jw, "last_round_at", v->meta.last_round_at);
+	jw_int(jw, "last_round_ms", v->meta.last_round_ms);
+	jw_string(jw, "alert", v->meta.alert);
+	if (v->meta.failed_plan) {
+		jw_object_begin(jw, "failing_plan");
+		jw_int(jw, "attempts", v->meta.failed_attempts);
+		jw_int(jw, "since", v->meta.failed_since);
+		jw_string(jw, "errors", v->meta.failed_errors);
+		jw_end(jw);
+	} else {
+		jw_null(jw, "failing_plan");
+	}
+	jw_array_begin(jw, "servers");
 	for (size_t i = 0; i < v->n_servers; i++) {
 		const struct store_server *s = &v->servers[i];
-		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)s->s.id);
-		json_str(b, "name", s->s.name);
-		buf_addch(b, ',');
-		json_str(b, "location", s->s.location);
-		buf_addch(b, ',');
-		json_str(b, "network_zone", s->s.network_zone);
-		buf_addch(b, ',');
-		json_str(b, "ipv4", s->s.ipv4);
-		buf_addch(b, ',');
-		json_str(b, "ipv6", s->s.ipv6);
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "id", s->s.id);
+		jw_string(jw, "name", s->s.name);
+		jw_string(jw, "location", s->s.location);
+		jw_string(jw, "network_zone", s->s.network_zone);
+		jw_string(jw, "ipv4", s->s.ipv4);
+		jw_string(jw, "ipv6", s->s.ipv6);
 		if (s->s.has_index)
-			buf_printf(b, ",\"resource_index\":%lld", (long long)s->s.resource_index);
+			jw_int(jw, "resource_index", s->s.resource_index);
 		else
-			buf_addstr(b, ",\"resource_index\":null");
-		buf_printf(b, ",\"status\":\"%s\",\"since\":%lld,\"targets\":[", health_name(s->health),
-			   (long long)s->health_since);
-		bool first = true;
+			jw_null(jw, "resource_index");
+		jw_string(jw, "status", health_name(s->health));
+		jw_int(jw, "since", s->health_since);
+		int64_t until = store_probation_until(s, v->meta.failback_delay_ms, now);
+		if (until)
+			jw_int(jw, "probation_until", until);
+		else
+			jw_null(jw, "probation_until");
+		jw_array_begin(jw, "targets");
 		for (size_t k = 0; k < v->n_targets; k++) {
 			const struct store_target *t = &v->targets[k];
 			if (t->server_id != s->s.id)
 				continue;
-			buf_addstr(b, first ? "{" : ",{");
-			first = false;
-			json_str(b, "check", t->check_id);
-			buf_printf(b, ",\"family\":\"%s\",\"state\":\"%s\",\"rise\":%d,\"fall\":%d,"
-				   "\"last_run\":%lld,\"last_ok\":%lld,\"duration_ms\":%lld,",
-				   t->family == 4 ? "ipv4" : "ipv6", health_name(t->c.state), t->c.rise_count,
-				   t->c.fall_count, (long long)t->last_run, (long long)t->last_ok,
-				   (long long)t->duration_ms);
-			json_str(b, "error", t->last_error);
-			buf_addch(b, '}');
+			jw_object_begin(jw, NULL);
+			jw_string(jw, "check", t->check_id);
+			jw_string(jw, "family", t->family == 4 ? "ipv4" : "ipv6");
+			jw_string(jw, "state", health_name(t->c.state));
+			jw_int(jw, "rise", t->c.rise_count);
+			jw_int(jw, "fall", t->c.fall_count);
+			jw_int(jw, "last_run", t->last_run);
+			jw_int(jw, "last_ok", t->last_ok);
+			jw_int(jw, "duration_ms", t->duration_ms);
+			jw_string(jw, "error", t->last_error);
+			jw_end(jw);
 		}
-		buf_addstr(b, "]}");
+		jw_end(jw);
+		jw_end(jw);
 	}
-	buf_addstr(b, "],\"floating_ips\":[");
+	jw_end(jw);
+	jw_array_begin(jw, "floating_ips");
 	for (size_t i = 0; i < v->n_fips; i++) {
 		const struct hc_fip *f = &v->fips[i];
-		buf_printf(b, "%s{\"id\":%lld,", i ? "," : "", (long long)f->id);
-		json_str(b, "name", f->name);
-		buf_addch(b, ',');
-		json_str(b, "ip", f->ip);
-		buf_addch(b, ',');
-		json_str(b, "location", f->location);
-		buf_addch(b, ',');
-		json_str(b, "network_zone", f->network_zone);
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "id", f->id);
+		jw_string(jw, "name", f->name);
+		jw_string(jw, "ip", f->ip);
+		jw_string(jw, "location", f->location);
+		jw_string(jw, "network_zone", f->network_zone);
 		if (f->server)
-			buf_printf(b, ",\"server\":%lld}", (long long)f->server);
+			jw_int(jw, "server", f->server);
 		else
-			buf_addstr(b, ",\"server\":null}");
+			jw_null(jw, "server");
+		jw_end(jw);
 	}
-	buf_addstr(b, "]}");
+	jw_end(jw);
+	struct view_plan vp;
+	view_plan_init(&vp, v, now);
+	jw_array_begin(jw, "pending");
+	for (size_t i = 0; i < vp.plan.n_pending; i++) {
+		const struct plan_action *a = &vp.plan.pending[i];
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "floating_ip", a->fip);
+		jw_string(jw, "floating_ip_name", fip_name(v, a->fip));
+		jw_int(jw, "from", a->from);
+		jw_string(jw, "from_name", server_name(v, a->from));
+		jw_int(jw, "to", a->to);
+		jw_string(jw, "to_name", server_name(v, a->to));
+		jw_string(jw, "pending_reason", plan_reason_name(a->withheld));
+		if (vp.due[i])
+			jw_int(jw, "due_at", vp.due[i]);
+		else
+			jw_null(jw, "due_at");
+		jw_end(jw);
+	}
+	view_plan_release(&vp);
+	jw_end(jw);
+	jw_end(jw);
 }
 
-static void print_snapshot(const struct group_view *v, struct buf *b)
+static void print_snapshot(const struct group_view *v, int64_t now, struct buf *b)
 {
 	struct plan_server *ps = xcalloc(v->n_servers + 1, sizeof *ps);
 	struct plan_fip *pf = xcalloc(v->n_fips + 1, sizeof *pf);
-	for (size_t i = 0; i < v->n_servers; i++) {
-		const struct store_server *s = &v->servers[i];
-		ps[i] = (struct plan_server){ s->s.id, s->s.name, s->s.location, s->s.network_zone,
-					      s->s.has_index, s->s.resource_index, s->health };
-	}
-	for (size_t i = 0; i < v->n_fips; i++) {
-		const struct hc_fip *f = &v->fips[i];
-		pf[i] = (struct plan_fip){ f->id, f->name, f->ip, f->location, f->network_zone,
-					   f->has_index, f->resource_index, f->server };
-	}
-	snapshot_write(v->id, ps, v->n_servers, pf, v->n_fips, b);
+	store_plan_inputs(v->servers, v->n_servers, v->fips, v->n_fips,
+			  v->meta.failback_delay_ms, now, ps, pf);
+	snapshot_write(v->id, &v->meta.planner, ps, v->n_servers, pf, v->n_fips, b);
 	free(ps);
 	free(pf);
 }
@@ -254,9 +321,7 @@ static char *resolve_state(struct globals *g, int *rc)
 		struct diags d;
 		diags_init(&d, g->config_path);
 		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
-			config_report_diags(&d);
-			fprintf(stderr, "flipper status: cannot find state.path in %s; "
-				"pass --state FILE\n", g->config_path);
+			diags_print(&d, 0, "status needs its state.path, or --state FILE");
 			diags_release(&d);
 			*rc = EXIT_USAGE;
 			return NULL;
@@ -268,49 +333,34 @@ static char *resolve_state(struct globals *g, int *rc)
 	return path;
 }
 
-int cmd_status(struct globals *g, int argc, char **argv)
+static int run_status(struct globals *g, void *opts, int argc, char **argv)
 {
-	bool json = false;
-	const char *snapshot = NULL;
-	char **only = xcalloc((size_t)argc + 1, sizeof *only);
-	size_t n_only = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
-			snapshot = argv[++i];
-		} else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
-			only[n_only++] = argv[++i];
-		} else {
-			fprintf(stderr, "flipper status: unexpected argument '%s'\n\n%s", argv[i], cmd_status_usage);
-			free(only);
-			return EXIT_USAGE;
-		}
-	}
+	const struct status_opts *o = opts;
+	const bool json = o->json;
+	const char *snapshot = o->snapshot;
+	(void)argc, (void)argv;
 	int rc;
 	char *path = resolve_state(g, &rc);
-	if (!path) {
-		free(only);
+	if (!path)
 		return rc;
-	}
 	char *err = NULL;
 	struct store *s = store_open_readonly(path, &err);
 	if (!s) {
-		fprintf(stderr, "flipper status: %s\n", err ? err : "no state file yet (no round has run)");
-		rc = EXIT_RUNTIME;
+		log_kv(LOG_ERROR, NULL, err ? "state unusable" : "no state file yet (no round has run)",
+		       "state", path, "error", err, NULL);
 		free(err);
 		free(path);
-		free(only);
-		return rc;
+		return EXIT_RUNTIME;
 	}
 
 	char **ids = NULL;
 	size_t n_ids = 0;
-	struct buf out;
-	buf_init(&out, 0);
-	rc = EXIT_OK_;
+	struct buf out = BUF_INIT;
+	struct jw jw;
+	jw_init(&jw, &out, false);
+	rc = EXIT_OK;
 	if (store_group_ids(s, &ids, &n_ids) < 0) {
-		fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+		log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 		rc = EXIT_RUNTIME;
 		goto done;
 	}
@@ -321,55 +371,55 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		for (size_t i = 0; i < n_ids; i++)
 			found |= strcmp(ids[i], snapshot) == 0;
 		if (!found) {
-			fprintf(stderr, "flipper status: the state has no group '%s'\n", snapshot);
-			rc = EXIT_USAGE;
+			rc = usage_error("status", "the state has no group '%s'", snapshot);
 			goto done;
 		}
 		if (view_load(s, snapshot, &v) < 0) {
-			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 			rc = EXIT_RUNTIME;
 		} else {
-			print_snapshot(&v, &out);
+			print_snapshot(&v, now, &out);
 		}
 		view_release(&v);
 		goto done;
 	}
-	if (json)
-		buf_addstr(&out, "{\"groups\":[");
-	size_t shown = 0;
+	if (json) {
+		jw_object_begin(&jw, NULL);
+		jw_array_begin(&jw, "groups");
+	}
 	for (size_t i = 0; i < n_ids; i++) {
-		bool want = n_only == 0;
-		for (size_t k = 0; k < n_only; k++)
-			want |= strcmp(only[k], ids[i]) == 0;
+		bool want = o->groups.n == 0;
+		for (size_t k = 0; k < o->groups.n; k++)
+			want |= strcmp(o->groups.v[k], ids[i]) == 0;
 		if (!want)
 			continue;
 		struct group_view v;
 		if (view_load(s, ids[i], &v) < 0) {
-			fprintf(stderr, "flipper status: cannot read the state: %s\n", store_errmsg(s));
+			log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 			view_release(&v);
 			rc = EXIT_RUNTIME;
 			goto done;
 		}
 		if (json) {
-			if (shown)
-				buf_addch(&out, ',');
-			print_json(&v, &out);
+			print_json(&jw, &v, now);
 		} else {
 			print_human(&v, now, &out);
 		}
-		shown++;
 		view_release(&v);
 	}
 	int64_t depth = store_outbox_depth(s);
-	if (json)
-		buf_printf(&out, "],\"outbox_depth\":%lld}", (long long)depth);
-	else
+	if (json) {
+		jw_end(&jw);
+		jw_int(&jw, "outbox_depth", depth);
+		jw_end(&jw);
+	} else {
 		buf_printf(&out, "outbox: %lld notification%s queued\n", (long long)depth,
 			   depth == 1 ? "" : "s");
+	}
 done:
 	if (out.len)
 		fwrite(out.data, 1, out.len, stdout);
-	if (json && !snapshot && rc == EXIT_OK_)
+	if (json && !snapshot && rc == EXIT_OK)
 		fputc('\n', stdout);
 	buf_release(&out);
 	for (size_t i = 0; i < n_ids; i++)
@@ -377,6 +427,21 @@ done:
 	free(ids);
 	store_close(s);
 	free(path);
-	free(only);
 	return rc;
 }
+
+const struct command cmd_status = {
+	.name = "status",
+	.summary = "what the state file knows, without network I/O",
+	.description =
+		"Show what the state file knows: each group's servers with their health and\n"
+		"check targets, its floating IPs and where they point, the failbacks waiting\n"
+		"for a probation (failback_delay) and when they will happen, and the\n"
+		"notification outbox. Reads the state file only; contacts nothing.\n",
+	.epilogue =
+		"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
+		"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n",
+	.opts = status_opts,
+	.opts_size = sizeof(struct status_opts),
+	.run = run_status,
+};

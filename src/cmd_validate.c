@@ -5,58 +5,66 @@
 
 #include "cli.h"
 #include "config.h"
+#include "curl_api.h"
 #include "log.h"
 
-const char cmd_validate_usage[] =
-	"usage: flipper [-c FILE] validate [--print]\n"
-	"\n"
-	"Read the configuration, check every key and report every problem as\n"
-	"FILE:LINE:COL: KEY.PATH: message. Prints \"configuration OK\" and exits 0\n"
-	"when it is valid (warnings are shown too), otherwise exits 2.\n"
-	"Nothing is contacted.\n"
-	"\n"
-	"  --print   also print the effective configuration as JSON, with every\n"
-	"            default filled in and secrets masked\n";
+struct validate_opts {
+	bool print;
+	bool keys;
+};
 
-void config_report_diags(const struct diags *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		char *line = diag_format(d, &d->list[i]);
-		fprintf(stderr, "%s: %s\n", d->list[i].severity == DIAG_ERROR ? "error" : "warning", line);
-		free(line);
-	}
-}
+static const struct opt validate_opts[] = {
+	OPT_FLAG_AT(0, "print", struct validate_opts, print,
+		    "also print the effective configuration as JSON\n"
+		    "with every default filled in and secrets masked"),
+	OPT_FLAG_AT(0, "keys", struct validate_opts, keys,
+		    "list every key flipper knows instead, one per line,\n"
+		    "tab-separated: path, type, default, notes (original,\n"
+		    "unused, secret), help; no configuration is read"),
+	OPT_TABLE_END,
+};
 
-int cmd_validate(struct globals *g, int argc, char **argv)
+static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 {
-	bool print = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--print") == 0)
-			print = true;
-		else {
-			fprintf(stderr, "flipper validate: unexpected argument '%s'\n%s", argv[i],
-				cmd_validate_usage);
-			return EXIT_USAGE;
-		}
+	const struct validate_opts *o = opts;
+	(void)argc, (void)argv;
+	if (o->keys) {
+		struct buf b = BUF_INIT;
+		config_keys_list(&b);
+		fwrite(b.data, 1, b.len, stdout);
+		buf_release(&b);
+		return EXIT_OK;
 	}
 	struct diags d;
 	diags_init(&d, g->config_path);
 	struct config *c = config_load(g->config_path, &d);
-	config_report_diags(&d);
-	if (!c) {
-		fprintf(stderr, "%s: %zu error%s\n", g->config_path, d.errors, d.errors == 1 ? "" : "s");
-		diags_release(&d);
+	diags_print(&d, 0, NULL);
+	diags_release(&d);
+	if (!c)
 		return EXIT_USAGE;
-	}
-	if (print) {
-		struct buf b;
-		buf_init(&b, 0);
+	/* A valid file on a host where no round could reach the network. */
+	curl_api_check(LOG_WARN);
+	if (o->print) {
+		struct buf b = BUF_INIT;
 		config_print_json(c, &b);
 		puts(b.data);
 		buf_release(&b);
 	}
 	printf("configuration OK\n");
-	diags_release(&d);
 	config_free(c);
-	return 0;
+	return EXIT_OK;
 }
+
+const struct command cmd_validate = {
+	.name = "validate",
+	.summary = "check the configuration",
+	.description =
+		"Read the configuration, check every key and report every problem as\n"
+		"FILE:LINE:COL: KEY.PATH: message. Prints \"configuration OK\" and exits 0\n"
+		"when it is valid (warnings are shown too), otherwise exits 2.\n"
+		"Nothing is contacted. It also warns when no usable libcurl can be loaded:\n"
+		"the configuration is fine, but no round could reach the network.\n",
+	.opts = validate_opts,
+	.opts_size = sizeof(struct validate_opts),
+	.run = run_validate,
+};

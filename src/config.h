@@ -17,13 +17,32 @@
 #include <stdint.h>
 
 #include "node.h"
+#include "planner.h"
 
+/*
+ * Each enum has one name table, indexed by value and NULL-terminated,
+ * which the key table (config_keys.c) reads and prints with.
+ */
 enum check_type { CHECK_HTTP, CHECK_HTTPS };
+/* A duration key's "always" (KF_ALWAYS): shorter than any duration. */
+#define DURATION_ALWAYS INT64_C(-1)
+
 enum ip_version { IPV_BOTH, IPV_4, IPV_6 };
+enum notify_type { NOTIFY_MATTERMOST, NOTIFY_SLACK };
+extern const char *const check_type_names[];
+extern const char *const ip_version_names[];
+extern const char *const notify_type_names[];
 
 /* One inclusive range of accepted HTTP statuses. */
 struct status_range {
 	int lo, hi;
+};
+
+/* The statuses a check accepts: ranges, and the text they came from. */
+struct status_set {
+	struct status_range *ranges;   /* never empty after loading */
+	size_t n;
+	char *text;                    /* as written, for display */
 };
 
 struct header {
@@ -44,9 +63,7 @@ struct check_config {
 	int port;
 	char *path;
 	enum ip_version ip_version;
-	struct status_range *expect; /* never empty after loading */
-	size_t n_expect;
-	char *expect_text;           /* as written, for display */
+	struct status_set expect;
 	char *ca_file;
 	struct header *headers;
 	size_t n_headers;
@@ -57,16 +74,23 @@ struct group_config {
 	char *display_name;
 	bool readonly;
 	char *provider;
+	/*
+	 * DURATION_ALWAYS: "always", list the inventory on every pass. Kept
+	 * apart from 0s, which the original read as its default of a minute.
+	 */
 	int64_t poll_interval_ms;
-	bool poll_always;            /* poll_interval: always (poll_interval_ms 0) */
 	int64_t poll_timeout_ms;
 	int64_t plan_apply_timeout_ms;
 	bool plan_apply_with_unknown_status;
 	int max_actions_per_round;   /* 0: no limit */
+	int64_t failback_delay_ms;   /* probation of a server that became healthy */
+	struct plan_options planner; /* when_none_healthy, rebalance */
 	/* hetzner */
 	char *api_token;             /* secret: never logged or printed */
 	char *api_token_file;
-	char *token_source;          /* "api_token", "api_token_file", "$HCLOUD_TOKEN" or NULL */
+	char *token_source;          /* "api_token", "api_token_file",
+	                              * "$CREDENTIALS_DIRECTORY/hcloud-token",
+	                              * "$HCLOUD_TOKEN" or NULL */
 	char *project_id;
 	char *endpoint;
 	char *server_selector;
@@ -74,8 +98,6 @@ struct group_config {
 	struct check_config *checks;
 	size_t n_checks;
 };
-
-enum notify_type { NOTIFY_MATTERMOST, NOTIFY_SLACK };
 
 struct notify_target {
 	enum notify_type type;
@@ -119,7 +141,7 @@ int json_read(const char *text, size_t len, struct node **out, struct diags *d);
 /* toml.c */
 int toml_read(const char *text, size_t len, struct node **out, struct diags *d);
 
-/* config.c */
+/* config.c (the keys themselves: config_keys.h) */
 /* Pick the reader by file extension; NULL if unknown. */
 config_reader_fn config_reader_for(const char *path);
 /*
@@ -139,16 +161,17 @@ void config_free(struct config *c);
 int config_peek_state_path(const char *path, char **out, struct diags *d);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
+/*
+ * Every key, one per line, tab-separated: path (groups[].checks[].port),
+ * type, default, notes (original, unused, secret; or -) and help.
+ */
+void config_keys_list(struct buf *out);
 const struct group_config *config_group(const struct config *c, const char *id);
 /* Does status lie in the check's expect ranges? */
 bool check_expects(const struct check_config *c, int status);
 /* Parse "200-299,304" into ranges. 0 ok, -1 with *err set (static text). */
 int status_ranges_parse(const char *s, struct status_range **out, size_t *n,
 			const char **err);
-
-/* cmd_validate.c */
-/* Print every diagnostic to stderr: "error: file:line:col: path: msg". */
-void config_report_diags(const struct diags *d);
 
 /* duration.c */
 /*

@@ -12,7 +12,6 @@
  */
 #include "hcloud.h"
 
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "log.h"
 #include "util.h"
 
@@ -301,6 +301,12 @@ struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
 			     "the Hetzner API token contains spaces or control characters");
 		return NULL;
 	}
+	char *why = NULL;
+	if (curl_api_load(&why) < 0) {
+		hc_error_set(err, CURL_API_UNAVAILABLE, "%s", why);
+		free(why);
+		return NULL;
+	}
 	c = xcalloc(1, sizeof *c);
 	c->endpoint = xstrdup(o->endpoint);
 	for (size_t n = strlen(c->endpoint); n > 0 && c->endpoint[n - 1] == '/'; n--)
@@ -323,22 +329,25 @@ struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
 	c->get_headers = headers_build(o->token, false);
 	c->post_headers = headers_build(o->token, true);
 	if (!(c->curl = curl_easy_init()) || !c->get_headers || !c->post_headers) {
-		hc_error_set(err, "invalid_argument", "cannot initialise libcurl");
+		hc_error_set(err, CURL_API_UNAVAILABLE, "cannot set up a libcurl handle");
 		hcloud_client_free(c);
 		return NULL;
 	}
 	ua = o->user_agent ? xstrdup(o->user_agent) : xstrdup("flipper/" FLIPPER_VERSION);
 	CURL *h = c->curl;
-	/* Setup failures would only mean an old libcurl; the build pins >= 7.85. */
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, ua);   /* curl copies it */
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+	/*
+	 * These fail only for options a libcurl lacks, and curl_api_load()
+	 * refuses any older than the newest of them (7.85.0).
+	 */
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, ua);   /* curl copies it */
+	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	(void)curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	(void)curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
 	free(ua);
 	return c;
 }

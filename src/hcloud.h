@@ -24,7 +24,7 @@
  * text the API echoes back.
  *
  * Ids are int64 end to end; cJSON numbers are read through valuedouble and
- * checked to be integral and within +-2^53 (api.md §0.12).
+ * checked to be integral and within +-2^53 (api.md §0.12; json_exact_int()).
  */
 #ifndef FLIPPER_HCLOUD_H
 #define FLIPPER_HCLOUD_H

@@ -10,7 +10,6 @@
 #include "hcloud.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +17,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "util.h"
 
 /* Remote text kept in an error: enough for any real message. */
 #define HC_MAX_MESSAGE 1024
-
-/* Largest magnitude a double holds exactly; ids are documented below it. */
-#define HC_MAX_EXACT 9007199254740991.0
 
 /* ---- releasing ---------------------------------------------------------- */
 
@@ -239,15 +236,11 @@ static bool is_absent(const cJSON *v)
 	return v == NULL || cJSON_IsNull(v);
 }
 
-/* A JSON number that is an exact integer within +-2^53. */
+/* A JSON number that is an exact integer (json.h: JSON_MAX_EXACT). */
 static int json_int64(const cJSON *v, int64_t *out)
 {
-	if (!cJSON_IsNumber(v))
+	if (!cJSON_IsNumber(v) || json_exact_int(v->valuedouble, out) != JSON_INT_OK)
 		return -1;
-	double d = v->valuedouble;
-	if (!isfinite(d) || d != trunc(d) || d > HC_MAX_EXACT || d < -HC_MAX_EXACT)
-		return -1;
-	*out = (int64_t)d;
 	return 0;
 }
 
@@ -799,7 +792,7 @@ int hc_parse_error(const char *body, size_t len, struct hc_error *err)
 	buf_init(&msg, HC_MAX_MESSAGE + 1);
 	buf_addstr(&msg, cJSON_IsString(message) ? message->valuestring : "");
 	add_field_details(&msg, cJSON_GetObjectItemCaseSensitive(e, "details"));
-	hc_error_set(err, code->valuestring, "%s", msg.data ? msg.data : "");
+	hc_error_set(err, code->valuestring, "%s", msg.data);
 	buf_release(&msg);
 	cJSON_Delete(root);
 	return 0;

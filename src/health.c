@@ -44,6 +44,7 @@ static int health_rank(enum health h)
 	case HEALTH_UNHEALTHY:
 		return 2;
 	case HEALTH_UNKNOWN:
+	case HEALTH_UNCHECKABLE:
 	default:
 		return 1;
 	}

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 static enum log_level min_level = LOG_INFO;
 static enum log_format out_format = LOG_FORMAT_TEXT;
 
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+const char *const log_level_names[] = { "debug", "info", "warn", "error", NULL };
+const char *const log_format_names[] = { "json", "text", NULL };
 
 void log_setup(enum log_level level, enum log_format format)
 {
@@ -24,12 +27,13 @@ enum log_level log_get_level(void)
 
 int log_level_parse(const char *s, enum log_level *out)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++) {
-		if (strcmp(s, level_names[i]) == 0) {
+	for (size_t i = 0; log_level_names[i]; i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
 		}
 	}
+	/* The command line also takes syslog's spelling. */
 	if (strcmp(s, "warning") == 0) {
 		*out = LOG_WARN;
 		return 0;
@@ -39,18 +43,18 @@ int log_level_parse(const char *s, enum log_level *out)
 
 int log_format_parse(const char *s, enum log_format *out)
 {
-	if (strcmp(s, "json") == 0)
-		*out = LOG_FORMAT_JSON;
-	else if (strcmp(s, "text") == 0)
-		*out = LOG_FORMAT_TEXT;
-	else
-		return -1;
-	return 0;
+	for (size_t i = 0; log_format_names[i]; i++) {
+		if (strcmp(s, log_format_names[i]) == 0) {
+			*out = (enum log_format)i;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 const char *log_level_name(enum log_level l)
 {
-	return level_names[l];
+	return log_level_names[l];
 }
 
 bool log_enabled(enum log_level l)
@@ -87,30 +91,38 @@ static bool needs_quotes(const char *s)
 	return false;
 }
 
-static void emit(enum log_level l, const char *group, const char *msg, va_list ap)
+static void emit_json(struct buf *b, const char *ts, enum log_level l, const char *group,
+		      const char *msg, va_list ap)
 {
-	struct buf b;
-	char ts[32];
-	buf_init(&b, 0);
-	format_time_utc(now_ms(), ts);
-
-	if (out_format == LOG_FORMAT_JSON) {
-		buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[l]);
-		buf_add_json_string(&b, msg);
-		if (group) {
-			buf_addstr(&b, ",\"group\":");
-			buf_add_json_string(&b, group);
-		}
-	} else {
-		buf_printf(&b, "%s %-5s ", ts, level_names[l]);
-		if (group) {
-			buf_addch(&b, '[');
-			log_escape(&b, group);
-			buf_addstr(&b, "] ");
-		}
-		log_escape(&b, msg);
+	struct jw jw;
+	jw_init(&jw, b, false);
+	jw_object_begin(&jw, NULL);
+	jw_string(&jw, "ts", ts);
+	jw_string(&jw, "level", log_level_names[l]);
+	jw_string(&jw, "msg", msg);
+	if (group)
+		jw_string(&jw, "group", group);
+	for (;;) {
+		const char *k = va_arg(ap, const char *);
+		if (!k)
+			break;
+		const char *v = va_arg(ap, const char *);
+		if (v)
+			jw_string(&jw, k, v);
 	}
+	jw_end(&jw);
+}
 
+static void emit_text(struct buf *b, const char *ts, enum log_level l, const char *group,
+		      const char *msg, va_list ap)
+{
+	buf_printf(b, "%s %-5s ", ts, log_level_names[l]);
+	if (group) {
+		buf_addch(b, '[');
+		log_escape(b, group);
+		buf_addstr(b, "] ");
+	}
+	log_escape(b, msg);
 	for (;;) {
 		const char *k = va_arg(ap, const char *);
 		if (!k)
@@ -118,23 +130,27 @@ static void emit(enum log_level l, const char *group, const char *msg, va_list a
 		const char *v = va_arg(ap, const char *);
 		if (!v)
 			continue;
-		if (out_format == LOG_FORMAT_JSON) {
-			buf_addch(&b, ',');
-			buf_add_json_string(&b, k);
-			buf_addch(&b, ':');
-			buf_add_json_string(&b, v);
+		buf_printf(b, " %s=", k);
+		if (needs_quotes(v)) {
+			buf_addch(b, '"');
+			log_escape(b, v);
+			buf_addch(b, '"');
 		} else {
-			buf_printf(&b, " %s=", k);
-			if (needs_quotes(v)) {
-				buf_addch(&b, '"');
-				log_escape(&b, v);
-				buf_addch(&b, '"');
-			} else {
-				log_escape(&b, v);
-			}
+			log_escape(b, v);
 		}
 	}
-	buf_addstr(&b, out_format == LOG_FORMAT_JSON ? "}\n" : "\n");
+}
+
+static void emit(enum log_level l, const char *group, const char *msg, va_list ap)
+{
+	struct buf b = BUF_INIT;
+	char ts[32];
+	format_time_utc(now_ms(), ts);
+	if (out_format == LOG_FORMAT_JSON)
+		emit_json(&b, ts, l, group, msg, ap);
+	else
+		emit_text(&b, ts, l, group, msg, ap);
+	buf_addch(&b, '\n');
 	fwrite(b.data, 1, b.len, stderr);
 	fflush(stderr);
 	buf_release(&b);

@@ -20,6 +20,13 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
 
 /* log.c */
+/*
+ * The names of enum log_level and enum log_format, indexed by value and
+ * NULL-terminated: the one spelling of each, which the configuration's
+ * key table (config_keys.c) shares.
+ */
+extern const char *const log_level_names[];
+extern const char *const log_format_names[];
 void log_setup(enum log_level level, enum log_format format);
 enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *out);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct family {
@@ -170,6 +171,10 @@ int metrics_write_file(const struct metrics *m, const char *path, char **err)
 		saved = errno;
 		goto bad;
 	}
+	/* Readable by node_exporter, another user, even under the units'
+	 * UMask=0077: the file holds no secret. */
+	if (fchmod(fd, 0644) < 0)
+		saved = errno;
 	for (size_t off = 0; off < text.len;) {
 		ssize_t w = write(fd, text.data + off, text.len - off);
 		if (w < 0 && errno == EINTR)

@@ -1,11 +1,41 @@
 /* node.c — the positioned document tree and the diagnostics list. */
 #include "node.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void text_pos_init(struct text_pos *tp, const char *start)
+{
+	tp->start = tp->at = tp->line_start = start;
+	tp->line = tp->col = 1;
+}
+
+void text_pos_at(struct text_pos *tp, const char *q, int *line, int *col)
+{
+	if (q < tp->line_start) {
+		text_pos_init(tp, tp->start);
+	} else if (q < tp->at) {
+		tp->at = tp->line_start;
+		tp->col = 1;
+	}
+	for (; tp->at < q; tp->at++) {
+		unsigned char c = (unsigned char)*tp->at;
+		if (c == '\n') {
+			if (tp->line < INT_MAX)
+				tp->line++;
+			tp->line_start = tp->at + 1;
+			tp->col = 1;
+		} else if ((c & 0xc0) != 0x80 && tp->col < INT_MAX) {
+			tp->col++;
+		}
+	}
+	*line = tp->line;
+	*col = tp->col;
+}
 
 struct node *node_new(enum node_type type, int line, int col)
 {
@@ -143,8 +173,7 @@ void node_to_json(const struct node *n, struct buf *out, bool tagged)
 	}
 
 	const char *tag = NULL;
-	struct buf val;
-	buf_init(&val, 0);
+	struct buf val = BUF_INIT;
 	switch (n->type) {
 	case NODE_NULL:
 		tag = "null";
@@ -228,8 +257,7 @@ void diag_add(struct diags *d, enum diag_severity sev, int line, int col,
 
 char *diag_format(const struct diags *d, const struct diag *e)
 {
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	if (d->file)
 		buf_printf(&b, "%s:", d->file);
 	if (e->line > 0) {
@@ -243,4 +271,28 @@ char *diag_format(const struct diags *d, const struct diag *e)
 		buf_printf(&b, "%s: ", e->path);
 	buf_addstr(&b, e->msg);
 	return buf_detach(&b);
+}
+
+void diags_print(const struct diags *d, size_t max_shown, const char *note)
+{
+	struct buf b = BUF_INIT;
+	size_t shown = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (max_shown && shown == max_shown) {
+			buf_printf(&b, "%s: %zu more problem%s not shown\n", d->file ? d->file : "?",
+				   d->n - shown, d->n - shown == 1 ? "" : "s");
+			break;
+		}
+		char *line = diag_format(d, &d->list[i]);
+		buf_printf(&b, "%s: %s\n", d->list[i].severity == DIAG_ERROR ? "error" : "warning", line);
+		free(line);
+		shown++;
+	}
+	if (d->errors)
+		buf_printf(&b, "%s: %zu error%s%s%s\n", d->file ? d->file : "?", d->errors,
+			   d->errors == 1 ? "" : "s", note ? "; " : "", note ? note : "");
+	if (b.len)
+		fwrite(b.data, 1, b.len, stderr);
+	buf_release(&b);
 }

@@ -62,7 +62,21 @@ struct node {
 	unsigned flags;         /* private to the reader that built the tree */
 };
 
+/*
+ * Line and column (1-based; a column counts characters, not bytes) of
+ * places in a text, for the readers' diagnostics. A query costs the
+ * distance from the previous one (or from its line's start when it goes
+ * back), so a reader that asks for every token stays linear, even on a
+ * minified file of one long line.
+ */
+struct text_pos {
+	const char *start, *at, *line_start;
+	int line, col;              /* of `at` */
+};
+
 /* node.c */
+void text_pos_init(struct text_pos *tp, const char *start);
+void text_pos_at(struct text_pos *tp, const char *q, int *line, int *col);
 struct node *node_new(enum node_type type, int line, int col);
 /* A NODE_STRING holding a copy of s[0..len). */
 struct node *node_new_string(const char *s, size_t len, int line, int col);
@@ -104,5 +118,13 @@ void diag_add(struct diags *d, enum diag_severity sev, int line, int col,
 	      const char *path, const char *fmt, ...) PRINTF_LIKE(6, 7);
 /* "file:line:col: path: msg" (parts that are unknown are left out). */
 char *diag_format(const struct diags *d, const struct diag *e);
+/*
+ * The one way diagnostics reach the user: to stderr, one per line,
+ * "error: file:line:col: path: msg" or "warning: ...". At most max_shown
+ * of them (0: all), then how many were left out. When there were errors,
+ * a last line counts them: "file: 3 errors", with "; note" when note is
+ * set ("nothing was contacted").
+ */
+void diags_print(const struct diags *d, size_t max_shown, const char *note);
 
 #endif

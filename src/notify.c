@@ -1,11 +1,12 @@
 /* notify.c — the notification outbox and the heartbeat. */
 #include "notify.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_api.h"
+#include "json.h"
 #include "log.h"
 
 #define BACKOFF_FIRST_MS 15000
@@ -87,8 +88,7 @@ static void markdown_to_slack(const char *in, struct buf *out)
 			buf_addch(out, '<');
 			buf_add(out, mid + 2, (size_t)(end - mid - 2));
 			buf_addch(out, '|');
-			struct buf label;
-			buf_init(&label, 0);
+			struct buf label = BUF_INIT;
 			buf_add(&label, p + 1, (size_t)(mid - p - 1));
 			markdown_to_slack(label.data, out);
 			buf_release(&label);
@@ -108,35 +108,26 @@ static void markdown_to_slack(const char *in, struct buf *out)
 
 static char *payload_for(const struct notify_target *t, const char *text)
 {
-	struct buf b;
-	buf_init(&b, 0);
-	buf_addstr(&b, "{\"text\":");
+	struct buf b = BUF_INIT, slack = BUF_INIT;
+	struct jw jw;
+	jw_init(&jw, &b, false);
+	jw_object_begin(&jw, NULL);
 	if (t->type == NOTIFY_SLACK) {
-		struct buf slack;
-		buf_init(&slack, 0);
 		markdown_to_slack(text, &slack);
-		buf_add_json_string(&b, slack.data ? slack.data : "");
-		buf_release(&slack);
+		jw_string(&jw, "text", slack.data);
 	} else {
-		buf_add_json_string(&b, text);
+		jw_string(&jw, "text", text);
 	}
-	if (t->channel) {
-		buf_addstr(&b, ",\"channel\":");
-		buf_add_json_string(&b, t->channel);
-	}
-	if (t->username) {
-		buf_addstr(&b, ",\"username\":");
-		buf_add_json_string(&b, t->username);
-	}
-	if (t->icon_url) {
-		buf_addstr(&b, ",\"icon_url\":");
-		buf_add_json_string(&b, t->icon_url);
-	}
-	if (t->icon_emoji) {
-		buf_addstr(&b, ",\"icon_emoji\":");
-		buf_add_json_string(&b, t->icon_emoji);
-	}
-	buf_addch(&b, '}');
+	/* Unset fields are left out: the webhook's own defaults apply. */
+	const char *const optional[][2] = {
+		{ "channel", t->channel }, { "username", t->username },
+		{ "icon_url", t->icon_url }, { "icon_emoji", t->icon_emoji },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(optional); i++)
+		if (optional[i][1])
+			jw_string(&jw, optional[i][0], optional[i][1]);
+	jw_end(&jw);
+	buf_release(&slack);
 	return buf_detach(&b);
 }
 
@@ -174,18 +165,19 @@ static int http_send(CURL *h, const char *url, const char *body, int64_t timeout
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
+	/* These fail only for options older than curl_api_load()'s floor. */
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
 	if (body) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	}
 	CURLcode rc = curl_easy_perform(h);
 	long status = 0;
@@ -228,8 +220,14 @@ int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int
 		free(v);
 		return 0;
 	}
-	CURL *h = curl_easy_init();
+	char *why = NULL;
+	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
 	if (!h) {
+		char *msg = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
+				      why ? why : "cannot set up a libcurl handle");
+		log_kv(LOG_WARN, NULL, "notifications held back", "error", msg, NULL);
+		free(msg);
+		free(why);
 		store_outbox_free(v, n);
 		return -1;
 	}
@@ -312,12 +310,17 @@ int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now)
 	int64_t slack = c->heartbeat_interval_ms / 10 > 1000 ? 1000 : c->heartbeat_interval_ms / 10;
 	if (last_ok && now >= last_ok && now - last_ok < c->heartbeat_interval_ms - slack)
 		return 0;
-	CURL *h = curl_easy_init();
-	if (!h)
-		return -1;
-	char *err = NULL;
-	int rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
-	curl_easy_cleanup(h);
+	char *err = NULL, *why = NULL;
+	int rc = -1;
+	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
+	if (h) {
+		rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
+		curl_easy_cleanup(h);
+	} else {
+		err = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
+				why ? why : "cannot set up a libcurl handle");
+	}
+	free(why);
 	char *where = log_redact_url(c->heartbeat_url);
 	if (rc < 0) {
 		log_kv(LOG_WARN, NULL, "heartbeat failed", "url", where, "error", err, NULL);

@@ -4,6 +4,10 @@
  * plan. The same servers and floating IPs, in any order, give the same
  * plan.
  *
+ * Time enters only through the caller: a server in probation (healthy
+ * for less than failback_delay) carries probation = true, and the caller
+ * turns the plan's pending moves into due times.
+ *
  * Inputs are borrowed: the planner keeps no pointer into them after
  * plan_compute() returns. struct plan owns its arrays; plan_release()
  * frees them.
@@ -15,7 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum health { HEALTH_UNKNOWN, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
+/*
+ * A server's health. Uncheckable: no configured check can reach it.
+ * Unknown and uncheckable servers keep the IPs they hold and receive
+ * none.
+ */
+enum health { HEALTH_UNKNOWN, HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNCHECKABLE };
 
 const char *health_name(enum health h);
 int health_parse(const char *s, enum health *out);
@@ -28,6 +37,7 @@ struct plan_server {
 	bool has_index;              /* resource_index label present and an integer */
 	int64_t resource_index;
 	enum health status;
+	bool probation;              /* healthy for less than failback_delay */
 };
 
 struct plan_fip {
@@ -39,13 +49,40 @@ struct plan_fip {
 	bool has_index;
 	int64_t resource_index;
 	int64_t server;              /* current target; 0 = unassigned */
+	/*
+	 * server is not among the servers because it no longer exists (the
+	 * caller confirmed it): the IP must move. Without it, a target
+	 * outside the group is someone else's and left alone.
+	 */
+	bool server_missing;
 };
 
+/* What a group does when none of its servers is healthy. */
+enum plan_none_healthy {
+	PLAN_FREEZE,                 /* no actions (default) */
+	PLAN_SPREAD,                 /* every server is a candidate (the original) */
+};
+
+extern const char *const plan_none_healthy_names[];  /* NULL-terminated */
+const char *plan_none_healthy_name(enum plan_none_healthy w);
+int plan_none_healthy_parse(const char *s, enum plan_none_healthy *out);
+
+/* A zeroed struct is the default: freeze, no rebalance. */
+struct plan_options {
+	enum plan_none_healthy when_none_healthy;
+	bool rebalance;              /* even out each location with the fewest moves */
+};
+
+/* Why an IP moves. The first that applies, in this order. */
 enum plan_reason {
-	REASON_UNASSIGNED,           /* the IP pointed nowhere */
-	REASON_TARGET_UNHEALTHY,     /* its server is not a candidate */
+	REASON_UNASSIGNED,           /* it pointed nowhere */
+	REASON_TARGET_MISSING,       /* its server no longer exists */
+	REASON_TARGET_UNHEALTHY,     /* its server is unhealthy */
+	REASON_TARGET_NOT_CANDIDATE, /* its server may not hold it (another network zone) */
+	REASON_RETURN_HOME,          /* its home location has a candidate again */
 	REASON_CANONICAL,            /* resource_index match */
-	REASON_REBALANCE,            /* even spread */
+	REASON_REBALANCE,            /* rebalance: true */
+	REASON_PENDING,              /* withheld by probation: see plan_action.withheld */
 };
 
 const char *plan_reason_name(enum plan_reason r);
@@ -55,6 +92,8 @@ struct plan_action {
 	int64_t from;                /* 0: unassigned */
 	int64_t to;
 	enum plan_reason reason;
+	/* REASON_PENDING only: the move it will be (canonical, return_home, rebalance). */
+	enum plan_reason withheld;
 };
 
 enum plan_skip_reason {
@@ -71,16 +110,26 @@ struct plan_skip {
 };
 
 struct plan {
-	struct plan_action *actions; /* in floating-IP id order */
+	struct plan_action *actions; /* to apply, in floating-IP id order */
 	size_t n_actions;
+	/*
+	 * Moves withheld because their destination is in probation, in
+	 * floating-IP id order: reason REASON_PENDING, to is that server. The
+	 * IP stays where it is until the caller's clock ends the probation.
+	 */
+	struct plan_action *pending;
+	size_t n_pending;
 	struct plan_skip *skipped;   /* in floating-IP id order */
 	size_t n_skipped;
-	bool fail_open;              /* no server healthy: all were candidates */
+	bool fail_open;              /* none healthy, spread: all servers were candidates */
+	bool frozen;                 /* none healthy, freeze: no actions, no pending */
 	size_t n_candidates;
 };
 
 /* planner.c */
-void plan_compute(const struct plan_server *servers, size_t n_servers,
+/* opts NULL: the defaults. */
+void plan_compute(const struct plan_options *opts,
+		  const struct plan_server *servers, size_t n_servers,
 		  const struct plan_fip *fips, size_t n_fips, struct plan *out);
 void plan_release(struct plan *p);
 

@@ -2,9 +2,11 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 
 /* Finding the servers and IPs an action names, by id. */
@@ -83,95 +85,98 @@ size_t report_count_actions(const struct report_group *g, size_t n)
 
 /* JSON */
 
-static void json_str_or_null(struct buf *out, const char *s)
-{
-	if (s)
-		buf_add_json_string(out, s);
-	else
-		buf_addstr(out, "null");
-}
-
-static void json_id_or_null(struct buf *out, int64_t id)
+static void json_id(struct jw *jw, const char *key, int64_t id)
 {
 	if (id)
-		buf_printf(out, "%" PRId64, id);
+		jw_int(jw, key, id);
 	else
-		buf_addstr(out, "null");
+		jw_null(jw, key);
 }
 
-static void json_fip_fields(struct buf *out, const struct lookup *l, int64_t id)
+static void json_fip_fields(struct jw *jw, const struct lookup *l, int64_t id)
 {
 	const struct plan_fip *f = find_fip(l, id);
-	buf_printf(out, "{\"floating_ip\":%" PRId64 ",\"floating_ip_name\":", id);
-	json_str_or_null(out, f ? f->name : NULL);
-	buf_addstr(out, ",\"ip\":");
-	json_str_or_null(out, f ? f->ip : NULL);
+	jw_int(jw, "floating_ip", id);
+	jw_string(jw, "floating_ip_name", f ? f->name : NULL);
+	jw_string(jw, "ip", f ? f->ip : NULL);
 }
 
-static void json_server_fields(struct buf *out, const struct lookup *l,
-			       const char *key, int64_t id)
+static void json_server_fields(struct jw *jw, const struct lookup *l, const char *key,
+			       int64_t id)
 {
 	const struct plan_server *s = find_server(l, id);
-	buf_printf(out, ",\"%s\":", key);
-	json_id_or_null(out, id);
-	buf_printf(out, ",\"%s_name\":", key);
-	json_str_or_null(out, s ? s->name : NULL);
-	buf_printf(out, ",\"%s_status\":", key);
-	json_str_or_null(out, s ? health_name(s->status) : NULL);
+	char name[16], status[16];
+	snprintf(name, sizeof name, "%s_name", key);
+	snprintf(status, sizeof status, "%s_status", key);
+	json_id(jw, key, id);
+	jw_string(jw, name, s ? s->name : NULL);
+	jw_string(jw, status, s ? health_name(s->status) : NULL);
 }
 
-static void json_group(const struct report_group *g, struct buf *out)
+static void json_group(const struct report_group *g, struct jw *jw)
 {
 	const struct plan *p = g->plan;
 	struct lookup l;
 
 	lookup_init(&l, g);
-	buf_addstr(out, "{\"id\":");
-	json_str_or_null(out, g->id);
-	buf_addstr(out, ",\"display_name\":");
-	json_str_or_null(out, g->display_name);
-	buf_printf(out, ",\"readonly\":%s,\"deferred\":%s,\"defer_reason\":",
-		   g->readonly ? "true" : "false", g->deferred ? "true" : "false");
-	json_str_or_null(out, g->defer_reason);
-	buf_addstr(out, ",\"error\":");
-	json_str_or_null(out, g->error);
-	buf_printf(out, ",\"fail_open\":%s,\"candidates\":%zu,\"actions\":[",
-		   p && p->fail_open ? "true" : "false", p ? p->n_candidates : 0);
-	for (size_t i = 0; p && i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		if (i)
-			buf_addch(out, ',');
-		json_fip_fields(out, &l, a->fip);
-		json_server_fields(out, &l, "from", a->from);
-		json_server_fields(out, &l, "to", a->to);
-		buf_printf(out, ",\"reason\":\"%s\"}", plan_reason_name(a->reason));
+	jw_object_begin(jw, NULL);
+	jw_string(jw, "id", g->id);
+	jw_string(jw, "display_name", g->display_name);
+	jw_bool(jw, "readonly", g->readonly);
+	jw_bool(jw, "deferred", g->deferred);
+	jw_string(jw, "defer_reason", g->defer_reason);
+	jw_string(jw, "error", g->error);
+	jw_bool(jw, "fail_open", p && p->fail_open);
+	jw_bool(jw, "frozen", p && p->frozen);
+	jw_int(jw, "candidates", p ? (int64_t)p->n_candidates : 0);
+	jw_array_begin(jw, "actions");
+	/* Moves and pending moves, merged in floating-IP id order. */
+	for (size_t i = 0, k = 0; p && i + k < p->n_actions + p->n_pending;) {
+		bool pend = i == p->n_actions ||
+			(k < p->n_pending && p->pending[k].fip < p->actions[i].fip);
+		const struct plan_action *a = pend ? &p->pending[k] : &p->actions[i];
+		jw_object_begin(jw, NULL);
+		json_fip_fields(jw, &l, a->fip);
+		json_server_fields(jw, &l, "from", a->from);
+		json_server_fields(jw, &l, "to", a->to);
+		jw_string(jw, "reason", plan_reason_name(a->reason));
+		if (pend) {
+			jw_string(jw, "pending_reason", plan_reason_name(a->withheld));
+			json_id(jw, "due_at", g->pending_due ? g->pending_due[k] : 0);
+			k++;
+		} else {
+			i++;
+		}
+		jw_end(jw);
 	}
-	buf_addstr(out, "],\"skipped\":[");
+	jw_end(jw);
+	jw_array_begin(jw, "skipped");
 	for (size_t i = 0; p && i < p->n_skipped; i++) {
 		const struct plan_skip *k = &p->skipped[i];
 		const struct plan_server *s = find_server(&l, k->server);
-		if (i)
-			buf_addch(out, ',');
-		json_fip_fields(out, &l, k->fip);
-		buf_addstr(out, ",\"server\":");
-		json_id_or_null(out, k->server);
-		buf_addstr(out, ",\"server_name\":");
-		json_str_or_null(out, s ? s->name : NULL);
-		buf_printf(out, ",\"reason\":\"%s\"}", plan_skip_name(k->reason));
+		jw_object_begin(jw, NULL);
+		json_fip_fields(jw, &l, k->fip);
+		json_id(jw, "server", k->server);
+		jw_string(jw, "server_name", s ? s->name : NULL);
+		jw_string(jw, "reason", plan_skip_name(k->reason));
+		jw_end(jw);
 	}
-	buf_addstr(out, "]}");
+	jw_end(jw);
+	jw_end(jw);
 	lookup_release(&l);
 }
 
 void report_json(const struct report_group *g, size_t n, struct buf *out)
 {
-	buf_addstr(out, "{\"groups\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addch(out, ',');
-		json_group(&g[i], out);
-	}
-	buf_addstr(out, "]}\n");
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	jw_array_begin(&jw, "groups");
+	for (size_t i = 0; i < n; i++)
+		json_group(&g[i], &jw);
+	jw_end(&jw);
+	jw_end(&jw);
+	buf_addch(out, '\n');
 }
 
 /* Human */
@@ -222,7 +227,9 @@ static char *server_label(const struct lookup *l, int64_t id)
 	if (!s)
 		return xasprintf("server %" PRId64, id);
 	char *name = s->name && *s->name ? sane(s->name) : xasprintf("#%" PRId64, id);
-	char *label = xasprintf("%s (%s)", name, health_name(s->status));
+	bool probation = s->probation && s->status == HEALTH_HEALTHY;
+	char *label = xasprintf("%s (%s%s)", name, health_name(s->status),
+				probation ? ", probation" : "");
 	free(name);
 	return label;
 }
@@ -230,43 +237,86 @@ static char *server_label(const struct lookup *l, int64_t id)
 /* One row of the diff, cells escaped, before alignment. */
 struct row {
 	char *cell[4];               /* ip name, address, from, to */
-	const char *reason;
+	char *reason;
 };
 
+enum section { MOVES, REBALANCE, PENDING, N_SECTIONS };
+
+static void row_fill(struct row *r, const struct lookup *l, const struct plan_action *a,
+		     int64_t due)
+{
+	const struct plan_fip *f = find_fip(l, a->fip);
+	r->cell[0] = fip_label(f, a->fip);
+	r->cell[1] = fip_address(f);
+	r->cell[2] = server_label(l, a->from);
+	r->cell[3] = server_label(l, a->to);
+	if (a->reason != REASON_PENDING) {
+		r->reason = xstrdup(plan_reason_name(a->reason));
+	} else if (due) {
+		char at[32];
+		format_time_utc(due, at);
+		r->reason = xasprintf("%s at %s", plan_reason_name(a->withheld), at);
+	} else {
+		r->reason = xasprintf("%s when the probation ends",
+				      plan_reason_name(a->withheld));
+	}
+}
+
+/*
+ * The moves, then the rebalance moves and the moves waiting for a
+ * probation under their headings; one set of columns for all of them.
+ */
 static void human_actions(const struct report_group *g, const struct lookup *l,
 			  struct buf *out)
 {
+	static const char *const headings[N_SECTIONS] = {
+		[REBALANCE] = "rebalance (evening out, rebalance: true):",
+		[PENDING] = "waiting for a probation to end (failback_delay):",
+	};
 	const struct plan *p = g->plan;
-	struct row *rows = xcalloc(p->n_actions, sizeof *rows);
+	size_t n = p->n_actions + p->n_pending;
+	struct row *rows = xcalloc(n + 1, sizeof *rows);
+	enum section *sec = xcalloc(n + 1, sizeof *sec);
 	size_t w[4] = { 0 };
 
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const struct plan_action *a = &p->actions[i];
-		const struct plan_fip *f = find_fip(l, a->fip);
-		rows[i].cell[0] = fip_label(f, a->fip);
-		rows[i].cell[1] = fip_address(f);
-		rows[i].cell[2] = server_label(l, a->from);
-		rows[i].cell[3] = server_label(l, a->to);
-		rows[i].reason = plan_reason_name(a->reason);
+	for (size_t i = 0; i < n; i++) {
+		bool pend = i >= p->n_actions;
+		size_t k = pend ? i - p->n_actions : i;
+		const struct plan_action *a = pend ? &p->pending[k] : &p->actions[k];
+		sec[i] = pend ? PENDING : a->reason == REASON_REBALANCE ? REBALANCE : MOVES;
+		row_fill(&rows[i], l, a, pend && g->pending_due ? g->pending_due[k] : 0);
 		for (size_t c = 0; c < 4; c++) {
 			size_t cw = width(rows[i].cell[c]);
 			if (cw > w[c])
 				w[c] = cw;
 		}
 	}
-	for (size_t i = 0; i < p->n_actions; i++) {
-		buf_addstr(out, "  ");
-		pad(out, rows[i].cell[0], w[0] + 2);
-		pad(out, rows[i].cell[1], w[1] + 2);
-		pad(out, rows[i].cell[2], w[2]);
-		buf_addstr(out, " -> ");
-		pad(out, rows[i].cell[3], w[3] + 2);
-		buf_addstr(out, rows[i].reason);
-		buf_addch(out, '\n');
+	for (enum section s = MOVES; s < N_SECTIONS; s++) {
+		bool heading = false;
+		for (size_t i = 0; i < n; i++) {
+			if (sec[i] != s)
+				continue;
+			if (headings[s] && !heading) {
+				buf_printf(out, "  %s\n", headings[s]);
+				heading = true;
+			}
+			buf_addstr(out, headings[s] ? "    " : "  ");
+			pad(out, rows[i].cell[0], w[0] + 2);
+			pad(out, rows[i].cell[1], w[1] + 2);
+			pad(out, rows[i].cell[2], w[2]);
+			buf_addstr(out, " -> ");
+			pad(out, rows[i].cell[3], w[3] + 2);
+			buf_addstr(out, rows[i].reason);
+			buf_addch(out, '\n');
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
 		for (size_t c = 0; c < 4; c++)
 			free(rows[i].cell[c]);
+		free(rows[i].reason);
 	}
 	free(rows);
+	free(sec);
 }
 
 static void human_skipped(const struct report_group *g, const struct lookup *l,
@@ -329,14 +379,17 @@ static void human_group(const struct report_group *g, struct buf *out)
 	}
 
 	lookup_init(&l, g);
-	if (p->n_actions)
-		human_actions(g, &l, out);
-	else
+	if (!p->n_actions)
 		buf_addstr(out, "  no changes\n");
+	if (p->n_actions || p->n_pending)
+		human_actions(g, &l, out);
 	human_skipped(g, &l, out);
 	if (p->fail_open)
 		buf_printf(out, "  warning: no server is healthy; all %zu servers are candidates (fail-open)\n",
 			   p->n_candidates);
+	if (p->frozen)
+		buf_addstr(out, "  frozen: no server is healthy; no floating IP moves until one is "
+			   "(when_none_healthy: freeze)\n");
 	lookup_release(&l);
 }
 
@@ -348,6 +401,7 @@ static const char *plural(size_t n, const char *one, const char *many)
 void report_human(const struct report_group *g, size_t n, struct buf *out)
 {
 	size_t moves = 0, groups = 0, readonly = 0, deferred = 0, failed = 0;
+	size_t pending = 0, frozen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		human_group(&g[i], out);
@@ -355,6 +409,8 @@ void report_human(const struct report_group *g, size_t n, struct buf *out)
 			failed++;
 			continue;
 		}
+		pending += g[i].plan->n_pending;
+		frozen += g[i].plan->frozen;
 		if (g[i].plan->n_actions == 0)
 			continue;
 		moves += g[i].plan->n_actions;
@@ -375,6 +431,11 @@ void report_human(const struct report_group *g, size_t n, struct buf *out)
 	if (deferred)
 		buf_printf(out, "; %zu deferred %s not applied", deferred,
 			   plural(deferred, "group", "groups"));
+	if (pending)
+		buf_printf(out, "; %zu %s waiting for a probation to end", pending,
+			   plural(pending, "move", "moves"));
+	if (frozen)
+		buf_printf(out, "; %zu %s frozen", frozen, plural(frozen, "group", "groups"));
 	if (failed)
 		buf_printf(out, "; %zu %s without a plan", failed,
 			   plural(failed, "group", "groups"));

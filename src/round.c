@@ -56,6 +56,7 @@ struct gstate {
 	struct plan plan;
 	struct plan_server *pservers;
 	struct plan_fip *pfips;
+	int64_t *pending_due;        /* per plan.pending: when its probation ends */
 	size_t applied, apply_failed;
 	/* Kept across rounds: API request counts already added to the state. */
 	struct hc_request_count *persisted;
@@ -200,6 +201,7 @@ static void gstate_round_release(struct gstate *g)
 	plan_release(&g->plan);
 	free(g->pservers);
 	free(g->pfips);
+	free(g->pending_due);
 	struct hcloud_client *api = g->api;
 	const struct group_config *cfg = g->cfg;
 	struct hc_request_count *persisted = g->persisted;
@@ -714,30 +716,25 @@ static int save_group(struct engine *e, struct gstate *g)
 
 /* ---- plan -------------------------------------------------------------------- */
 
+/*
+ * Probation is judged against the wall clock, since health_since is
+ * stored between runs; the planner itself has no clock.
+ */
 static void compute_plan(struct gstate *g)
 {
+	int64_t now = now_ms();
 	plan_release(&g->plan);
 	free(g->pservers);
 	free(g->pfips);
+	free(g->pending_due);
 	g->pservers = xcalloc(g->n_servers + 1, sizeof *g->pservers);
 	g->pfips = xcalloc(g->n_fips + 1, sizeof *g->pfips);
-	for (size_t i = 0; i < g->n_servers; i++) {
-		const struct store_server *s = &g->servers[i];
-		g->pservers[i] = (struct plan_server){
-			.id = s->s.id, .name = s->s.name, .location = s->s.location,
-			.network_zone = s->s.network_zone, .has_index = s->s.has_index,
-			.resource_index = s->s.resource_index, .status = s->health,
-		};
-	}
-	for (size_t i = 0; i < g->n_fips; i++) {
-		const struct hc_fip *f = &g->fips[i];
-		g->pfips[i] = (struct plan_fip){
-			.id = f->id, .name = f->name, .ip = f->ip, .location = f->location,
-			.network_zone = f->network_zone, .has_index = f->has_index,
-			.resource_index = f->resource_index, .server = f->server,
-		};
-	}
-	plan_compute(g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	store_plan_inputs(g->servers, g->n_servers, g->fips, g->n_fips,
+			  g->cfg->failback_delay_ms, now, g->pservers, g->pfips);
+	plan_compute(&g->cfg->planner, g->pservers, g->n_servers, g->pfips, g->n_fips, &g->plan);
+	g->pending_due = xcalloc(g->plan.n_pending + 1, sizeof *g->pending_due);
+	store_pending_due(&g->plan, g->servers, g->n_servers, g->cfg->failback_delay_ms, now,
+			  g->pending_due);
 }
 
 static void check_deferral(struct gstate *g)
@@ -811,7 +808,7 @@ static void log_plan(struct gstate *g, const char *msg)
 	}
 }
 
-/* Fail-open or a location without a healthy server: tell people once. */
+/* Frozen, fail-open or a location without a healthy server: tell people once. */
 static void check_alerts(struct engine *e, struct gstate *g)
 {
 	struct buf key, text, locs;
@@ -822,8 +819,8 @@ static void check_alerts(struct engine *e, struct gstate *g)
 	for (size_t i = 0; i < g->n_servers; i++)
 		any_unhealthy |= g->servers[i].health == HEALTH_UNHEALTHY;
 	/* All unknown (a new state) is not an outage; unhealthy ones are. */
-	if (g->n_servers && g->plan.fail_open && any_unhealthy) {
-		buf_addstr(&key, "fail-open");
+	if (g->n_servers && (g->plan.frozen || g->plan.fail_open) && any_unhealthy) {
+		buf_addstr(&key, g->plan.frozen ? "frozen" : "fail-open");
 	} else {
 		for (size_t i = 0; i < g->n_servers; i++) {
 			const char *loc = g->servers[i].s.location ? g->servers[i].s.location : "?";
@@ -845,7 +842,14 @@ static void check_alerts(struct engine *e, struct gstate *g)
 	}
 	const char *prev = g->meta.alert ? g->meta.alert : "";
 	if (strcmp(prev, key.len ? key.data : "") != 0) {
-		if (key.len && g->plan.fail_open) {
+		if (key.len && g->plan.frozen) {
+			header(&text, g, ":snowflake:", "Frozen");
+			buf_addstr(&text, "No server in this group is healthy: no floating IP is moved "
+				   "until one is (when\\_none\\_healthy: freeze). A checker that lost "
+				   "its network sees this too; otherwise the servers need attention.\n");
+			log_kv(LOG_ERROR, g->cfg->id, "no server is healthy: frozen, nothing moves", NULL);
+			post(e, g, "frozen", &text);
+		} else if (key.len && g->plan.fail_open) {
 			header(&text, g, ":rotating_light:", "Fail-open");
 			buf_addstr(&text, "No server in this group is healthy: every server is treated as "
 				   "healthy so floating IPs stay assigned.\n");
@@ -1158,6 +1162,17 @@ static void plan_group(struct engine *e, struct gstate *g, struct round_result *
 		log_kv(LOG_DEBUG, cfg->id, "floating IP left alone", "floating_ip", f ? f->name : "?",
 		       "reason", plan_skip_name(sk->reason), NULL);
 	}
+	for (size_t i = 0; i < g->plan.n_pending; i++) {
+		const struct plan_action *a = &g->plan.pending[i];
+		const struct hc_fip *f = fip_by_id(g, a->fip);
+		struct store_server *to = server_by_id(g, a->to);
+		char due[32] = "?";
+		if (g->pending_due[i])
+			format_time_utc(g->pending_due[i], due);
+		log_kv(LOG_INFO, cfg->id, "failback waits for the end of a probation",
+		       "floating_ip", f ? f->name : "?", "to", to ? to->s.name : "?",
+		       "reason", plan_reason_name(a->withheld), "due_at", due, NULL);
+	}
 	if (!g->plan.n_actions) {
 		forget_pending_plans(g);
 		return;
@@ -1212,6 +1227,7 @@ static void add_report(struct engine *e, struct round_result *res)
 			.defer_reason = g->defer_reason,
 			.servers = g->pservers, .n_servers = g->n_servers,
 			.fips = g->pfips, .n_fips = g->n_fips, .plan = &g->plan,
+			.pending_due = g->pending_due,
 		};
 	}
 	report_human(rg, n, &res->report_human);
@@ -1267,6 +1283,8 @@ static int save_round(struct engine *e, struct gstate *g, int64_t now)
 	started_watching(e, g, now);
 	update_health(e, g, now);
 	g->meta.last_round_at = now;
+	g->meta.failback_delay_ms = g->cfg->failback_delay_ms;
+	g->meta.planner = g->cfg->planner;
 	if (save_group(e, g) < 0) {
 		store_rollback(e->store);
 		return -1;
@@ -1294,6 +1312,10 @@ static int64_t next_due(struct engine *e, int64_t now)
 			inv = now + 1000;
 		if (!next || inv < next)
 			next = inv;
+		/* A failback waiting for a probation: plan again when it ends. */
+		for (size_t i = 0; g->pending_due && i < g->plan.n_pending; i++)
+			if (g->pending_due[i] && g->pending_due[i] < next)
+				next = g->pending_due[i];
 		for (size_t i = 0; i < g->n_targets; i++) {
 			const struct check_config *c = check_by_id(g->cfg, g->targets[i].check_id);
 			if (!c)
@@ -1380,7 +1402,8 @@ static void write_metrics(struct engine *e, int64_t now, int64_t took)
 	metrics_family(m, "flipper_last_round_duration_seconds", "gauge",
 		       "How long the last round took.");
 
-	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN };
+	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN,
+					      HEALTH_UNCHECKABLE };
 	for (size_t gi = 0; gi < e->n_g; gi++) {
 		struct gstate *g = &e->g[gi];
 		const char *gid = g->cfg->id;

@@ -3,18 +3,23 @@
  * what `flipper simulate` reads and `flipper status --snapshot` writes.
  *
  *   {"group": "web",                                       (optional)
+ *    "when_none_healthy": "freeze", "rebalance": false,     (optional)
  *    "servers": [{"id": 11, "name": "lb-1", "location": "fsn1",
  *                 "network_zone": "eu-central", "resource_index": 0,
- *                 "status": "healthy"}],
+ *                 "status": "healthy", "probation": true}],
  *    "floating_ips": [{"id": 1, "name": "vip-1", "ip": "203.0.113.1",
  *                      "location": "fsn1", "network_zone": "eu-central",
  *                      "resource_index": null, "server": 11}]}
  *
  * Required: servers[].{id, name, location, network_zone, status} and
  * floating_ips[].{id, location, network_zone}. Optional: resource_index
- * (absent or null: none), floating_ips[].{name, ip, server} (server absent
- * or null: unassigned). Ids are positive integers below 2^53, unique
- * within their array. Unknown keys are warnings.
+ * (absent or null: none), servers[].probation (healthy for less than
+ * failback_delay), floating_ips[].{name, ip, server} (server absent or
+ * null: unassigned), floating_ips[].server_missing (server no longer
+ * exists; without it a server outside the group is someone else's), and
+ * the planner options (absent: the configuration's defaults). status is
+ * healthy, unhealthy, unknown or uncheckable. Ids are positive integers
+ * below 2^53, unique within their array. Unknown keys are warnings.
  *
  * Ownership: struct snapshot owns its arrays and every string they point
  * at; the arrays are ready to pass to plan_compute() as they are.
@@ -34,6 +39,7 @@
 
 struct snapshot {
 	char *group;                 /* the optional "group" field, or NULL */
+	struct plan_options opts;    /* when_none_healthy, rebalance */
 	struct plan_server *servers; /* in file order */
 	size_t n_servers;
 	struct plan_fip *fips;       /* in file order */
@@ -61,11 +67,11 @@ void snapshot_release(struct snapshot *s);
 
 /*
  * Write planner inputs in the same format, one server or floating IP
- * per line so a person can edit a status and simulate again. group may
- * be NULL (then the field is left out).
+ * per line so a person can edit a status and simulate again. group and
+ * opts may be NULL (then those fields are left out).
  */
-void snapshot_write(const char *group, const struct plan_server *servers,
-		    size_t n_servers, const struct plan_fip *fips, size_t n_fips,
-		    struct buf *out);
+void snapshot_write(const char *group, const struct plan_options *opts,
+		    const struct plan_server *servers, size_t n_servers,
+		    const struct plan_fip *fips, size_t n_fips, struct buf *out);
 
 #endif

@@ -478,7 +478,8 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 	memset(g, 0, sizeof *g);
 	sqlite3_stmt *st = prep(s, "SELECT inventory_at, watching_since, last_round_at, "
 				"last_round_ms, readonly_plan, alert, refused_plan, failed_plan, "
-				"failed_errors, failed_attempts, failed_since, failed_told_at "
+				"failed_errors, failed_attempts, failed_since, failed_told_at, "
+				"failback_delay_ms, rebalance, when_none_healthy "
 				"FROM groups WHERE id = ?");
 	if (!st)
 		return -1;
@@ -497,6 +498,11 @@ int store_group_load(struct store *s, const char *group, struct store_group *g)
 		g->failed_attempts = sqlite3_column_int64(st, 9);
 		g->failed_since = sqlite3_column_int64(st, 10);
 		g->failed_told_at = sqlite3_column_int64(st, 11);
+		g->failback_delay_ms = sqlite3_column_int64(st, 12);
+		g->planner.rebalance = sqlite3_column_int64(st, 13) != 0;
+		const char *w = (const char *)sqlite3_column_text(st, 14);
+		if (!w || plan_none_healthy_parse(w, &g->planner.when_none_healthy) < 0)
+			g->planner.when_none_healthy = PLAN_FREEZE;
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -507,14 +513,17 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 	sqlite3_stmt *st = prep(s,
 		"INSERT INTO groups (id, inventory_at, watching_since, last_round_at, last_round_ms, "
 		"readonly_plan, alert, refused_plan, failed_plan, failed_errors, failed_attempts, "
-		"failed_since, failed_told_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		"failed_since, failed_told_at, failback_delay_ms, rebalance, when_none_healthy) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 		"ON CONFLICT (id) DO UPDATE SET "
 		"inventory_at = excluded.inventory_at, watching_since = excluded.watching_since, "
 		"last_round_at = excluded.last_round_at, last_round_ms = excluded.last_round_ms, "
 		"readonly_plan = excluded.readonly_plan, alert = excluded.alert, "
 		"refused_plan = excluded.refused_plan, failed_plan = excluded.failed_plan, "
 		"failed_errors = excluded.failed_errors, failed_attempts = excluded.failed_attempts, "
-		"failed_since = excluded.failed_since, failed_told_at = excluded.failed_told_at");
+		"failed_since = excluded.failed_since, failed_told_at = excluded.failed_told_at, "
+		"failback_delay_ms = excluded.failback_delay_ms, rebalance = excluded.rebalance, "
+		"when_none_healthy = excluded.when_none_healthy");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -530,6 +539,9 @@ int store_group_save(struct store *s, const char *group, const struct store_grou
 	sqlite3_bind_int64(st, 11, g->failed_attempts);
 	bind_opt_int(st, 12, g->failed_since != 0, g->failed_since);
 	bind_opt_int(st, 13, g->failed_told_at != 0, g->failed_told_at);
+	sqlite3_bind_int64(st, 14, g->failback_delay_ms);
+	sqlite3_bind_int(st, 15, g->planner.rebalance);
+	bind_text(st, 16, plan_none_healthy_name(g->planner.when_none_healthy));
 	return run(st);
 }
 
@@ -625,6 +637,57 @@ void store_servers_free(struct store_server *v, size_t n)
 }
 
 /* ---- floating IPs ------------------------------------------------------ */
+
+int64_t store_probation_until(const struct store_server *s, int64_t failback_delay_ms,
+			      int64_t now)
+{
+	int64_t until;
+	if (s->health != HEALTH_HEALTHY || failback_delay_ms <= 0 || s->health_since <= 0 ||
+	    s->health_since > now ||
+	    __builtin_add_overflow(s->health_since, failback_delay_ms, &until) || until <= now)
+		return 0;
+	return until;
+}
+
+void store_plan_inputs(const struct store_server *sv, size_t n_sv,
+		       const struct hc_fip *fv, size_t n_fv, int64_t failback_delay_ms,
+		       int64_t now, struct plan_server *ps, struct plan_fip *pf)
+{
+	for (size_t i = 0; i < n_sv; i++) {
+		const struct store_server *s = &sv[i];
+		ps[i] = (struct plan_server){
+			.id = s->s.id, .name = s->s.name, .location = s->s.location,
+			.network_zone = s->s.network_zone, .has_index = s->s.has_index,
+			.resource_index = s->s.resource_index, .status = s->health,
+			.probation = store_probation_until(s, failback_delay_ms, now) != 0,
+		};
+	}
+	for (size_t i = 0; i < n_fv; i++) {
+		const struct hc_fip *f = &fv[i];
+		pf[i] = (struct plan_fip){
+			.id = f->id, .name = f->name, .ip = f->ip, .location = f->location,
+			.network_zone = f->network_zone, .has_index = f->has_index,
+			.resource_index = f->resource_index, .server = f->server,
+		};
+	}
+}
+
+void store_pending_due(const struct plan *p, const struct store_server *sv, size_t n_sv,
+		       int64_t failback_delay_ms, int64_t now, int64_t *due)
+{
+	for (size_t i = 0; i < p->n_pending; i++) {
+		size_t lo = 0, hi = n_sv;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (sv[mid].s.id < p->pending[i].to)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		due[i] = lo < n_sv && sv[lo].s.id == p->pending[i].to ?
+			store_probation_until(&sv[lo], failback_delay_ms, now) : 0;
+	}
+}
 
 int store_fips_load(struct store *s, const char *group, struct hc_fip **out, size_t *n)
 {

@@ -66,6 +66,9 @@ struct store_group {
 	int64_t failed_attempts;
 	int64_t failed_since;    /* first failure */
 	int64_t failed_told_at;  /* last message about it */
+	/* The planner settings of the last round (status reads no configuration). */
+	int64_t failback_delay_ms;
+	struct plan_options planner;
 };
 
 struct outbox_msg {
@@ -123,6 +126,31 @@ void store_group_release(struct store_group *g);
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
 int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);
 void store_servers_free(struct store_server *v, size_t n);
+
+/*
+ * When a healthy server's probation (failback_delay) ends: health_since
+ * + delay. 0 when it is not in probation at now: not healthy, no delay,
+ * the delay has passed, or health_since lies ahead of now (a clock that
+ * stepped back: no stored time is trusted to hold failbacks back).
+ */
+int64_t store_probation_until(const struct store_server *s, int64_t failback_delay_ms,
+			      int64_t now);
+/*
+ * The planner's inputs from stored rows: ps[n_sv] and pf[n_fv], caller
+ * allocated; their strings are borrowed from the rows. A server is in
+ * probation as store_probation_until() says.
+ */
+void store_plan_inputs(const struct store_server *sv, size_t n_sv,
+		       const struct hc_fip *fv, size_t n_fv, int64_t failback_delay_ms,
+		       int64_t now, struct plan_server *ps, struct plan_fip *pf);
+
+/*
+ * When each of p's pending moves is due: the end of its destination's
+ * probation, 0 when that is not known. due[] has p->n_pending entries;
+ * sv is sorted by id (as loaded).
+ */
+void store_pending_due(const struct plan *p, const struct store_server *sv, size_t n_sv,
+		       int64_t failback_delay_ms, int64_t now, int64_t *due);
 
 int store_fips_load(struct store *s, const char *group, struct hc_fip **out, size_t *n);
 int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, size_t n);

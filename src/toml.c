@@ -23,7 +23,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +67,7 @@ struct parser {
 	struct diags *d;
 	bool failed;
 
-	/* position() cache: resumes counting where the last call stopped */
-	const char *pc_pos, *pc_line_start;
-	int pc_line, pc_col;
+	struct text_pos pos;
 
 	struct node *root;
 	struct node *cur;       /* table the current section writes into */
@@ -86,26 +83,7 @@ struct parser {
 
 static void position(struct parser *P, const char *q, int *line, int *col)
 {
-	if (q < P->pc_line_start) {
-		P->pc_pos = P->pc_line_start = P->start;
-		P->pc_line = P->pc_col = 1;
-	} else if (q < P->pc_pos) {
-		P->pc_pos = P->pc_line_start;
-		P->pc_col = 1;
-	}
-	while (P->pc_pos < q) {
-		unsigned char c = (unsigned char)*P->pc_pos++;
-		if (c == '\n') {
-			if (P->pc_line < INT_MAX)
-				P->pc_line++;
-			P->pc_line_start = P->pc_pos;
-			P->pc_col = 1;
-		} else if ((c & 0xc0) != 0x80 && P->pc_col < INT_MAX) {
-			P->pc_col++;
-		}
-	}
-	*line = P->pc_line;
-	*col = P->pc_col;
+	text_pos_at(&P->pos, q, line, col);
 }
 
 static int fail_lc(struct parser *P, int line, int col, const char *fmt, ...)
@@ -224,7 +202,7 @@ static char *key_path(const struct key *k, size_t n)
 		buf_add(&path, k->parts[i].s, k->parts[i].len);
 	}
 	buf_init(&out, 0);
-	add_quoted(&out, path.data ? path.data : "", path.len);
+	add_quoted(&out, path.data, path.len);
 	buf_release(&path);
 	return buf_detach(&out);
 }
@@ -1463,8 +1441,7 @@ int toml_read(const char *text, size_t len, struct node **out, struct diags *d)
 
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		P.start = P.p = text + 3;
-	P.pc_pos = P.pc_line_start = P.start;
-	P.pc_line = P.pc_col = 1;
+	text_pos_init(&P.pos, P.start);
 
 	const char *bad = utf8_invalid(P.p, P.end);
 	if (bad)

@@ -92,9 +92,11 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+char buf_slop[1];
+
 void buf_init(struct buf *b, size_t max)
 {
-	b->data = NULL;
+	b->data = buf_slop;
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
@@ -103,24 +105,30 @@ void buf_init(struct buf *b, size_t max)
 
 void buf_release(struct buf *b)
 {
-	free(b->data);
+	if (b->cap)
+		free(b->data);
 	buf_init(b, b->max);
 }
 
 char *buf_detach(struct buf *b)
 {
-	char *p = b->data ? b->data : xstrdup("");
-	b->data = NULL;
-	b->len = b->cap = 0;
+	char *p = b->cap ? b->data : xstrdup("");
+	buf_init(b, b->max);
 	return p;
 }
 
 void buf_reset(struct buf *b)
 {
-	b->len = 0;
+	buf_truncate(b, 0);
 	b->overflow = false;
-	if (b->data)
-		b->data[0] = '\0';
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[len] = '\0';   /* len < old len, so data is allocated */
 }
 
 int buf_add(struct buf *b, const void *data, size_t len)
@@ -131,9 +139,11 @@ int buf_add(struct buf *b, const void *data, size_t len)
 		b->overflow = true;
 		rc = -1;
 	}
-	b->data = xgrow(b->data, &b->cap, b->len + len + 1, 1);
-	if (len)
-		memcpy(b->data + b->len, data, len);
+	if (!len)
+		return rc;
+	/* A zeroed struct buf (data NULL) is taken as empty too. */
+	b->data = xgrow(b->cap ? b->data : NULL, &b->cap, b->len + len + 1, 1);
+	memcpy(b->data + b->len, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
 	return rc;

@@ -29,25 +29,42 @@ char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0);
 
 /*
  * struct buf: a NUL-terminated byte buffer with a hard maximum.
- * buf_init(b, max) with max 0 means "no cap" (only for our own output).
+ *
+ * b->data is never NULL (git's strbuf invariant): an empty buffer points
+ * at buf_slop, so b->data is always a string and callers need no
+ * "b.data ? b.data : \"\"" guard. Never write through buf_slop.
+ *
+ * BUF_INIT is an empty, uncapped buffer. buf_init(b, max) sets a cap of
+ * max bytes; max BUF_UNCAPPED means none, and is only for text we
+ * produce ourselves: whatever comes from outside gets a named cap.
  * Appends past the cap are refused: buf_add() returns -1 and sets
- * b->overflow, keeping what fit. The buffer owns b->data; buf_release()
- * frees it, buf_detach() hands it to the caller.
+ * b->overflow, which stays set, keeping what fit; so a caller may append
+ * freely and check b->overflow once at the end. (That is also why the
+ * add functions are not warn_unused_result: on the uncapped buffers most
+ * callers use, the result means nothing.)
+ *
+ * The buffer owns b->data; buf_release() frees it and leaves the buffer
+ * empty and usable, buf_detach() hands the text to the caller.
  */
 struct buf {
 	char *data;
 	size_t len;
-	size_t cap;
+	size_t cap;              /* bytes allocated; 0 while data is buf_slop */
 	size_t max;
 	bool overflow;
 };
 
-#define BUF_INIT { NULL, 0, 0, 0, false }
+extern char buf_slop[1];
+#define BUF_UNCAPPED 0
+#define BUF_INIT { .data = buf_slop, .len = 0, .cap = 0, .max = BUF_UNCAPPED, .overflow = false }
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
+/* The text, now the caller's (never NULL); the buffer is left empty. */
 char *buf_detach(struct buf *b);
 void buf_reset(struct buf *b);
+/* Cut back to len bytes (len <= b->len). */
+void buf_truncate(struct buf *b, size_t len);
 int buf_add(struct buf *b, const void *data, size_t len);
 int buf_addstr(struct buf *b, const char *s);
 int buf_addch(struct buf *b, char c);

@@ -1,16 +1,18 @@
 #!/bin/sh
 # contrib-verify.sh — check what ships beside the binary:
 #
-#   - contrib/systemd/*: `systemd-analyze verify` prints nothing (on a copy
-#     whose ExecStart points at the built binary, with the man page on
-#     MANPATH so Documentation=man:flipper(1) resolves);
-#   - contrib/k8s/*.yaml: parse, and hang together (names, keys, the
-#     security context the SPEC asks for, kustomization lists them all);
-#   - contrib/flipper.example.yaml and the ConfigMap's flipper.yaml:
-#     `flipper validate` says "configuration OK" without a warning;
+#   - contrib/systemd/*.in: rendered by `make install-units` with
+#     ExecStart= at the built binary, `systemd-analyze verify` prints
+#     nothing (the man page on MANPATH so Documentation=man:flipper(1)
+#     resolves); the settings operators rely on; the metrics recipe;
+#   - contrib/k8s: the overlays' configurations agree and validate, no
+#     Secret is shipped; `kubectl kustomize` renders each overlay and the
+#     objects hang together (tests/contrib_k8s.py);
+#   - contrib/flipper.example.yaml: `flipper validate` says
+#     "configuration OK" without a warning;
 #   - man/flipper.1: groff -ww and man(1) render it without a warning, and
-#     it names every command, configuration key, notification kind and
-#     metric the code has.
+#     it names every command, option, configuration key, notification kind
+#     and metric the code has.
 #
 # A missing tool is a skip with a message naming its Debian package (a
 # failure under FLIPPER_CI=1, see tests/skip.sh). Needs the built
@@ -76,14 +78,24 @@ else
 	skip "man/flipper.1: man is not installed (Debian: man-db)"
 fi
 
-# Drift: whatever the code knows, the man page must name. Sources: the key
-# lists in config.c, the command table in main.c, the notification kinds
-# and metric families in round.c.
+# Drift: whatever the code knows, the man page must name. Sources: the
+# configuration's key table, through `flipper validate --keys` (every key
+# by its full path, e.g. groups[].checks[].port), the commands and options
+# of `flipper help` (generated from the option tables), the notification
+# kinds and metric families in round.c.
+if ! "$FLIPPER" validate --keys >"$TMP/keys" 2>"$TMP/keys.err" || [ ! -s "$TMP/keys" ]; then
+	fail "flipper validate --keys lists no keys" "$TMP/keys.err"
+fi
+cut -f1 "$TMP/keys" | sort -u >"$TMP/keys.names"
 {
-	awk '/static const char \*const [a-z_]*keys[a-z_]*\[\] = \{/ { on = 1 }
-	     on { print } /NULL/ { on = 0 }' src/config.c |
-		grep -o '"[a-z_]*"' | tr -d '"'
-	sed -n 's/^[[:space:]]*{ "\([a-z]*\)", cmd_.*/\1/p' src/main.c
+	# Commands and every option: from the binary's help, which its
+	# option tables generate.
+	"$FLIPPER" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' >"$TMP/commands"
+	cat "$TMP/commands"
+	"$FLIPPER" help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
+	while read -r cmd; do
+		"$FLIPPER" "$cmd" --help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
+	done <"$TMP/commands"
 	sed -n 's/.*post(e, [a-z]*, "\([a-z_]*\)".*/\1/p; s/.*notify_post([^"]*"\([a-z_]*\)".*/\1/p' src/round.c
 	sed -n 's/.*metrics_family(m, "\([a-z_]*\)".*/\1/p' src/round.c
 } | sort -u >"$TMP/names"
@@ -94,58 +106,104 @@ while read -r name; do
 	[ -n "$name" ] || continue
 	grep -q -w -- "$name" "$man_text" || echo "$name" >>"$TMP/undocumented"
 done <"$TMP/names"
-if [ ! -s "$TMP/names" ]; then
+# Keys by their whole path, so a key of one section is not passed by a
+# namesake in another.
+while read -r key; do
+	[ -n "$key" ] || continue
+	grep -q -F -w -- "$key" "$man_text" || echo "$key" >>"$TMP/undocumented"
+done <"$TMP/keys.names"
+if [ ! -s "$TMP/names" ] || [ ! -s "$TMP/keys.names" ]; then
 	fail "man/flipper.1: found no names in the sources to compare with"
 elif [ -s "$TMP/undocumented" ]; then
 	fail "man/flipper.1: names the code has but the man page does not" "$TMP/undocumented"
 else
-	ok "man/flipper.1: documents all $(wc -l <"$TMP/names") keys, commands, notification kinds and metrics"
+	ok "man/flipper.1: documents all $(wc -l <"$TMP/keys.names") keys and $(wc -l <"$TMP/names") commands, options, notification kinds and metrics"
 fi
 
 # ---- systemd ----------------------------------------------------------------
+# The units are templates (contrib/systemd/*.in); check them as `make
+# install` renders them, with ExecStart= at the binary under test.
 if command -v systemd-analyze >/dev/null 2>&1; then
-	mkdir -p "$TMP/units"
-	for u in contrib/systemd/*.service contrib/systemd/*.timer; do
-		sed "s#^ExecStart=/usr/local/bin/flipper #ExecStart=$FLIPPER #" "$u" \
-			>"$TMP/units/$(basename "$u")"
-	done
-	if grep -q '^ExecStart=/usr/local/bin/' "$TMP/units"/*.service; then
-		fail "contrib/systemd: an ExecStart= does not run /usr/local/bin/flipper"
-	fi
-	# verify runs man(1) for Documentation=man:flipper(1).
-	if (cd "$TMP/units" && MANPATH="$TMP/man:" SYSTEMD_LOG_COLOR=0 \
-	    systemd-analyze verify ./*.service ./*.timer) >"$TMP/verify.err" 2>&1 &&
-	   [ ! -s "$TMP/verify.err" ]; then
-		ok "contrib/systemd: systemd-analyze verify passes without a warning"
+	bindir=$(cd "$(dirname "$FLIPPER")" && pwd)
+	units=$TMP/root/units
+	if [ "$(basename "$FLIPPER")" != flipper ]; then
+		fail "contrib/systemd: the binary under test must be named flipper, not $FLIPPER"
+	elif ! make -s -C "$ROOT" install-units DESTDIR="$TMP/root" SYSTEMDUNITDIR=/units \
+		BINDIR="$bindir" SYSCONFDIR=/etc >"$TMP/render.err" 2>&1; then
+		fail "contrib/systemd: make install-units" "$TMP/render.err"
 	else
-		fail "contrib/systemd: systemd-analyze verify" "$TMP/verify.err"
+		grep -n '@[A-Z_]*@' "$units"/* >"$TMP/placeholders" 2>&1
+		if [ -s "$TMP/placeholders" ]; then
+			fail "contrib/systemd: placeholders left after rendering" "$TMP/placeholders"
+		fi
+		# verify runs man(1) for Documentation=man:flipper(1).
+		if (cd "$units" && MANPATH="$TMP/man:" SYSTEMD_LOG_COLOR=0 \
+		    systemd-analyze verify ./*.service ./*.timer) >"$TMP/verify.err" 2>&1 &&
+		   [ ! -s "$TMP/verify.err" ]; then
+			ok "contrib/systemd: systemd-analyze verify passes without a warning"
+		else
+			fail "contrib/systemd: systemd-analyze verify" "$TMP/verify.err"
+		fi
 	fi
 	# What the SPEC and the operators rely on, in case an edit drops it.
-	s=contrib/systemd/flipper.service
-	m=contrib/systemd/flipper-monitor.service
+	s=$units/flipper.service
+	m=$units/flipper-monitor.service
 	missing=""
 	for want in "Type=oneshot" "SuccessExitStatus=75" "StateDirectory=flipper" \
-		    "DynamicUser=yes" "reconcile --once" "-c /etc/flipper/flipper.yaml"; do
-		grep -q -F -- "$want" "$s" || missing="$missing $s:'$want'"
+		    "DynamicUser=yes" "reconcile --once" "ExecStart=$bindir/flipper " \
+		    "-c /etc/flipper/flipper.yaml"; do
+		grep -q -F -- "$want" "$s" || missing="$missing flipper.service:'$want'"
 	done
 	for want in "Type=simple" "Restart=on-failure" "KillSignal=SIGTERM" " monitor" \
-		    "StateDirectory=flipper"; do
-		grep -q -F -- "$want" "$m" || missing="$missing $m:'$want'"
+		    "StateDirectory=flipper" "ExecStart=$bindir/flipper "; do
+		grep -q -F -- "$want" "$m" || missing="$missing flipper-monitor.service:'$want'"
 	done
-	grep -q '^OnUnitActiveSec=10s' contrib/systemd/flipper.timer ||
+	grep -q '^OnUnitActiveSec=10s' "$units/flipper.timer" ||
 		missing="$missing flipper.timer:'OnUnitActiveSec=10s'"
 	for f in "$s" "$m"; do
 		for want in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
 			    PrivateTmp=yes PrivateDevices=yes CapabilityBoundingSet= \
-			    SystemCallFilter=@system-service UMask=0077 \
-			    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
-			grep -q -x -F -- "$want" "$f" || missing="$missing $f:'$want'"
+			    SystemCallFilter=@system-service UMask=0077 User=flipper \
+			    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" \
+			    "LoadCredential=hcloud-token:/etc/flipper/hcloud-token" \
+			    'SetCredential=hcloud-token:\n'; do
+			grep -q -x -F -- "$want" "$f" || missing="$missing $(basename "$f"):'$want'"
 		done
 	done
 	if [ -z "$missing" ]; then
 		ok "contrib/systemd: oneshot, timer and monitor units carry the required settings"
 	else
 		fail "contrib/systemd: missing settings:$missing"
+	fi
+	# The metrics recipe. Under DynamicUser= the service can write only
+	# its own directories, and node_exporter (another user) must read the
+	# file: a RuntimeDirectory= others may enter, kept between the
+	# oneshot's rounds, and the textfile path the comments give inside it.
+	# (flipper writes the file 0644 whatever the umask: test_metrics.py.)
+	: >"$TMP/metrics.err"
+	for f in "$s" "$m"; do
+		u=$(basename "$f")
+		grep -q -x 'RuntimeDirectory=flipper' "$f" ||
+			echo "$u: no RuntimeDirectory=flipper" >>"$TMP/metrics.err"
+		mode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$f")
+		case $mode in
+		0755 | 0751 | 0711 | 0555 | 0511) ;;
+		*) echo "$u: RuntimeDirectoryMode=$mode does not let node_exporter in" >>"$TMP/metrics.err" ;;
+		esac
+		grep -n '^ReadWritePaths=\|^ReadWriteDirectories=\|^BindPaths=' "$f" |
+			sed "s/^/$u: writes outside its own directories: /" >>"$TMP/metrics.err"
+	done
+	grep -q -x 'RuntimeDirectoryPreserve=yes' "$s" ||
+		echo "flipper.service: the metrics file must outlive the round (RuntimeDirectoryPreserve=yes)" >>"$TMP/metrics.err"
+	recipe=$(sed -n 's/^#[[:space:]]*telemetry\.metrics\.textfile:[[:space:]]*//p' "$s")
+	case $recipe in
+	/run/flipper/*.prom) ;;
+	*) echo "flipper.service: the textfile recipe ('$recipe') is not a .prom file in /run/flipper" >>"$TMP/metrics.err" ;;
+	esac
+	if [ -s "$TMP/metrics.err" ]; then
+		fail "contrib/systemd: metrics textfile recipe" "$TMP/metrics.err"
+	else
+		ok "contrib/systemd: metrics textfile in the unit's RuntimeDirectory ($recipe), readable by node_exporter"
 	fi
 else
 	skip "contrib/systemd: systemd-analyze is not installed (Debian: systemd)"
@@ -168,129 +226,57 @@ validate() {
 validate contrib/flipper.example.yaml contrib/flipper.example.yaml
 
 # ---- Kubernetes manifests ---------------------------------------------------
-if "$PYTHON" -c 'import yaml' 2>/dev/null; then
-	if "$PYTHON" - "$TMP/configmap-flipper.yaml" >"$TMP/k8s.err" 2>&1 <<'EOF'
-import os
-import sys
-
-import yaml
-
-out = sys.argv[1]
-d = "contrib/k8s"
-problems = []
-
-
-def load(name):
-    with open(os.path.join(d, name)) as f:
-        docs = [x for x in yaml.safe_load_all(f) if x is not None]
-    if len(docs) != 1:
-        problems.append(f"{name}: expected one document, found {len(docs)}")
-    return docs[0] if docs else {}
-
-
-def want(cond, what):
-    if not cond:
-        problems.append(what)
-
-
-files = sorted(f for f in os.listdir(d) if f.endswith(".yaml"))
-docs = {f: load(f) for f in files}
-
-k = docs.get("kustomization.yaml", {})
-want(k.get("kind") == "Kustomization", "kustomization.yaml: kind Kustomization")
-res = k.get("resources") or []
-for r in res:
-    want(os.path.exists(os.path.join(d, r)), f"kustomization.yaml: {r} does not exist")
-for f in files:
-    if f != "kustomization.yaml":
-        want(f in res, f"kustomization.yaml does not list {f}")
-
-cj = docs.get("cronjob.yaml", {})
-pvc = docs.get("pvc.yaml", {})
-cm = docs.get("configmap.yaml", {})
-sec = docs.get("secret.yaml", {})
-want(cj.get("kind") == "CronJob", "cronjob.yaml: kind CronJob")
-want(pvc.get("kind") == "PersistentVolumeClaim", "pvc.yaml: kind PersistentVolumeClaim")
-want(cm.get("kind") == "ConfigMap", "configmap.yaml: kind ConfigMap")
-want(sec.get("kind") == "Secret", "secret.yaml: kind Secret")
-
-spec = cj.get("spec", {})
-want(spec.get("concurrencyPolicy") == "Forbid", "cronjob: concurrencyPolicy Forbid")
-want(spec.get("schedule") == "* * * * *", "cronjob: schedule every minute")
-want(isinstance(spec.get("startingDeadlineSeconds"), int), "cronjob: startingDeadlineSeconds")
-want(isinstance(spec.get("successfulJobsHistoryLimit"), int), "cronjob: successfulJobsHistoryLimit")
-pod = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec", {})
-psc = pod.get("securityContext", {})
-want(psc.get("runAsNonRoot") is True, "pod: runAsNonRoot")
-want(psc.get("runAsUser") == 65532, "pod: runAsUser 65532")
-want(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "pod: seccomp RuntimeDefault")
-cs = pod.get("containers") or [{}]
-c = cs[0]
-args = c.get("args") or []
-want("reconcile" in args and "--for" in args, "container: reconcile --for")
-want(args[:2] == ["-c", "/etc/flipper/flipper.yaml"], "container: -c /etc/flipper/flipper.yaml")
-csc = c.get("securityContext", {})
-want(csc.get("readOnlyRootFilesystem") is True, "container: readOnlyRootFilesystem")
-want(csc.get("allowPrivilegeEscalation") is False, "container: allowPrivilegeEscalation false")
-want(csc.get("capabilities", {}).get("drop") == ["ALL"], "container: capabilities drop ALL")
-want(csc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "container: seccomp RuntimeDefault")
-r = c.get("resources", {})
-want(r.get("requests") and r.get("limits"), "container: resources requests and limits")
-
-env = {e["name"]: e for e in c.get("env", [])}
-want(env.get("FLIPPER_STATE", {}).get("value") == "/var/lib/flipper/flipper.db",
-     "container: FLIPPER_STATE=/var/lib/flipper/flipper.db")
-secret_data = sec.get("stringData") or {}
-for name, e in env.items():
-    ref = e.get("valueFrom", {}).get("secretKeyRef")
-    if ref:
-        want(ref.get("name") == sec.get("metadata", {}).get("name"),
-             f"env {name}: secretKeyRef names the Secret")
-        want(ref.get("key") in secret_data, f"env {name}: the Secret has key {ref.get('key')}")
-want("secretKeyRef" in env.get("HCLOUD_TOKEN", {}).get("valueFrom", {}),
-     "container: HCLOUD_TOKEN from a secretKeyRef")
-for key, value in secret_data.items():
-    want("REPLACE-ME" in str(value), f"secret.yaml: {key} is not a marked placeholder")
-
-mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
-vols = {v["name"]: v for v in pod.get("volumes", [])}
-sm = mounts.get("/var/lib/flipper")
-want(sm and vols.get(sm["name"], {}).get("persistentVolumeClaim", {}).get("claimName")
-     == pvc.get("metadata", {}).get("name"), "state mount /var/lib/flipper from the PVC")
-cmnt = mounts.get("/etc/flipper")
-want(cmnt and vols.get(cmnt["name"], {}).get("configMap", {}).get("name")
-     == cm.get("metadata", {}).get("name"), "config mount /etc/flipper from the ConfigMap")
-want(pvc.get("spec", {}).get("accessModes") == ["ReadWriteOnce"], "pvc: ReadWriteOnce")
-want(pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage") == "100Mi",
-     "pvc: 100Mi")
-
-text = (cm.get("data") or {}).get("flipper.yaml")
-want(isinstance(text, str), "configmap: data flipper.yaml")
-with open(out, "w") as f:
-    f.write(text or "")
-
-if problems:
-    print("\n".join(problems))
-    sys.exit(1)
-EOF
-	then
-		ok "contrib/k8s: manifests parse and hang together"
-		validate "$TMP/configmap-flipper.yaml" "contrib/k8s/configmap.yaml (flipper.yaml)"
+# tests/contrib_k8s.py does the checking; here it is run on the shipped
+# files, then on what `kubectl kustomize` renders from each overlay.
+validate_k8s() {
+	# $1 file, $2 label. The monitor overlay turns on server.*, which may
+	# draw a warning while the endpoint is unused; nothing else may.
+	if env HCLOUD_TOKEN=contrib-verify-token MATTERMOST_WEBHOOK_URL=https://chat.invalid/hooks/x \
+	       "$FLIPPER" -c "$1" validate >"$TMP/validate.out" 2>"$TMP/validate.err" &&
+	   grep -q -x "configuration OK" "$TMP/validate.out" &&
+	   ! grep -v 'server' "$TMP/validate.err" | grep -q .; then
+		ok "$2: flipper validate says configuration OK"
 	else
-		fail "contrib/k8s: manifests" "$TMP/k8s.err"
+		cat "$TMP/validate.out" >>"$TMP/validate.err"
+		fail "$2: flipper validate" "$TMP/validate.err"
+	fi
+}
+if "$PYTHON" -c 'import yaml' 2>/dev/null; then
+	mkdir -p "$TMP/k8s"
+	if "$PYTHON" tests/contrib_k8s.py files "$TMP/k8s" >"$TMP/k8s.err" 2>&1; then
+		ok "contrib/k8s: the monitor overlay's flipper.yaml is the base's plus server:, no Secret in the repository"
+	else
+		fail "contrib/k8s: configuration files" "$TMP/k8s.err"
+	fi
+	validate_k8s "$TMP/k8s/base.yaml" "contrib/k8s/base/flipper.yaml"
+	validate_k8s "$TMP/k8s/monitor.yaml" "contrib/k8s/overlays/monitor/config/flipper.yaml"
+	if command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&1; then
+		for o in cronjob monitor; do
+			if ! kubectl kustomize "contrib/k8s/overlays/$o" >"$TMP/k8s/$o.yaml" 2>"$TMP/k8s.err"; then
+				fail "contrib/k8s/overlays/$o: kubectl kustomize" "$TMP/k8s.err"
+			elif "$PYTHON" tests/contrib_k8s.py render "$o" "$TMP/k8s/$o.yaml" "$TMP/k8s" \
+				>"$TMP/k8s.err" 2>&1; then
+				ok "contrib/k8s/overlays/$o: renders, hangs together, no Secret, shutdown allowances cover a round"
+				validate_k8s "$TMP/k8s/$o-flipper.yaml" "contrib/k8s/overlays/$o: the rendered ConfigMap"
+			else
+				fail "contrib/k8s/overlays/$o: rendered manifests" "$TMP/k8s.err"
+			fi
+		done
+	else
+		skip "contrib/k8s: kubectl with kustomize (1.24 or later) is not installed; the Kubernetes project's apt repository has it"
 	fi
 else
 	skip "contrib/k8s: $PYTHON has no yaml module (Debian: python3-yaml)"
 fi
 
-for w in FROM "USER 65532" 'ENTRYPOINT ["flipper"]' libcurl4 libcjson1 libyaml-0-2 \
-	 libsqlite3-0 ca-certificates bookworm; do
+for w in FROM "USER 65532" 'ENTRYPOINT ["flipper"]' "deps.sh --build" "deps.sh --runtime" \
+	 bookworm; do
 	grep -q -F -- "$w" contrib/k8s/Containerfile || { echo "$w" >>"$TMP/cf.err"; }
 done
 if [ -s "$TMP/cf.err" ]; then
 	fail "contrib/k8s/Containerfile lacks" "$TMP/cf.err"
 else
-	ok "contrib/k8s/Containerfile: bookworm, runtime libraries only, USER 65532"
+	ok "contrib/k8s/Containerfile: bookworm, the build set to build, the runtime set to run, USER 65532"
 fi
 
 echo "contrib-verify: $passed passed, $failed failed, $skipped skipped"

@@ -16,12 +16,12 @@
  * HCLOUD_REQUEST_TIMEOUT_MS, HCLOUD_RETRY_BASE_MS, HCLOUD_RETRY_CAP_MS,
  * HCLOUD_POLL_MS, HCLOUD_LOG_LEVEL (debug|info|warn|error).
  */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curl_api.h"
 #include "hcloud.h"
 #include "log.h"
 #include "util.h"
@@ -196,7 +196,6 @@ int main(int argc, char **argv)
 	if (lvl && log_level_parse(lvl, &level) < 0)
 		return usage();
 	log_setup(level, LOG_FORMAT_TEXT);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	struct hcloud_options o = {
 		.endpoint = getenv("HCLOUD_ENDPOINT"),
@@ -221,6 +220,6 @@ int main(int argc, char **argv)
 		free(msg);
 	}
 	hc_error_release(&err);
-	curl_global_cleanup();
+	curl_api_release();
 	return rc;
 }

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "world"))
 import world  # noqa: E402
 # One rule for optional tools, the test clock, free ports: harness.py.
 from harness import (SHARED, FIXTURES, TestClock, free_port,  # noqa: E402,F401
-                     need_path, need_tool)
+                     missing, need_path, need_tool)
 
 FLIPPER = os.environ.get("FLIPPER", os.path.join(ROOT, "flipper"))
 TOKEN = "test-token-s3cr3t-0123456789abcdef"
@@ -48,6 +48,10 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     e.pop("HCLOUD_ENDPOINT", None)
     e.pop("FLIPPER_CONFIG", None)
     e.pop("FLIPPER_STATE", None)
+    # Set when the tests themselves run under systemd; each would be a
+    # token or state source the test did not ask for.
+    e.pop("CREDENTIALS_DIRECTORY", None)
+    e.pop("STATE_DIRECTORY", None)
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
@@ -198,12 +202,15 @@ def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
                                server=server, labels=lab)
 
 
-def _env_pair(self, loc_a="fsn1", loc_b="fsn1"):
+def _env_pair(self, loc_a="fsn1", loc_b="fsn1", canonical=False):
     """lb-a (127.0.0.11) and lb-b (127.0.0.12), both answering 200, and
-    vip-1 (198.51.100.1) on lb-a, on a free port (add_lb)."""
-    self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a)
+    vip-1 (198.51.100.1) on lb-a, on a free port (add_lb). canonical: lb-a
+    and vip-1 share resource_index 0, so vip-1 goes back to lb-a when lb-a
+    recovers."""
+    index = {"resource_index": "0"} if canonical else None
+    self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a, labels=index)
     self.add_lb(LB_B, "lb-b", "127.0.0.12", loc_b)
-    self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a)
+    self.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, loc_a, labels=index)
 
 
 def _env_webhooks(self, path=HOOK_PATH):

@@ -27,7 +27,10 @@ from harness import free_port, need_path  # noqa: E402
 DRIVER = os.environ.get("BENCH_CHECKS") or os.path.join(
     ROOT, "build", "release", "bench_checks")
 HOST = "check.example.test"      # in the test server certificate
-VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
+# The driver and flipper are built from one library: the version flipper
+# reports (VERSION plus git describe) is the one in the User-Agent.
+VERSION = subprocess.run([os.environ.get("FLIPPER", os.path.join(ROOT, "flipper")), "version"],
+                         capture_output=True, text=True, check=True).stdout.split()[1]
 
 
 class Round:

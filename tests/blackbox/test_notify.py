@@ -374,9 +374,11 @@ def test_readonly_plan_notified_once_per_distinct_plan(env):
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
 
 
-def test_fail_open_alert_once(env):
+@pytest.mark.parametrize("mode,title,emoji", [("freeze", "Frozen", ":snowflake:"),
+                                                ("spread", "Fail-open", ":rotating_light:")])
+def test_nothing_healthy_alert_once(env, mode, title, emoji):
     env.pair()
-    configure(env)
+    configure(env, group_extra={"when_none_healthy": mode})
     reconcile(env)
     n = len(env.texts())
     env.backends.set("127.0.0.11", env.port, status=503)
@@ -384,8 +386,8 @@ def test_fail_open_alert_once(env):
     reconcile(env)
     texts = new_texts(env, n)
     assert len(by_title(texts, "Server unhealthy")) == 2
-    fo = one(texts, "Fail-open")
-    assert_header(fo, "Fail-open", ":rotating_light:")
+    fo = one(texts, title)
+    assert_header(fo, title, emoji)
     assert "No server in this group is healthy" in fo
     n = len(env.texts())
     reconcile(env)
@@ -542,7 +544,7 @@ def test_notifications_disabled_queue_nothing(env):
 def _churn(env, extra_env=None):
     """Rounds that produce messages: started watching; lb-a fails
     (unhealthy, executing, applied); lb-a back (healthy again, executing,
-    applied). Returns the runs."""
+    applied: vip-1's canonical server). Returns the runs. env.pair(canonical=True)."""
     runs = [reconcile(env, extra_env=extra_env)]
     env.backends.set("127.0.0.11", env.port, status=503)
     runs.append(reconcile(env, extra_env=extra_env))
@@ -554,7 +556,7 @@ def _churn(env, extra_env=None):
 
 
 def test_webhook_down_then_up_everything_in_order_once(env):
-    env.pair()
+    env.pair(canonical=True)
     configure(env)
     env.sink.mode(down=True)          # connection refused
     runs = _churn(env, FAST_RETRY)
@@ -651,7 +653,7 @@ def test_backoff_doubles(env):
 def test_each_target_keeps_its_own_queue_and_order(env):
     """One webhook down must not hold back another; when it comes back it
     gets its whole backlog, in order."""
-    env.pair()
+    env.pair(canonical=True)
     with world.Sink() as other:
         configure(env, targets=[
             {"type": "mattermost", "url": env.sink.url + HOOK_PATH, "channel": "ops"},

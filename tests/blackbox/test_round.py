@@ -231,14 +231,13 @@ def test_failover_after_fall_rounds_and_failback_after_rise(w):
     assert health(env)["lb-a"] == "unhealthy"
     assert assigns(env) == [(VIP_1, LB_B)]
 
-    r = env.reconcile()     # rise 2 of 2: healthy; the spread pass prefers lb-a
+    r = env.reconcile()     # rise 2 of 2: healthy; vip-1 has no reason to move back
     assert r.rc == 0, r
     assert health(env)["lb-a"] == "healthy"
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_1, LB_A)]
-    assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
-    assert [(l["from"], l["to"], l["reason"]) for l in logs_with(r, "applying")] == \
-        [("lb-b", "lb-a", "rebalance")]
-    assert queued(r) == ["server_healthy", "plan_executing", "plan_outcome"]
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    assert logs_with(r, "applying") == []
+    assert queued(r) == ["server_healthy"]
     assert any("healthy again" in t and "lb-a" in t for t in env.texts())
     # lb-c was never a target, and "started watching" was sent once.
     assert all(to != LB_C for _, to in assigns(env))
@@ -246,7 +245,7 @@ def test_failover_after_fall_rounds_and_failback_after_rise(w):
 
     r = env.reconcile()     # steady: nothing more
     assert r.rc == 0, r
-    assert len(assigns(env)) == 2
+    assert len(assigns(env)) == 1
 
 
 # ---- 2. canonical mapping by resource_index -------------------------------------
@@ -264,42 +263,75 @@ def test_canonical_mapping_by_resource_index(w):
 
     r = env.reconcile()
     assert r.rc == 0, r
-    # Canonical: vip-1 (0) -> lb-b (0), vip-2 (1) -> lb-a (1). Spread over
-    # what is left (lb-b 1, lb-a 1, lb-c 0): vip-3 (7 matches nobody) ->
-    # lb-c; then vip-4 (not an integer: none) -> lb-b, the first of the
-    # three tied at one in candidate order (index 0, 1, none).
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_A), (VIP_2 + 1, LB_C),
-                            (VIP_2 + 2, LB_B)]
+    # Canonical: vip-1 (0) -> lb-b (0), vip-2 (1) -> lb-a (1). vip-3 (7
+    # matches nobody) and vip-4 (not an integer: none) stay where they
+    # are: their servers are healthy.
+    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_A)]
     reasons = {l["floating_ip"]: l["reason"] for l in logs_with(r, "applying")}
-    assert reasons == {"vip-1": "canonical", "vip-2": "unassigned",
-                       "vip-3": "rebalance", "vip-4": "rebalance"}
-    assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_A, VIP_2 + 1: LB_C,
-                                VIP_2 + 2: LB_B}
+    assert reasons == {"vip-1": "canonical", "vip-2": "unassigned"}
+    assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_A, VIP_2 + 1: LB_B,
+                                VIP_2 + 2: LB_C}
     idx = {s["name"]: s["resource_index"] for s in group(env)["servers"]}
     assert idx == {"lb-a": 1, "lb-b": 0, "lb-c": None}
 
-    # lb-b (index 0) fails. Canonical: vip-2 stays on lb-a. Spread over
-    # lb-a (1 so far) and lb-c (0): vip-1 -> lb-c, vip-3 -> lb-a (tie, first
-    # in candidate order), vip-4 -> lb-c.
+    # lb-b (index 0) fails. Canonical: vip-2 stays on lb-a, vip-4 stays on
+    # lb-c. What lb-b held spreads over lb-a (1 so far) and lb-c (1):
+    # vip-1 -> lb-a (tie, first in candidate order: index 1 before none),
+    # then vip-3 -> lb-c.
     down(env, B)
     n = len(assigns(env))
     r = env.reconcile()
     assert r.rc == 0, r
-    assert assigns(env)[n:] == [(VIP_1, LB_C), (VIP_2 + 1, LB_A), (VIP_2 + 2, LB_C)]
+    assert assigns(env)[n:] == [(VIP_1, LB_A), (VIP_2 + 1, LB_C)]
     assert env.cloud.floating_ip(VIP_2)["server"] == LB_A
-    assert stored_fips(env) == {VIP_1: LB_C, VIP_2: LB_A, VIP_2 + 1: LB_A,
+    assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_A, VIP_2 + 1: LB_C,
                                 VIP_2 + 2: LB_C}
 
 
-# ---- 3. fail-open ---------------------------------------------------------------
+# ---- 3. nothing healthy: freeze, or fail open ---------------------------------------
 
-def test_fail_open_when_every_server_is_unhealthy(w):
+def test_freeze_when_every_server_is_unhealthy(w):
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
     env.add_lb(LB_B, "lb-b", B, up=False)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
     env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
     env.config(checks=[check()])
+
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env) == {"lb-a": "unhealthy", "lb-b": "unhealthy"}
+    assert mutations(env) == []
+    assert queued(r).count("frozen") == 1
+    assert "no server is healthy: frozen, nothing moves" in msgs(r)
+    assert group(env)["alert"] == "frozen"
+    frozen = [t for t in env.texts() if "Frozen" in t]
+    assert len(frozen) == 1 and "when\\_none\\_healthy: freeze" in frozen[0], frozen
+    p = env.run("plan", "--json", "--no-checks")
+    g = json.loads(p.out)["groups"][0]
+    assert (g["frozen"], g["fail_open"], g["actions"], g["skipped"]) == (True, False, [], [])
+
+    r = env.reconcile()     # the same outage: no second alert, nothing moves
+    assert r.rc == 0, r
+    assert "frozen" not in queued(r)
+    assert mutations(env) == []
+    assert sum("Frozen" in t for t in env.texts()) == 1
+
+    up(env, A)              # over: the alert is cleared, vip-1 never moved
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert group(env)["alert"] is None
+    assert assigns(env) == [(VIP_2, LB_A)]
+    assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
+
+
+def test_fail_open_with_when_none_healthy_spread(w):
+    env = w
+    env.add_lb(LB_A, "lb-a", A, up=False)
+    env.add_lb(LB_B, "lb-b", B, up=False)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
+    env.config(checks=[check()], group_extra={"when_none_healthy": "spread"})
 
     r = env.reconcile()
     assert r.rc == 0, r
@@ -319,7 +351,7 @@ def test_fail_open_when_every_server_is_unhealthy(w):
     assert len(assigns(env)) == 1
     assert sum("Fail-open" in t for t in env.texts()) == 1
 
-    up(env, A)              # over: the alert is cleared, vip-2 rejoins lb-a
+    up(env, A)              # over: the alert is cleared, vip-2 leaves lb-b for lb-a
     r = env.reconcile()
     assert r.rc == 0, r
     assert group(env)["alert"] is None
@@ -334,12 +366,13 @@ def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
     env.add_lb(LB_B, "lb-b", B)
-    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", LB_A)
     env.config(checks=[check(fall=2)],
                group_extra={"plan_apply_with_unknown_status": apply_unknown})
 
     # Round 1: lb-a failed once of two (unknown), lb-b healthy. The plan
-    # wants vip-1 on lb-b.
+    # wants vip-1 on lb-b; vip-2 stays on lb-a, which keeps what it holds.
     r = env.reconcile()
     assert r.rc == 0, r
     assert health(env) == {"lb-a": "unknown", "lb-b": "healthy"}
@@ -348,34 +381,40 @@ def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
         deferred = logs_with(r, "plan deferred")
         assert len(deferred) == 1
         assert deferred[0]["reason"] == "server lb-a has unknown status"
-        assert env.cloud.floating_ip(VIP_1)["server"] == LB_A
         p = env.run("plan", "--json", "--no-checks")
         assert p.rc == 0, p
         g = json.loads(p.out)["groups"][0]
         assert g["deferred"] is True
         assert "lb-a" in g["defer_reason"]
-        # Round 2: lb-a is known unhealthy now; the plan applies.
-        r = env.reconcile()
-        assert r.rc == 0, r
-        assert health(env)["lb-a"] == "unhealthy"
-        assert logs_with(r, "plan deferred") == []
+        assert [(a["floating_ip"], a["to"]) for a in g["actions"]] == [(VIP_1, LB_B)]
     else:
         assert logs_with(r, "plan deferred") == []
-    assert assigns(env) == [(VIP_1, LB_B)]
+        assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_2)["server"] == LB_A
+    # Round 2: lb-a is known unhealthy now; everything goes to lb-b.
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["lb-a"] == "unhealthy"
+    assert logs_with(r, "plan deferred") == []
+    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_B)]
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
 
 
-def test_new_state_is_deferred_until_every_check_has_judged(w):
+@pytest.mark.parametrize("mode", ["freeze", "spread"])
+def test_new_state_waits_until_every_check_has_judged(w, mode):
+    """Nothing is healthy yet: frozen (no plan at all), or with spread a
+    plan deferred while the servers are unknown. No outage is alerted."""
     env = w
     env.add_lb(LB_A, "lb-a", A)
     env.add_lb(LB_B, "lb-b", B)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
-    env.config(checks=[check(rise=2)])
+    env.config(checks=[check(rise=2)], group_extra={"when_none_healthy": mode})
     r = env.reconcile()
     assert r.rc == 0, r
     assert set(health(env).values()) == {"unknown"}
     assert mutations(env) == []
-    assert len(logs_with(r, "plan deferred")) == 1
+    assert len(logs_with(r, "plan deferred")) == (mode == "spread")
+    assert queued(r) == ["started_watching"]
     r = env.reconcile()
     assert r.rc == 0, r
     assert assigns(env) == [(VIP_1, LB_A)]
@@ -1278,6 +1317,160 @@ def test_status_and_snapshot_feed_simulate_with_the_plan_of_plan(w):
 
     bad = env.run("status", "--snapshot", "nope")
     assert bad.rc == 2, bad
+
+
+# ---- 16b. move only what must move; failback probation ---------------------------------------
+
+def test_hundred_servers_move_only_the_ip_of_the_one_that_dies(w):
+    """SPEC 8's figures through real rounds: 100 servers with one IP each,
+    no labels. One backend dies: its IP alone is assigned. It recovers:
+    nothing. A server whose name sorts first joins: nothing. The fake
+    API's request log counts the assigns."""
+    env = w
+    n = 100
+    addrs = ["127.77.1.%d" % (i + 1) for i in range(n + 1)]
+    env.backends.bulk(addrs, PORT)
+    sid = [6000000000 + i for i in range(n)]
+    env.cloud.add_servers([{"id": sid[i], "name": "lb-%03d" % i, "location": "fsn1",
+                            "ipv4": addrs[i], "ipv6": None, "labels": {"role": "lb"}}
+                           for i in range(n)])
+    env.cloud.add_floating_ips([{"id": 7000000000 + i, "name": "vip-%03d" % i,
+                                 "ip": "203.0.113.%d" % i, "home_location": "fsn1",
+                                 "server": sid[i], "labels": {"role": "vip"}}
+                                for i in range(n)])
+    env.config(checks=[check()])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert set(health(env).values()) == {"healthy"}
+    assert assigns(env) == []                          # all healthy: 0 moves
+
+    down(env, addrs[37])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    moved = assigns(env)
+    assert [f for f, _ in moved] == [7000000037]       # one fails: exactly its IP
+    assert moved[0][1] != sid[37]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["target_unhealthy"]
+
+    up(env, addrs[37])
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["lb-037"] == "healthy"
+    assert assigns(env) == moved                       # it recovers: 0 moves
+
+    env.cloud.add_server(id=5999999999, name="aaa-new", location="fsn1", ipv4=addrs[n],
+                         ipv6=None, labels={"role": "lb"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert health(env)["aaa-new"] == "healthy"
+    assert assigns(env) == moved                       # a server joins: 0 moves
+
+
+def test_failback_waits_for_the_probation(w):
+    """failback_delay: lb-a is back, but vip-1 (its canonical IP) stays on
+    lb-b until lb-a has been healthy that long. plan, status and the
+    snapshot say what waits and until when; the delay over, it moves."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
+    env.add_lb(LB_B, "lb-b", B, labels={"resource_index": "1"})
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)
+    env.config(checks=[check()], group_extra={"failback_delay": "1h"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    # vip-2 has no server yet: lb-a and lb-b became healthy just now, both
+    # in probation, and an unassigned IP is not a failback: it goes at once
+    # (to lb-b, which holds fewer).
+    assert assigns(env) == [(VIP_2, LB_B)]
+    down(env, A)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_2, LB_B), (VIP_1, LB_B)]
+
+    up(env, A)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert len(assigns(env)) == 2                      # nothing moved back
+    waits = logs_with(r, "failback waits for the end of a probation")
+    assert [(l["floating_ip"], l["to"], l["reason"]) for l in waits] == \
+        [("vip-1", "lb-a", "canonical")]
+    st = group(env)
+    since = {s["name"]: s["since"] for s in st["servers"]}
+    due = since["lb-a"] + 3600 * 1000
+    # Both are in probation: lb-b became healthy in the first round.
+    assert {s["name"]: s["probation_until"] for s in st["servers"]} == \
+        {"lb-a": due, "lb-b": since["lb-b"] + 3600 * 1000}
+    assert [(p["floating_ip"], p["from"], p["to"], p["pending_reason"], p["due_at"])
+            for p in st["pending"]] == [(VIP_1, LB_B, LB_A, "canonical", due)]
+    human = env.run("status")
+    assert re.search(r"lb-a\s+fsn1\s+healthy\s+since .*, probation until \d{4}-", human.out), \
+        human.out
+    assert re.search(r"failbacks waiting for a probation to end \(1\):\n\s+vip-1\s+"
+                     r"lb-b -> lb-a  canonical at \d{4}-\d\d-\d\dT", human.out), human.out
+
+    plan = env.run("plan", "--json", "--no-checks")
+    assert plan.rc == 0, plan
+    g = json.loads(plan.out)["groups"][0]
+    assert [(a["floating_ip"], a["reason"], a["pending_reason"], a["due_at"])
+            for a in g["actions"]] == [(VIP_1, "pending", "canonical", due)]
+    d = env.run("plan", "--no-checks", "--detailed-exitcode")
+    assert d.rc == 0, d                                # waiting is not a change
+    assert "waiting for a probation to end (failback_delay):" in d.out
+    assert d.out.rstrip().endswith("no changes; 1 move waiting for a probation to end")
+
+    # The snapshot carries the probation: simulate shows the same wait.
+    snap = env.run("status", "--snapshot", "web")
+    doc = json.loads(snap.out)
+    assert {s["name"]: s.get("probation", False) for s in doc["servers"]} == \
+        {"lb-a": True, "lb-b": True}
+    assert (doc["when_none_healthy"], doc["rebalance"]) == ("freeze", False)
+    path = env.tmp / "snap.json"
+    path.write_text(snap.out)
+    sim = run_flipper("simulate", str(path), "--json")
+    assert [(a["floating_ip"], a["reason"], a["pending_reason"], a["due_at"])
+            for a in json.loads(sim.out)["groups"][0]["actions"]] == \
+        [(VIP_1, "pending", "canonical", None)]
+
+    # The delay over (here: shortened), the failback is a plain move.
+    env.config(checks=[check()], group_extra={"failback_delay": "1ms"})
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert assigns(env)[2:] == [(VIP_1, LB_A)]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["canonical"]
+    assert group(env)["pending"] == []
+
+
+def test_loop_plans_again_when_a_probation_ends(w):
+    """Nothing else falls due (checks hourly, inventory cached): the loop
+    wakes for the failback when lb-a's probation ends."""
+    env = w
+    env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
+    env.add_lb(LB_B, "lb-b", B)
+    env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
+    extra = {"failback_delay": "2s", "poll_interval": "1h"}
+    env.config(checks=[check()], group_extra=extra)
+    assert env.reconcile().rc == 0
+    down(env, A)
+    assert env.reconcile().rc == 0
+    assert assigns(env) == [(VIP_1, LB_B)]
+    up(env, A)
+    r = env.reconcile()                                # lb-a back: probation begins
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert len(logs_with(r, "failback waits for the end of a probation")) == 1
+    checks_before = len(env.backends.requests(A, PORT))
+
+    env.config(checks=[check(interval="1h")], group_extra=extra)
+    r = env.run("reconcile", "--for", "8s", timeout=60)
+    assert r.rc == 0, r
+    assert assigns(env) == [(VIP_1, LB_B), (VIP_1, LB_A)]
+    assert [l["reason"] for l in logs_with(r, "applying")] == ["canonical"]
+    # It was the probation's end that woke it: no check ran meanwhile.
+    assert len(env.backends.requests(A, PORT)) == checks_before
+    waits = [i for i, l in enumerate(r.logs()) if l.get("msg") ==
+             "failback waits for the end of a probation"]
+    applying = [i for i, l in enumerate(r.logs()) if l.get("msg") == "applying"]
+    assert waits and applying and waits[0] < applying[0]
 
 
 # ---- 17. exit codes ------------------------------------------------------------------------

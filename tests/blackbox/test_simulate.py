@@ -52,10 +52,10 @@ def test_human_diff_lists_each_move_with_names_health_and_reason():
     lines = r.stdout.splitlines()
     assert lines[0] == "group web"
     moves = [l.split() for l in lines if "->" in l]
+    # vip-4 stays on lb-4: an unknown server keeps what it holds.
     assert moves == [
         ["vip-2", "203.0.113.2", "lb-2", "(unhealthy)", "->", "lb-1", "(healthy)", "target_unhealthy"],
         ["vip-3", "2001:db8:3::/64", "unassigned", "->", "lb-3", "(healthy)", "unassigned"],
-        ["vip-4", "203.0.113.4", "lb-4", "(unknown)", "->", "lb-3", "(healthy)", "target_unhealthy"],
     ]
     # The arrows line up: one column per field.
     assert len({l.index("->") for l in lines if "->" in l}) == 1
@@ -63,7 +63,8 @@ def test_human_diff_lists_each_move_with_names_health_and_reason():
     assert ("left alone: vip-6 198.51.100.6: unassigned, no candidate server in "
             "network zone us-east") in r.stdout
     assert "vip-1" not in r.stdout          # already where it belongs
-    assert lines[-1] == "3 floating IPs to move in 1 group"
+    assert "vip-4" not in r.stdout
+    assert lines[-1] == "2 floating IPs to move in 1 group"
 
 
 def test_human_no_changes():
@@ -74,11 +75,26 @@ def test_human_no_changes():
     assert "->" not in r.stdout
 
 
-def test_human_fail_open_is_warned():
+def test_human_frozen_when_nothing_is_healthy():
     r = run("simulate", DATA / "all-down.json")
     assert r.returncode == 0
+    assert ("frozen: no server is healthy; no floating IP moves until one is "
+            "(when_none_healthy: freeze)") in r.stdout
+    assert "->" not in r.stdout
+    assert "no candidate" not in r.stdout       # one line for the group, not one per IP
+    assert r.stdout.splitlines()[-1] == "no changes; 1 group frozen"
+
+
+def test_human_fail_open_with_spread(tmp_path):
+    doc = json.loads((DATA / "all-down.json").read_text())
+    doc["when_none_healthy"] = "spread"
+    doc["floating_ips"].append(fip(3, name="vip-3", ip="203.0.113.3"))
+    r = run("simulate", write(tmp_path, doc))
+    assert r.returncode == 0, r.stderr
     assert "no server is healthy" in r.stdout and "fail-open" in r.stdout
-    assert "vip-2  203.0.113.2  lb-1 (unhealthy) -> lb-2 (unhealthy)  rebalance" in r.stdout
+    # vip-1 and vip-2 stay on lb-1; the new one goes to the emptier lb-2.
+    assert [l.split() for l in r.stdout.splitlines() if "->" in l] == [
+        ["vip-3", "203.0.113.3", "unassigned", "->", "lb-2", "(unhealthy)", "unassigned"]]
     assert r.stdout.splitlines()[-1] == "1 floating IP to move in 1 group"
 
 
@@ -118,14 +134,15 @@ def test_json_structure():
     assert list(doc) == ["groups"]
     assert len(doc["groups"]) == 1
     g = doc["groups"][0]
+    assert list(g) == ["id", "display_name", "readonly", "deferred", "defer_reason", "error",
+                       "fail_open", "frozen", "candidates", "actions", "skipped"]
     assert g["id"] == "web"
     assert g["readonly"] is False and g["deferred"] is False
-    assert g["fail_open"] is False
+    assert g["fail_open"] is False and g["frozen"] is False
     assert g["candidates"] == 2
     assert [(a["floating_ip"], a["from"], a["to"], a["reason"]) for a in g["actions"]] == [
         (2, 12, 11, "target_unhealthy"),
         (3, None, 13, "unassigned"),
-        (4, 14, 13, "target_unhealthy"),
     ]
     a = g["actions"][0]
     assert a["floating_ip_name"] == "vip-2" and a["ip"] == "203.0.113.2"
@@ -169,23 +186,138 @@ def test_same_plan_whatever_the_order(tmp_path):
     for i in range(300):
         loc, zone = rnd.choice(locs[:4])
         extra = {"resource_index": rnd.randrange(5)} if rnd.random() < 0.5 else {}
+        if rnd.random() < 0.2:
+            extra["probation"] = True
         servers.append(server(1000 + i, f"lb-{rnd.randrange(40)}", loc, zone,
-                              rnd.choice(["healthy", "healthy", "unhealthy", "unknown"]), **extra))
+                              rnd.choice(["healthy", "healthy", "unhealthy", "unknown",
+                                          "uncheckable"]), **extra))
     fips = []
     for i in range(500):
         loc, zone = rnd.choice(locs)
-        target = rnd.choice([None, 5, rnd.choice(servers)["id"], rnd.choice(servers)["id"]])
+        # Crowded: a few servers hold many IPs, so rebalance has work.
+        target = rnd.choice([None, 5, rnd.choice(servers)["id"], rnd.choice(servers[:8])["id"]])
         fips.append(fip(1 + i, loc, zone, server=target,
                         resource_index=rnd.choice([None, 0, 1, 2, 7])))
-    first = simulate_json(write(tmp_path, {"servers": servers, "floating_ips": fips}))
-    assert first["groups"][0]["actions"], "a dull world proves nothing"
+    # A location whose only server is back, in probation: its IPs wait in fsn1.
+    host = next(x for x in servers if x["location"] == "fsn1" and x["status"] == "healthy")
+    servers.append(server(2000, "lb-new", "fsn9", "eu-central", probation=True))
+    fips += [fip(600 + i, "fsn9", "eu-central", server=host["id"]) for i in range(3)]
+    doc = {"rebalance": True, "servers": servers, "floating_ips": fips}
+    first = simulate_json(write(tmp_path, doc))
+    reasons = {a["reason"] for a in first["groups"][0]["actions"]}
+    assert {"unassigned", "target_unhealthy", "return_home", "canonical", "rebalance",
+            "pending"} <= reasons, "a dull world proves nothing: %s" % reasons
     assert first["groups"][0]["skipped"]
     for k in range(3):
         rnd.shuffle(servers)
         rnd.shuffle(fips)
-        again = simulate_json(write(tmp_path, {"floating_ips": fips, "servers": servers},
-                                    f"shuffled{k}.json"))
+        again = simulate_json(write(tmp_path, {"floating_ips": fips, "servers": servers,
+                                               "rebalance": True}, f"shuffled{k}.json"))
         assert again == first
+
+
+# --- the rules, as an operator sees them -----------------------------------
+
+def lbs(n, status="healthy", **extra):
+    return [server(100 + i, "lb-%d" % i, status=status, **extra) for i in range(n)]
+
+
+def test_healthy_ips_never_move_without_a_reason(tmp_path):
+    """The issue's first case: four healthy servers, three IPs on lb-1..3."""
+    doc = {"servers": lbs(4), "floating_ips": [fip(i, name="vip-%d" % i, server=100 + i)
+                                                for i in (1, 2, 3)]}
+    r = run("simulate", write(tmp_path, doc))
+    assert r.returncode == 0, r.stderr
+    assert "->" not in r.stdout
+    assert r.stdout.splitlines()[-1] == "no changes"
+
+
+def test_rebalance_is_shown_apart_from_the_failover(tmp_path):
+    servers = lbs(3) + [server(200, "lb-x", status="unhealthy")]
+    fips = [fip(i, name="vip-%d" % i, server=100) for i in range(1, 5)]
+    fips.append(fip(9, name="vip-9", server=200))
+    doc = {"rebalance": True, "servers": servers, "floating_ips": fips}
+    r = run("simulate", write(tmp_path, doc))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    head = lines.index("  rebalance (evening out, rebalance: true):")
+    # The failover first (vip-9 to the emptiest), then the evening out:
+    # lb-0 gives its highest ids, one each, to lb-1 and lb-2.
+    assert [l.split() for l in lines[1:head]] == [
+        ["vip-9", "-", "lb-x", "(unhealthy)", "->", "lb-1",
+         "(healthy)", "target_unhealthy"]]
+    assert [l.split()[0] for l in lines[head + 1:] if "->" in l] == ["vip-3", "vip-4"]
+    assert all(l.split()[-1] == "rebalance" for l in lines[head + 1:] if "->" in l)
+    assert lines[-1] == "3 floating IPs to move in 1 group"
+    # Without the option nothing but the failover moves.
+    doc["rebalance"] = False
+    g = simulate_json(write(tmp_path, doc, "plain.json"))["groups"][0]
+    assert [(a["floating_ip"], a["reason"]) for a in g["actions"]] == [(9, "target_unhealthy")]
+
+
+def test_probation_withholds_the_failback(tmp_path):
+    """lb-0 is back but in probation: vip-0 waits on lb-1 for its canonical
+    server; an unassigned IP and one whose server died go there at once."""
+    servers = [server(100, "lb-0", resource_index=0, probation=True),
+               server(101, "lb-1", resource_index=1),
+               server(102, "lb-dead", status="unhealthy")]
+    fips = [fip(1, name="vip-0", resource_index=0, server=101),
+            fip(2, name="vip-new", resource_index=0),
+            fip(3, name="vip-orphan", server=102)]
+    doc = {"servers": servers, "floating_ips": fips}
+    r = run("simulate", write(tmp_path, doc))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    i = lines.index("  waiting for a probation to end (failback_delay):")
+    assert lines[i + 1].split() == ["vip-0", "-", "lb-1", "(healthy)", "->", "lb-0",
+                                    "(healthy,", "probation)", "canonical", "when", "the",
+                                    "probation", "ends"]
+    assert lines[-1] == ("2 floating IPs to move in 1 group; "
+                         "1 move waiting for a probation to end")
+    g = simulate_json(write(tmp_path, doc))["groups"][0]
+    assert [(a["floating_ip"], a["from"], a["to"], a["reason"], a.get("pending_reason"),
+             a.get("due_at", "absent")) for a in g["actions"]] == [
+        (1, 101, 100, "pending", "canonical", None),
+        (2, None, 100, "unassigned", None, "absent"),
+        (3, 102, 100, "target_unhealthy", None, "absent"),
+    ]
+    # Probation over: the failback is an action like any other.
+    servers[0]["probation"] = False
+    g = simulate_json(write(tmp_path, doc, "later.json"))["groups"][0]
+    assert (1, 101, 100, "canonical") in [(a["floating_ip"], a["from"], a["to"], a["reason"])
+                                          for a in g["actions"]]
+
+
+def test_target_missing_and_uncheckable(tmp_path):
+    doc = {"servers": lbs(2) + [server(300, "lb-dark", status="uncheckable")],
+           "floating_ips": [fip(1, name="vip-1", server=77, server_missing=True),
+                            fip(2, name="vip-2", server=78),
+                            fip(3, name="vip-3", server=300)]}
+    g = simulate_json(write(tmp_path, doc))["groups"][0]
+    assert [(a["floating_ip"], a["from"], a["to"], a["reason"]) for a in g["actions"]] == [
+        (1, 77, 100, "target_missing")]
+    assert [(k["floating_ip"], k["reason"]) for k in g["skipped"]] == [(2, "foreign_target")]
+
+
+def moves(tmp_path, servers, fips, name):
+    g = simulate_json(write(tmp_path, {"servers": servers, "floating_ips": fips}, name))
+    return g["groups"][0]["actions"]
+
+
+def test_moves_per_event_on_a_hundred_servers(tmp_path):
+    """SPEC section 8: 100 servers and 100 IPs without labels."""
+    servers = [server(1000 + i, "lb-%03d" % i) for i in range(100)]
+    fips = [fip(1 + i, name="vip-%d" % i, server=1000 + i) for i in range(100)]
+    assert moves(tmp_path, servers, fips, "steady.json") == []
+    servers[37]["status"] = "unhealthy"
+    acts = moves(tmp_path, servers, fips, "fail.json")
+    assert [(a["floating_ip"], a["from"], a["reason"]) for a in acts] == \
+        [(38, 1037, "target_unhealthy")]
+    fips[37]["server"] = acts[0]["to"]
+    servers[37]["status"] = "healthy"
+    assert moves(tmp_path, servers, fips, "recover.json") == []
+    servers.insert(0, server(999, "aaa-new"))           # its name sorts first
+    assert moves(tmp_path, servers, fips, "join.json") == []
 
 
 def test_unknown_keys_are_warnings(tmp_path):
@@ -248,7 +380,13 @@ def test_duplicate_ids(tmp_path):
 def test_unknown_status(tmp_path):
     p = write(tmp_path, {"servers": [server(1, "a", status="sick")], "floating_ips": []})
     check_bad(run("simulate", p),
-              f'{p}: servers[0].status: unknown status "sick" (healthy, unhealthy or unknown)')
+              f'{p}: servers[0].status: unknown status "sick" (healthy, unhealthy, unknown or uncheckable)')
+    p = write(tmp_path, {"servers": [server(1, "a", probation="yes")], "floating_ips": [],
+                         "when_none_healthy": "fail-open", "rebalance": 1}, "opts.json")
+    check_bad(run("simulate", p),
+              f'{p}: servers[0].probation: expected true or false, got a string "yes"',
+              f'{p}: when_none_healthy: unknown value "fail-open" (freeze or spread)',
+              f"{p}: rebalance: expected true or false, got 1")
 
 
 def test_server_id_not_a_number(tmp_path):

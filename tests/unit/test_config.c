@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "test.h"
 
 static struct diags d;
@@ -60,6 +61,9 @@ TEST(defaults)
 	CHECK_EQ_INT(g->plan_apply_timeout_ms, 30000);
 	CHECK(!g->plan_apply_with_unknown_status);
 	CHECK_EQ_INT(g->max_actions_per_round, 0);
+	CHECK_EQ_INT(g->failback_delay_ms, 0);
+	CHECK(!g->planner.rebalance);
+	CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_FREEZE);
 	CHECK_EQ_STR(g->endpoint, "https://api.hetzner.cloud/v1");
 	CHECK_EQ_STR(g->token_source, "api_token");
 	const struct check_config *k = &g->checks[0];
@@ -112,7 +116,6 @@ TEST(readme_shape_values)
 	CHECK_EQ_STR(g->display_name, "Shop frontend");
 	CHECK(!g->readonly);
 	CHECK_EQ_INT(g->poll_interval_ms, 45000);
-	CHECK(!g->poll_always);
 	CHECK_EQ_STR(g->api_token, "fixture-token-7f3a");
 	CHECK_EQ_STR(g->project_id, "3141592");
 	CHECK_EQ_STR(g->server_selector, "stage=live,role=edge,app=shop");
@@ -201,7 +204,7 @@ TEST(missing_input_is_an_error_not_an_abort)
 	CHECK(has_diag(DIAG_ERROR, "no-such-file.yaml", "cannot read: No such file"));
 }
 
-/* "always" lists the inventory every pass, and stays apart from "0s". */
+/* "always" lists the inventory every pass (DURATION_ALWAYS), and stays apart from "0s". */
 TEST(poll_interval_always)
 {
 	static const char *const forms[][3] = {
@@ -229,8 +232,8 @@ TEST(poll_interval_always)
 		if (!c)
 			continue;
 		bool always = str_eq(forms[i][2], "always");
-		CHECK_EQ_INT(c->groups[0].poll_always, always);
-		CHECK_EQ_INT(c->groups[0].poll_interval_ms, always ? 0 : str_eq(forms[i][2], "0s") ? 0 : 90000);
+		CHECK_EQ_INT(c->groups[0].poll_interval_ms,
+			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "0s") ? 0 : 90000);
 		struct buf out;
 		buf_init(&out, 0);
 		config_print_json(c, &out);
@@ -301,6 +304,57 @@ TEST(every_error_is_reported_with_position)
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:15:18: groups[0].checks[1].timeout", "unit"));
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:16:15: groups[0].checks[1].path", "must start with /"));
 	CHECK_EQ_INT(d.errors, 4);
+}
+
+TEST(planner_keys)
+{
+	static const char y[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    failback_delay: 2m30s\n"
+		"    rebalance: true\n"
+		"    when_none_healthy: spread\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	struct config *c = load(y, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct group_config *g = &c->groups[0];
+		CHECK_EQ_INT(g->failback_delay_ms, 150000);
+		CHECK(g->planner.rebalance);
+		CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_SPREAD);
+		struct buf b;
+		buf_init(&b, 0);
+		config_print_json(c, &b);
+		CHECK(strstr(b.data, "\"failback_delay\":\"2m30s\",\"rebalance\":true,"
+			     "\"when_none_healthy\":\"spread\"") != NULL);
+		buf_release(&b);
+		config_free(c);
+	}
+
+	static const char bad[] =
+		"version: 1\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    failback_delay: 30\n"
+		"    rebalance: sometimes\n"
+		"    when_none_healthy: fail-open\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      servers: {label_selector: a}\n"
+		"      floating_ips: {label_selector: b}\n";
+	CHECK(load(bad, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:21: groups[0].failback_delay: invalid duration \"30\"",
+		       "unit"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].rebalance", NULL));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:7:24: groups[0].when_none_healthy",
+		       "unknown value \"fail-open\" (want freeze, spread)"));
+	CHECK_EQ_INT(d.errors, 3);
 }
 
 TEST(unknown_keys_warn_duplicates_fail)
@@ -418,9 +472,292 @@ TEST(invalid_yaml_and_json_syntax)
 	CHECK(load("version: 1\ngroups: [\n", yaml_read) == NULL);
 	CHECK(d.errors == 1 && d.list[0].line > 0);
 	CHECK(load("{\"version\": 1,}", json_read) == NULL);
-	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:", "invalid JSON"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:15: invalid JSON: unexpected '}'", NULL));
+	CHECK_EQ_INT(d.n, 1);
 	CHECK(load("- a\n- b\n", yaml_read) == NULL);
 	CHECK(has_diag(DIAG_ERROR, "mapping at the top level", NULL));
+}
+
+/*
+ * JSON configurations are read by the JSON reader itself: YAML's limits
+ * (a simple key of at most 1,024 characters) do not apply, and a string
+ * holding "\u0000" is refused as in the other formats.
+ */
+TEST(json_config_edge_cases)
+{
+	struct buf js = BUF_INIT;
+	buf_addstr(&js, "{\"version\": 1, \"");
+	for (int i = 0; i < 1100; i++)
+		buf_addch(&js, 'k');
+	buf_addstr(&js, "\": true, \"groups\": [{\"id\": \"a\", \"display_name\": \"A\", "
+		   "\"hetzner\": {\"api_token\": \"x\", \"servers\": {\"label_selector\": \"a\"}, "
+		   "\"floating_ips\": {\"label_selector\": \"b\"}}}]}");
+	struct config *c = load(js.data, json_read);
+	CHECK(c != NULL);
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:1:16: kkkkkkkk", "unknown key (ignored)"));
+	config_free(c);
+	buf_release(&js);
+
+	static const char nul[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"A\\u0000B\",\"hetzner\":{"
+		"\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	CHECK(load(nul, json_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].display_name", "string contains a NUL character"));
+
+	/* Surrogate pairs are characters, in keys and values. */
+	static const char emoji[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":\"\\ud83d\\ude00\","
+		"\"hetzner\":{\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	c = load(emoji, json_read);
+	CHECK(c && str_eq(c->groups[0].display_name, "\xf0\x9f\x98\x80"));
+	config_free(c);
+}
+
+/* ---- the key table --------------------------------------------------------- */
+
+static void check_section_rows(const struct key_section *s, int *bad)
+{
+	for (size_t i = 0; i < s->n_rows; i++) {
+		const struct key_row *r = &s->rows[i];
+#define ROW_CHECK(cond) do { if (!(cond)) { (*bad)++; \
+		fprintf(stderr, "row %s.%s: %s\n", s->path, r->name, #cond); } } while (0)
+		ROW_CHECK(r->name && *r->name);
+		ROW_CHECK(r->help && *r->help);
+		ROW_CHECK(!r->required || (!r->def_str && !r->def_num));
+		ROW_CHECK(r->type != KEY_ENUM || (r->names && r->def_num >= 0));
+		if (r->type == KEY_ENUM) {
+			int64_t n = 0;
+			while (r->names[n])
+				n++;
+			ROW_CHECK(r->def_num < n);
+		}
+		if (r->type == KEY_INT && !(r->flags & KF_NULL_IF_ZERO) && !r->doc_default &&
+		    !r->required && r->field != KEY_NO_FIELD)
+			ROW_CHECK(r->def_num >= r->min && r->def_num <= r->max);
+		ROW_CHECK((r->type == KEY_SECTION || r->type == KEY_LIST) == (r->section != NULL));
+		if (r->type == KEY_LIST)
+			ROW_CHECK(r->section->size > 0 && r->count_field != r->field);
+		if (r->type == KEY_MAP)
+			ROW_CHECK(r->count_field != r->field);
+		ROW_CHECK(!(r->flags & KF_UNUSED) || r->type == KEY_SECTION || r->type == KEY_ANY ||
+			  r->field == KEY_NO_FIELD || r->type == KEY_BOOL);
+		/* One row per spelling in a section. */
+		for (size_t k = 0; k < i; k++)
+			ROW_CHECK(strcmp(s->rows[k].name, r->name) != 0);
+#undef ROW_CHECK
+		if (r->section)
+			check_section_rows(r->section, bad);
+	}
+	if (s->unique) {
+		bool found = false;
+		for (size_t i = 0; i < s->n_rows; i++)
+			found |= strcmp(s->rows[i].name, s->unique) == 0 &&
+				 s->rows[i].type == KEY_STRING;
+		if (!found) {
+			(*bad)++;
+			fprintf(stderr, "section %s: unique key %s is no string row\n", s->path, s->unique);
+		}
+	}
+}
+
+/* A mistaken row is caught here, not by a user. */
+TEST(key_table_is_consistent)
+{
+	int bad = 0;
+	check_section_rows(&config_root, &bad);
+	CHECK_EQ_INT(bad, 0);
+}
+
+TEST(key_list)
+{
+	struct buf b = BUF_INIT;
+	config_keys_list(&b);
+	size_t lines = 0;
+	for (char *line = b.data, *next; *line; line = next) {
+		next = strchr(line, '\n');
+		CHECK(next != NULL);
+		if (!next)
+			break;
+		*next++ = '\0';
+		size_t tabs = 0;
+		for (char *p = line; *p; p++)
+			tabs += *p == '\t';
+		if (tabs != 4)
+			TEST_FAIL_("not five fields: %s", line);
+		lines++;
+	}
+	CHECK(lines > 60);
+	buf_release(&b);
+	config_keys_list(&b);
+	CHECK(strstr(b.data, "\ngroups[].checks[].port\tinteger 1..65535\t80 for http, 443 for https\t"
+		      "original\t") != NULL);
+	CHECK(strstr(b.data, "\ngroups[].hetzner.api_token\tstring\t$HCLOUD_TOKEN\toriginal,secret\t"));
+	CHECK(strstr(b.data, "\ntelemetry.logging.level\tdebug|info|warn|error\tinfo\toriginal\t"));
+	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s or always\t1m0s\toriginal\t"));
+	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t0\toriginal,unused\t"));
+	CHECK(strstr(b.data, "\ngroups\tlist of sections\t(required)\toriginal\t"));
+	CHECK(strstr(b.data, "\ngroups[].max_actions_per_round\tinteger 1..1000000\t-\t-\t"));
+	CHECK(strstr(b.data, "token_source") == NULL);     /* printed, not a key */
+	CHECK(str_has_prefix(b.data, "version\tinteger\t(required)\toriginal\t"));
+	buf_release(&b);
+}
+
+static const char hdr[] =
+	"version: 1\n"
+	"groups:\n"
+	"  - id: web\n"
+	"    display_name: Web\n"
+	"    hetzner:\n"
+	"      api_token: t\n"
+	"      servers: {label_selector: a}\n"
+	"      floating_ips: {label_selector: b}\n";
+
+/* Every section warns about keys it does not know, under the right path. */
+TEST(unknown_keys_in_every_section)
+{
+	static const char y[] =
+		"version: 1\n"
+		"service: {name: x, nmae: y}\n"
+		"state: {pth: z}\n"
+		"server: {prot: 1}\n"
+		"telemetry: {logging: {levle: info}, metrics: {txtfile: a}, tracing: {anything: [1]}}\n"
+		"heartbeat: {urll: x}\n"
+		"notifications: {targets: [{type: slack, url: 'https://h/x', chanel: c}]}\n"
+		"groups:\n"
+		"  - id: web\n"
+		"    display_name: Web\n"
+		"    readonyl: true\n"
+		"    hetzner:\n"
+		"      api_token: t\n"
+		"      token_source: api_token\n"
+		"      servers: {label_selector: a, lable: b}\n"
+		"      floating_ips: {label_selector: b}\n"
+		"    checks:\n"
+		"      - {id: h, type: http, hedaers: {}, headers: {X-A: b}}\n";
+	struct config *c = load(y, yaml_read);
+	CHECK(c != NULL);
+	static const char *const want[] = {
+		"t.yaml:2:20: service.nmae", "t.yaml:3:9: state.pth", "t.yaml:4:10: server.prot",
+		"t.yaml:5:23: telemetry.logging.levle", "telemetry.metrics.txtfile",
+		"t.yaml:6:13: heartbeat.urll", "notifications.targets[0].chanel",
+		"t.yaml:11:5: groups[0].readonyl", "groups[0].hetzner.token_source",
+		"groups[0].hetzner.servers.lable", "groups[0].checks[0].hedaers",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		if (!has_diag(DIAG_WARNING, want[i], "unknown key (ignored)"))
+			TEST_FAIL_("no unknown-key warning for %s", want[i]);
+	CHECK(!has_diag(DIAG_WARNING, "tracing", NULL));   /* accepted whatever it holds */
+	CHECK_EQ_INT(d.n, ARRAY_SIZE(want));
+	CHECK(c && c->server_section_present);
+	CHECK(c && c->groups[0].checks[0].n_headers == 1);
+	config_free(c);
+}
+
+TEST(cross_key_rules)
+{
+	struct buf y = BUF_INIT;
+	/* Heartbeat: enabled wants url, interval and timeout. */
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "heartbeat: {enabled: true, url: ftp://x}\n"
+		   "notifications: {enabled: true}\n");
+	CHECK(load(y.data, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:9:12: heartbeat.interval", "required when the heartbeat"));
+	CHECK(has_diag(DIAG_ERROR, "heartbeat.timeout", "required when the heartbeat is enabled"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:9:33: heartbeat.url", "http:// or https://"));
+	CHECK(has_diag(DIAG_WARNING, "notifications", "enabled but no targets"));
+	CHECK_EQ_INT(d.errors, 3);
+
+	/* Ids unique; an https check needs a host; ca_file only for https. */
+	buf_reset(&y);
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: https}\n"
+		   "      - {id: b, type: http, ca_file: /dev/null}\n"
+		   "  - id: web\n"
+		   "    display_name: Again\n"
+		   "    hetzner: {api_token: t, servers: {label_selector: a}, "
+		   "floating_ips: {label_selector: b}}\n");
+	CHECK(load(y.data, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:10:9: groups[0].checks[0].host", "required for https"));
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:11:38: groups[0].checks[1].ca_file",
+		       "only used by https checks"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:12:9: groups[1].id", "duplicate group id \"web\""));
+	CHECK(has_diag(DIAG_WARNING, "groups[1]", "group has no checks"));
+	CHECK_EQ_INT(d.errors, 2);
+
+	/* Defaults a rule sets: the port by type, the display name by id. */
+	buf_reset(&y);
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: https, host: example.com}\n"
+		   "      - {id: b, type: http, display_name: B, port: 8080}\n");
+	struct config *c = load(y.data, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->groups[0].checks[0].port, 443);
+		CHECK_EQ_STR(c->groups[0].checks[0].display_name, "a");
+		CHECK_EQ_INT(c->groups[0].checks[1].port, 8080);
+		CHECK_EQ_STR(c->groups[0].checks[1].display_name, "B");
+	}
+	config_free(c);
+
+	/* Required keys name their place, also inside an absent section. */
+	c = load("version: 1\ngroups:\n  - id: web\n    hetzner: {api_token: t}\n", yaml_read);
+	CHECK(c == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:3:5: groups[0].display_name", "required"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:4:14: groups[0].hetzner.servers.label_selector",
+		       "required"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].hetzner.floating_ips.label_selector", "required"));
+	CHECK_EQ_INT(d.errors, 3);
+	c = load("groups: []\n", yaml_read);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:1: version", "required (version: 1)"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:9: groups", "at least one group is required"));
+	c = load("version: 2\ngroups: {}\n", yaml_read);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:10: version", "unsupported version 2"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:2:9: groups", "expected a list, got a mapping"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:1: groups", "at least one group is required"));
+	buf_release(&y);
+}
+
+TEST(endpoint_and_values)
+{
+	struct buf y = BUF_INIT;
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    provider: aws\n"
+		   "    max_actions_per_round: 0\n"
+		   "    checks:\n"
+		   "      - {id: a, type: http, method: get, host: 'h:80', headers: "
+		   "{Host: x, 'a b': c, X-N: \"1\\n2\"}}\n"
+		   "telemetry: {logging: {level: loud}}\n");
+	CHECK(load(y.data, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:9:15: groups[0].provider", "unknown value \"aws\" (want hetzner)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].max_actions_per_round", "between 1 and 1000000 (got 0)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].method", "invalid HTTP method \"get\""));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].host", "bare host name"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.Host", "with the check's host key"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.a b", "invalid header name"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.X-N", "line break"));
+	CHECK(has_diag(DIAG_ERROR, "telemetry.logging.level", "(want debug, info, warn, error)"));
+	CHECK_EQ_INT(d.errors, 8);
+
+	/* The endpoint: trailing slashes go, $HCLOUD_ENDPOINT wins. */
+	buf_reset(&y);
+	buf_addstr(&y, hdr);
+	y.len -= strlen("      floating_ips: {label_selector: b}\n");
+	buf_truncate(&y, y.len);
+	buf_addstr(&y, "      floating_ips: {label_selector: b}\n      endpoint: http://127.0.0.1:1/v1//\n");
+	unsetenv("HCLOUD_ENDPOINT");
+	struct config *c = load(y.data, yaml_read);
+	CHECK(c && str_eq(c->groups[0].endpoint, "http://127.0.0.1:1/v1"));
+	config_free(c);
+	setenv("HCLOUD_ENDPOINT", "https://env.example/v1", 1);
+	c = load(y.data, yaml_read);
+	CHECK(c && str_eq(c->groups[0].endpoint, "https://env.example/v1"));
+	config_free(c);
+	unsetenv("HCLOUD_ENDPOINT");
+	buf_release(&y);
 }
 
 TEST(reader_by_extension)
@@ -443,11 +780,18 @@ int main(void)
 	RUN(project_id_string_or_number);
 	RUN(json_numbers_are_not_strings);
 	RUN(every_error_is_reported_with_position);
+	RUN(planner_keys);
 	RUN(unknown_keys_warn_duplicates_fail);
 	RUN(environment_references);
 	RUN(token_fallback_and_conflicts);
 	RUN(expect_status_forms);
 	RUN(invalid_yaml_and_json_syntax);
+	RUN(json_config_edge_cases);
+	RUN(key_table_is_consistent);
+	RUN(key_list);
+	RUN(unknown_keys_in_every_section);
+	RUN(cross_key_rules);
+	RUN(endpoint_and_values);
 	RUN(reader_by_extension);
 	diags_release(&d);
 	return test_report();

@@ -105,6 +105,33 @@ TEST(good_optional_fields)
 	free(m);
 	snapshot_release(&s);
 
+	/* The planner's inputs beyond the inventory: options, probation,
+	 * uncheckable, a confirmed missing server. */
+	m = parse("{\"when_none_healthy\": \"spread\", \"rebalance\": true, \"servers\": ["
+		  "{\"id\": 1, \"name\": \"a\", \"location\": \"l\", \"network_zone\": \"z\", "
+		  "\"status\": \"healthy\", \"probation\": true}, "
+		  "{\"id\": 2, \"name\": \"b\", \"location\": \"l\", \"network_zone\": \"z\", "
+		  "\"status\": \"uncheckable\", \"probation\": false}], \"floating_ips\": ["
+		  "{\"id\": 5, \"location\": \"l\", \"network_zone\": \"z\", \"server\": 9, "
+		  "\"server_missing\": true}, " FIP "]}", &s, &rc);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_STR(m, "");
+	CHECK_EQ_INT(s.opts.when_none_healthy, PLAN_SPREAD);
+	CHECK(s.opts.rebalance);
+	if (s.n_servers == 2 && s.n_fips == 2) {
+		CHECK(s.servers[0].probation && !s.servers[1].probation);
+		CHECK_EQ_INT(s.servers[1].status, HEALTH_UNCHECKABLE);
+		CHECK(s.fips[0].server_missing && !s.fips[1].server_missing);
+	}
+	free(m);
+	snapshot_release(&s);
+	/* Absent options are the defaults. */
+	m = parse("{\"servers\": [], \"floating_ips\": []}", &s, &rc);
+	CHECK_EQ_INT(s.opts.when_none_healthy, PLAN_FREEZE);
+	CHECK(!s.opts.rebalance);
+	free(m);
+	snapshot_release(&s);
+
 	/* Empty arrays are a valid, if dull, group. */
 	m = parse("{\"servers\": [], \"floating_ips\": []}", &s, &rc);
 	CHECK_EQ_INT(rc, 0);
@@ -172,6 +199,19 @@ TEST(bad_top_level)
 		  "snap.json: group: expected a string, got 5");
 }
 
+TEST(bad_options)
+{
+	CHECK_BAD("{\"when_none_healthy\": \"fail-open\", \"servers\": [], \"floating_ips\": []}",
+		  "snap.json: when_none_healthy: unknown value \"fail-open\" (freeze or spread)");
+	CHECK_BAD("{\"when_none_healthy\": 1, \"servers\": [], \"floating_ips\": []}",
+		  "snap.json: when_none_healthy: expected a string, got 1");
+	CHECK_BAD("{\"rebalance\": \"yes\", \"servers\": [], \"floating_ips\": []}",
+		  "snap.json: rebalance: expected true or false, got a string \"yes\"");
+	CHECK_BAD("{\"servers\": [], \"floating_ips\": [{\"id\": 1, \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"server_missing\": \"true\"}]}",
+		  "snap.json: floating_ips[0].server_missing: expected true or false");
+}
+
 TEST(bad_server_fields)
 {
 	CHECK_BAD("{\"servers\": [" SRV "," SRV "," SRV ", {\"id\": \"12\", \"name\": \"x\", "
@@ -183,10 +223,10 @@ TEST(bad_server_fields)
 		  "servers[0].id: expected an integer, got 1.5");
 	CHECK_BAD("{\"servers\": [{\"id\": 9007199254740993, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 9007199254740992");
+		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 9007199254740993");
 	CHECK_BAD("{\"servers\": [{\"id\": 1e400, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got inf");
+		  "servers[0].id: expected an integer of at most 2^53 - 1 in magnitude, got 1e400");
 	CHECK_BAD("{\"servers\": [{\"id\": 0, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
 		  "servers[0].id: expected a positive integer, got 0");
@@ -195,7 +235,11 @@ TEST(bad_server_fields)
 		  "servers[0].id: expected an integer, got null");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"sick\"}], \"floating_ips\": []}",
-		  "snap.json: servers[0].status: unknown status \"sick\" (healthy, unhealthy or unknown)");
+		  "snap.json: servers[0].status: unknown status \"sick\" (healthy, unhealthy, unknown or uncheckable)");
+	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\", \"probation\": 1}],"
+		  "\"floating_ips\": []}",
+		  "snap.json: servers[0].probation: expected true or false, got 1");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": true}], \"floating_ips\": []}",
 		  "servers[0].status: expected a string, got true");
@@ -212,10 +256,18 @@ TEST(bad_server_fields)
 		  "servers[0].id: duplicate key");
 	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"\xff\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].name: not valid UTF-8");
+		  "snap.json:1:33: invalid JSON: invalid UTF-8 (byte 0xff)");
 	CHECK_BAD("{\"servers\": [{\"id\": \"\xff\xfe\", \"name\": \"x\", \"location\": \"l\", "
 		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
-		  "servers[0].id: expected an integer, got a string \"\\xff\\xfe\"");
+		  "snap.json:1:22: invalid JSON: invalid UTF-8 (byte 0xff)");
+	/* "\u0000" decodes to a NUL, which no C string could carry. */
+	CHECK_BAD("{\"servers\": [{\"id\": 1, \"name\": \"a\\u0000b\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
+		  "snap.json: servers[0].name: string contains a NUL character");
+	/* Integers written as floats are integers; 11.5 is not. */
+	CHECK_BAD("{\"servers\": [{\"id\": 11.5, \"name\": \"x\", \"location\": \"l\", "
+		  "\"network_zone\": \"z\", \"status\": \"healthy\"}], \"floating_ips\": []}",
+		  "servers[0].id: expected an integer, got 11.5");
 	CHECK_BAD("{\"servers\": [7], \"floating_ips\": []}",
 		  "servers[0]: expected an object, got 7");
 
@@ -332,21 +384,23 @@ TEST(write_then_read)
 {
 	struct plan_server sv[] = {
 		{ .id = 11, .name = "lb \"1\"\n", .location = "fsn1", .network_zone = "eu-central",
-		  .has_index = true, .resource_index = 0, .status = HEALTH_HEALTHY },
+		  .has_index = true, .resource_index = 0, .status = HEALTH_HEALTHY,
+		  .probation = true },
 		{ .id = 9007199254740991LL, .name = "lb-2", .location = "nbg1",
 		  .network_zone = "eu-central", .status = HEALTH_UNHEALTHY },
 		{ .id = 13, .name = "lb-3", .location = "nbg1", .network_zone = "eu-central",
-		  .has_index = true, .resource_index = -7, .status = HEALTH_UNKNOWN },
+		  .has_index = true, .resource_index = -7, .status = HEALTH_UNCHECKABLE },
 	};
 	struct plan_fip fp[] = {
 		{ .id = 1, .name = "vip-1", .ip = "203.0.113.1", .location = "fsn1",
-		  .network_zone = "eu-central", .server = 11 },
+		  .network_zone = "eu-central", .server = 77, .server_missing = true },
 		{ .id = 2, .location = "nbg1", .network_zone = "eu-central",
 		  .has_index = true, .resource_index = 4 },
 	};
 	struct buf b;
 	buf_init(&b, 0);
-	snapshot_write("web", sv, 3, fp, 2, &b);
+	struct plan_options o = { .when_none_healthy = PLAN_SPREAD, .rebalance = true };
+	snapshot_write("web", &o, sv, 3, fp, 2, &b);
 
 	struct snapshot s;
 	int rc;
@@ -354,6 +408,8 @@ TEST(write_then_read)
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_STR(m, "");
 	CHECK_EQ_STR(s.group, "web");
+	CHECK_EQ_INT(s.opts.when_none_healthy, PLAN_SPREAD);
+	CHECK(s.opts.rebalance);
 	CHECK_EQ_INT(s.n_servers, 3);
 	CHECK_EQ_INT(s.n_fips, 2);
 	for (size_t i = 0; i < s.n_servers && i < 3; i++) {
@@ -364,6 +420,7 @@ TEST(write_then_read)
 		CHECK_EQ_INT(s.servers[i].has_index, sv[i].has_index);
 		CHECK_EQ_INT(s.servers[i].resource_index, sv[i].resource_index);
 		CHECK_EQ_INT(s.servers[i].status, sv[i].status);
+		CHECK_EQ_INT(s.servers[i].probation, sv[i].probation);
 	}
 	for (size_t i = 0; i < s.n_fips && i < 2; i++) {
 		CHECK_EQ_INT(s.fips[i].id, fp[i].id);
@@ -372,13 +429,16 @@ TEST(write_then_read)
 		CHECK_EQ_INT(s.fips[i].has_index, fp[i].has_index);
 		CHECK_EQ_INT(s.fips[i].resource_index, fp[i].resource_index);
 		CHECK_EQ_INT(s.fips[i].server, fp[i].server);
+		CHECK_EQ_INT(s.fips[i].server_missing, fp[i].server_missing);
 	}
-	/* One entry per line, for people who edit it. */
+	/* One entry per line, for people who edit it: group, two options,
+	 * 3 servers, 2 floating IPs, and the lines that open and close the
+	 * arrays. */
 	size_t lines = 0;
 	for (const char *p = b.data; *p; p++)
 		lines += *p == '\n';
-	CHECK_EQ_INT(lines, 10);
-	if (lines != 10)
+	CHECK_EQ_INT(lines, 12);
+	if (lines != 12)
 		fprintf(stderr, "%s", b.data);
 	free(m);
 	snapshot_release(&s);
@@ -386,7 +446,7 @@ TEST(write_then_read)
 
 	/* No group, no entries: still valid. */
 	buf_init(&b, 0);
-	snapshot_write(NULL, NULL, 0, NULL, 0, &b);
+	snapshot_write(NULL, NULL, NULL, 0, NULL, 0, &b);
 	CHECK_EQ_STR(b.data, "{\"servers\": [],\n \"floating_ips\": []}\n");
 	m = parse(b.data, &s, &rc);
 	CHECK_EQ_INT(rc, 0);
@@ -424,6 +484,7 @@ int main(void)
 	RUN(unknown_keys_warn);
 	RUN(bad_syntax);
 	RUN(bad_top_level);
+	RUN(bad_options);
 	RUN(bad_server_fields);
 	RUN(bad_fip_fields);
 	RUN(long_values_are_cut_in_messages);

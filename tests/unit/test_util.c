@@ -20,6 +20,47 @@ TEST(buf_respects_its_cap)
 	buf_release(&b);
 }
 
+/* git's strbuf invariant: data is a string from the start, never NULL. */
+TEST(buf_data_is_never_null)
+{
+	struct buf b = BUF_INIT;
+	CHECK(b.data != NULL);
+	CHECK_EQ_STR(b.data, "");
+	CHECK_EQ_INT(b.len, 0);
+	buf_reset(&b);
+	buf_truncate(&b, 0);
+	CHECK_EQ_STR(b.data, "");
+	char *empty = buf_detach(&b);       /* owned even when nothing was added */
+	CHECK_EQ_STR(empty, "");
+	free(empty);
+	CHECK_EQ_STR(b.data, "");
+	buf_add(&b, "", 0);
+	CHECK_EQ_STR(b.data, "");
+	buf_release(&b);                    /* nothing allocated: nothing freed */
+	CHECK_EQ_STR(b.data, "");
+
+	buf_addstr(&b, "hello");
+	buf_truncate(&b, 4);
+	CHECK_EQ_STR(b.data, "hell");
+	buf_truncate(&b, 10);               /* longer than it is: no change */
+	CHECK_EQ_INT(b.len, 4);
+	buf_release(&b);
+	CHECK_EQ_STR(b.data, "");           /* released, and usable again */
+	buf_addch(&b, 'x');
+	CHECK_EQ_STR(b.data, "x");
+	buf_release(&b);
+
+	/* A capped buffer that refused everything still holds a string. */
+	struct buf c;
+	buf_init(&c, 2);
+	CHECK_EQ_INT(buf_addstr(&c, "abc"), -1);
+	CHECK_EQ_STR(c.data, "ab");
+	CHECK_EQ_INT(buf_addstr(&c, "d"), -1);
+	CHECK(c.overflow);                  /* sticky: one check at the end does */
+	buf_release(&c);
+	CHECK_EQ_INT(c.max, 2);             /* the cap survives a release */
+}
+
 TEST(json_strings_are_escaped)
 {
 	struct buf b = BUF_INIT;
@@ -177,6 +218,7 @@ TEST(test_clock_shifts_and_follows_its_file)
 int main(void)
 {
 	RUN(buf_respects_its_cap);
+	RUN(buf_data_is_never_null);
 	RUN(json_strings_are_escaped);
 	RUN(untrusted_text_is_escaped_for_logs);
 	RUN(urls_are_redacted);

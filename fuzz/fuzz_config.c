@@ -1,6 +1,8 @@
 /*
- * fuzz_config_json.c — the JSON configuration reader and the whole
- * configuration mapping and validation behind it (json_read).
+ * fuzz_config.c — a configuration reader and the whole configuration
+ * mapping and validation behind it: config_parse() with READER. One
+ * source, built once per reader (fuzz/Makefile): fuzz_config_yaml with
+ * -DREADER=yaml_read, fuzz_config_json with -DREADER=json_read.
  *
  * The input is a configuration file. ${VAR} references resolve against a
  * few variables set here; $HCLOUD_TOKEN is set for inputs of odd length
@@ -13,6 +15,10 @@
 #include <stdlib.h>
 
 #include "config.h"
+
+#ifndef READER
+#error "build with -DREADER=yaml_read (or json_read) -DINPUT_NAME='\"fuzz.yaml\"'"
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		unsetenv("HCLOUD_TOKEN");
 
-	diags_init(&d, "fuzz.json");
-	c = config_parse("fuzz.json", (const char *)data, size, json_read, &d);
+	diags_init(&d, INPUT_NAME);
+	c = config_parse(INPUT_NAME, (const char *)data, size, READER, &d);
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {
