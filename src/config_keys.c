@@ -100,6 +100,9 @@ static void check_finish(struct cfg_walk *w, const struct node *map, const struc
 		cfg_error(w, "host", map, "required for https checks (sent as Host header and TLS SNI)");
 	if (!c->port)
 		c->port = c->type == CHECK_HTTPS ? 443 : 80;
+	/* fastinter: absent or 0 means the interval. */
+	if (c->fast_interval_ms <= 0)
+		c->fast_interval_ms = c->interval_ms;
 	if (c->ca_file) {
 		const struct node *at = cfg_get(&check_section, map, "ca_file");
 		if (access(c->ca_file, R_OK) < 0)
@@ -122,6 +125,9 @@ static const struct key_row check_rows[] = {
 	{ .name = "interval", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  CHECK_FIELD(interval_ms), .def_num = 60000, .min = 1,
 	  .help = "how often each target runs" },
+	{ .name = "fast_interval", .type = KEY_DURATION, CHECK_FIELD(fast_interval_ms),
+	  .doc_default = "the interval",
+	  .help = "the interval while a target is in transition (HAProxy's fastinter)" },
 	{ .name = "timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  CHECK_FIELD(timeout_ms), .def_num = 10000, .min = 1,
 	  .help = "bounds the whole request" },
@@ -374,13 +380,14 @@ static const struct key_row group_rows[] = {
 	  GROUP_FIELD(provider), .names = provider_names, .help = "the cloud; the only value" },
 	{ .name = "poll_interval", .type = KEY_DURATION,
 	  .flags = KF_ORIGINAL | KF_ZERO_DEFAULT | KF_ALWAYS, GROUP_FIELD(poll_interval_ms),
-	  .def_num = 60000, .help = "how old the cached inventory may be; always: list every round" },
+	  .def_num = 60000, .help = "how old the cached inventory may be; always: list every pass" },
 	{ .name = "poll_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  GROUP_FIELD(poll_timeout_ms), .def_num = 20000, .min = 1,
 	  .help = "bounds listing the inventory, retries included" },
 	{ .name = "plan_apply_timeout", .type = KEY_DURATION,
 	  .flags = KF_ORIGINAL | KF_ZERO_DEFAULT, GROUP_FIELD(plan_apply_timeout_ms),
-	  .def_num = 30000, .min = 1, .help = "bounds applying a plan, retries included" },
+	  .def_num = 30000, .min = 1,
+	  .help = "bounds each action of a plan (and the re-read before), retries included" },
 	{ .name = "plan_apply_with_unknown_status", .type = KEY_BOOL, .flags = KF_ORIGINAL,
 	  GROUP_FIELD(plan_apply_with_unknown_status),
 	  .help = "apply while some server's health is unknown" },
@@ -517,7 +524,7 @@ static const struct key_section logging_section = {
 
 static const struct key_row metrics_rows[] = {
 	{ .name = "textfile", .type = KEY_STRING, CONFIG_FIELD(metrics_textfile),
-	  .help = "write Prometheus metrics to this file after every round" },
+	  .help = "write Prometheus metrics to this file (after passes, at most once a second)" },
 };
 
 static const struct key_section metrics_section = {

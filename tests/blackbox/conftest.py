@@ -141,7 +141,11 @@ def env(tmp_path, cloud, backends, sink):
     cloud.reset()
     backends.clear()
     sink.reset()
-    return Env(tmp_path, cloud, backends, sink)
+    e = Env(tmp_path, cloud, backends, sink)
+    yield e
+    # A flipper a failed test left running would talk to the next test's
+    # world (the fake API, the backends and the sink are shared).
+    e.stop_all()
 
 
 # ---- helpers for the notification, loop and metrics tests -------------------

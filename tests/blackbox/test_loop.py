@@ -63,8 +63,8 @@ def status_json(env):
 
 def test_for_runs_rounds_at_the_check_cadence_and_stops_in_time(env):
     """Counts, not timing (the cadence's precision is bench/'s to measure):
-    a round each time the check falls due, no round in between, none after
-    the duration, and a process that ends by itself."""
+    a check each time it falls due, none after the duration, and a process
+    that ends by itself."""
     env.pair()
     configure(env, interval="1s")
     started = time.time()
@@ -76,9 +76,6 @@ def test_for_runs_rounds_at_the_check_cadence_and_stops_in_time(env):
     # at most 7 even if every round came at 0.9 s; a loaded machine may
     # delay a few.
     assert 3 <= len(times) <= 7, times
-    # Every round ran checks: none was started for nothing in between.
-    rounds = [l for l in r.logs() if l.get("msg") == "checks ran"]
-    assert len(rounds) == len(times), (rounds, times)
     # The inventory is cached for poll_interval: polled once.
     assert len(env.cloud.requests("GET", r"^/v1/servers$")) == 1
     # No round started after the 5 s (its check may arrive a little later
@@ -108,13 +105,12 @@ def test_for_retries_a_failing_plan_at_the_check_cadence_not_faster(env):
                         status=403, code="forbidden", count=-1)
     p = env.start("reconcile", "--for", "7s")
     assert p.wait(30) == 1, stderr_of(p)
-    attempts = [r["time"] for r in env.cloud.requests("POST", r"/actions/assign$")]
-    checks = checks_at(env)
+    attempts = env.cloud.requests("POST", r"/actions/assign$")
+    rounds_with_checks = len(checks_at(env))
     assert attempts, "the plan was never tried"
-    # Order, not timing: between two attempts the failing server was checked
-    # again (a round that ran no check does not retry the plan).
-    for a, b in zip(attempts, attempts[1:]):
-        assert any(a < c < b for c in checks), (attempts, checks)
+    # Counts, not timing: the retry waits a whole pass interval after each
+    # pass, the checks start every interval, so the retries never outrun them.
+    assert len(attempts) <= rounds_with_checks, (len(attempts), rounds_with_checks)
 
 
 def test_for_holds_the_lock_throughout(env):
@@ -160,7 +156,7 @@ def test_monitor_sigterm_finishes_cleanly(env):
     assert r.rc == EXIT_LOCKED, r
     assert stop(p, signal.SIGTERM, timeout=30) == 0, stderr_of(p)
     logs = log_lines(stderr_of(p))
-    assert logs[-1]["msg"] == "stopping on signal after the round", logs[-3:]
+    assert "stopping on signal" in [l.get("msg") for l in logs[-3:]], logs[-3:]
     assert integrity(env) == "ok"
     st = status_json(env)
     text = json.dumps(st)
@@ -172,23 +168,29 @@ def test_monitor_sigterm_finishes_cleanly(env):
     assert len(env.texts()) == 1
 
 
-def test_monitor_sigint_during_a_slow_round_finishes_that_round(env):
+def test_monitor_sigint_drops_checks_in_flight_and_exits_cleanly(env):
+    """A stop signal does not wait for checks: those in flight are dropped
+    and not counted; the state is saved and consistent; what was queued
+    is delivered; exit 0."""
     env.pair()
-    configure(env, interval="200ms", checks=[env.check(interval="200ms", timeout="3s")])
-    env.backends.set("127.0.0.11", env.port, delay=1.0)
-    env.backends.set("127.0.0.12", env.port, delay=1.0)
+    configure(env, interval="200ms", checks=[env.check(interval="200ms", timeout="30s")])
+    env.backends.set("127.0.0.11", env.port, delay=30)
+    env.backends.set("127.0.0.12", env.port, delay=30)
     p = env.start("monitor")
-    wait_for(lambda: checks_at(env), 10, what="the first check to start")
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGINT)        # while the round waits for its checks
+    wait_for(lambda: checks_at(env) and checks_at(env, "127.0.0.12"), 10,
+             what="both checks in flight")
+    p.send_signal(signal.SIGINT)        # while both checks wait for their answer
     assert p.wait(30) == 0, stderr_of(p)
-    # It did not die on the spot: it waited for the checks, saved them and
-    # delivered the round's message.
-    assert time.monotonic() - t0 > 0.5
-    assert len(env.texts()) == 1 and "started watching" in env.texts()[0]
+    # Neither backend had answered: nothing was counted.
+    assert len(checks_at(env)) == 1 and len(checks_at(env, "127.0.0.12")) == 1
+    st = status_json(env)
+    targets = [t for s in st["groups"][0]["servers"] for t in s["targets"]]
+    assert targets and all((t["rise"], t["fall"], t["last_run"]) == (0, 0, 0)
+                           for t in targets), targets
     assert integrity(env) == "ok"
-    assert json.dumps(status_json(env)).count('"healthy"') >= 2
-    assert len(checks_at(env)) == 1
+    assert len(env.texts()) == 1 and "started watching" in env.texts()[0]
+    logs = log_lines(stderr_of(p))
+    assert "stopping on signal" in [l.get("msg") for l in logs]
 
 
 def test_monitor_exits_zero_on_signal_even_after_failed_rounds(env):
