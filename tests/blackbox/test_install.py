@@ -9,8 +9,6 @@ import os
 import re
 import subprocess
 
-import pytest
-
 from conftest import FLIPPER, need_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -14,8 +14,6 @@ import os
 import re
 import subprocess
 
-import pytest
-
 from conftest import FIXTURES, FLIPPER, flipper_env, log_lines, missing, run_flipper
 
 SONAMES = ["libcurl.so.4", "libcurl-gnutls.so.4"]
