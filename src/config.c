@@ -349,9 +349,15 @@ static int read_duration(struct cfg_walk *w, const struct node *n, const struct 
 		char *text = expand_env(w, n, n->text);
 		if (!text)
 			return -1;
+		if ((r->flags & KF_ALWAYS) && strcmp(text, "always") == 0) {
+			free(text);
+			*out = DURATION_ALWAYS;
+			return 1;
+		}
 		int rc = duration_parse(text, &ms, &why);
 		if (rc < 0)
-			cfg_error(w, NULL, n, "invalid duration \"%s\": %s", text, why);
+			cfg_error(w, NULL, n, "invalid duration \"%s\": %s%s", text, why,
+				  (r->flags & KF_ALWAYS) ? " (or \"always\")" : "");
 		free(text);
 		if (rc < 0)
 			return -1;
@@ -948,7 +954,10 @@ static void print_section(struct jw *jw, const struct key_section *s, const void
 			break;
 		case KEY_DURATION: {
 			char d[48];
-			duration_format(*(const int64_t *)f, d);
+			if ((r->flags & KF_ALWAYS) && *(const int64_t *)f == DURATION_ALWAYS)
+				snprintf(d, sizeof d, "always");
+			else
+				duration_format(*(const int64_t *)f, d);
 			jw_string(jw, r->name, d);
 			break;
 		}
@@ -995,7 +1004,7 @@ static void key_type_text(const struct key_row *r, struct buf *b)
 		break;
 	case KEY_DURATION:
 		duration_format(r->min, d);
-		buf_printf(b, "duration >= %s", d);
+		buf_printf(b, "duration >= %s%s", d, (r->flags & KF_ALWAYS) ? " or always" : "");
 		break;
 	case KEY_ENUM:
 		for (int i = 0; r->names[i]; i++)

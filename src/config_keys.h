@@ -56,6 +56,7 @@ enum key_flag {
 	KF_NUMBER_TEXT = 1 << 8,   /* an integer is taken as its decimal text */
 	KF_ENUM_TEXT = 1 << 9,     /* KEY_ENUM kept as the word, in a char * */
 	KF_NULL_IF_ZERO = 1 << 10, /* KEY_INT: 0 means unset, printed as null */
+	KF_ALWAYS = 1 << 11,       /* KEY_DURATION: the word "always" too, kept as DURATION_ALWAYS */
 };
 
 /* Where a row's value is not kept (KF_UNUSED keys). */
