@@ -410,8 +410,11 @@ int64_t notifier_kick(struct notifier *n)
 		ssize_t ti = target_of(n, m);
 		const struct notify_target *t = ti < 0 ? NULL : &n->c->targets[ti];
 		bool dead = !t || !n->c->notifications_enabled;
-		/* Stored times are clamped: a message stamped while the clock was ahead waits no longer. */
-		m->next_attempt = outbox_clamp_next(m->next_attempt, now, NOTIFY_BACKOFF_MAX_MS);
+		/*
+		 * Stored times are clamped: a message stamped while the clock was
+		 * ahead waits no longer than its backoff (at most the longest).
+		 */
+		m->next_attempt = outbox_clamp_next(m->next_attempt, now, backoff_delay(m->attempts));
 		m->created_at = outbox_clamp_created(m->created_at, now);
 		bool expired = !dead && m->attempts >= max_attempts();
 		if (dead || expired) {

@@ -204,8 +204,9 @@ enum apply_end apply_conclude(const enum step_end *e, size_t n);
 
 /*
  * Stored times are clamped when read: a next attempt at most max_backoff
- * ahead of now (stamped while the clock was ahead, it must not block a
- * queue for as long), a creation time no later than now.
+ * (the message's backoff, never more than the longest) ahead of now:
+ * stamped while the clock was ahead, it must not block a queue for as
+ * long; a creation time no later than now.
  */
 int64_t outbox_clamp_next(int64_t next_attempt, int64_t now, int64_t max_backoff);
 int64_t outbox_clamp_created(int64_t created_at, int64_t now);
