@@ -422,7 +422,6 @@ static bool hold_correlated(struct group *g, bool moves)
 static bool thawing(struct group *g)
 {
 	int64_t now = now_ms(), fs = g->pass.frozen_since, ts = g->pass.thaw_since;
-	/* Frozen by servers known to be down; merely unknown ones are the deferral's. */
 	enum health *h = xcalloc(g->n_servers + 1, sizeof *h);
 	for (size_t i = 0; i < g->n_servers; i++)
 		h[i] = g->servers[i].health;
@@ -431,11 +430,14 @@ static bool thawing(struct group *g)
 	enum thaw t = freeze_step(frozen, engine_thaw_checked(g), &g->pass.frozen_since,
 				  &g->pass.thaw_since, now, group_defer_bound(g->cfg));
 	/*
-	 * Checks are counted from the last pass that saw the freeze (in a
-	 * one-shot run: from its start), so every server had as many chances
-	 * to recover as the first one did.
+	 * Checks are counted from the pass that saw the first server healthy
+	 * again (in a one-shot run that did not see it: from the run's
+	 * start): every other server gets its rise checks, as many chances
+	 * to recover as the first one had. Counted from the freeze instead,
+	 * a long outage would have given every server its checks already,
+	 * and the wait would end at once.
 	 */
-	if (t == THAW_FROZEN)
+	if (t == THAW_FROZEN || t == THAW_BEGUN)
 		engine_thaw_mark(g);
 	if (fs != g->pass.frozen_since || ts != g->pass.thaw_since)
 		g->save_meta = true;

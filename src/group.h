@@ -48,7 +48,7 @@ struct target {
 	bool kept;                   /* private to a rebuild of the list */
 	bool ran;                    /* a check started in this invocation */
 	uint64_t results;            /* results counted in this invocation */
-	uint64_t thaw_mark;          /* results when its group was last seen frozen */
+	uint64_t thaw_mark;          /* results when its group's wait to leave a freeze began */
 };
 
 enum pass_state {
@@ -195,7 +195,7 @@ void engine_pass_concluded(struct group *g);
 struct store_server *group_vanished(struct group *g, int64_t id);
 /* Has every target had its rise checks since engine_thaw_mark() (or since the start)? */
 bool engine_thaw_checked(const struct group *g);
-/* The group is frozen: count results for leaving it from now on. */
+/* Frozen, or a server is healthy again after a freeze: count results from now on. */
 void engine_thaw_mark(struct group *g);
 
 /* pass.c */

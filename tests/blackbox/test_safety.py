@@ -258,27 +258,57 @@ def four(env):
     return [addr for _, addr in servers]
 
 
-def blind_then_back(env, p, addrs):
-    """Every check fails until every server is unhealthy (frozen), then
-    every backend answers again and every server is healthy again."""
+def failures(env):
+    """Each server's failed checks in a row, as the state has them."""
+    return {s["name"]: s["targets"][0]["fall"] for s in group(env)["servers"]}
+
+
+THAW_BEGUN = ("a server is healthy again after a freeze; moves wait until every server had "
+              "its rise checks")
+THAW_OVER = "leaving the freeze: planning once with every server's health known"
+
+
+def blind_then_back(env, p, addrs, seconds=30, step=3):
+    """Every check fails until every server is unhealthy (frozen) and then
+    for `seconds` more of flipper's clock (the test clock, stepped `step`
+    seconds at a time; after each step every server is seen failing once
+    more). Then the checker is back, and lb-0 recovers first: the others'
+    first checks are held open by their backends until lb-0 is healthy
+    again, then answered. Whichever server recovers first must not collect
+    the IPs (the thaw waits for every server's rise checks, counted from
+    when lb-0 was healthy again)."""
     wait_for(lambda: [t for t in env.texts() if "Frozen" in t], 60, what="the freeze")
     assert set(health(env).values()) == {"unhealthy"}
-    for a in addrs:
-        env.backends.set(a, env.port, down=False, status=200, hang=False)
-    wait_for(lambda: logs(p, "leaving the freeze: planning once with every server's health "
-                             "known"), 60, what="the end of the freeze")
+    for _ in range(seconds // step):
+        before = failures(env)
+        env.clock.step(wall_ms=step * 1000, mono_ms=step * 1000)
+        wait_for(lambda: all(n > before[k] for k, n in failures(env).items()), 60,
+                 what="one more failed check of every server")
+    assert set(health(env).values()) == {"unhealthy"}
+    for a in addrs[1:]:
+        env.backends.set(a, env.port, down=False, status=200, hang=True)
+    env.backends.set(addrs[0], env.port, down=False, status=200, hang=False)
+    wait_for(lambda: logs(p, THAW_BEGUN), 60, what="lb-0 healthy again")
+    assert health(env) == {"lb-0": "healthy", "lb-1": "unhealthy", "lb-2": "unhealthy",
+                           "lb-3": "unhealthy"}
+    for a in addrs[1:]:
+        env.backends.set(a, env.port, hang=False)
+    wait_for(lambda: logs(p, THAW_OVER), 60, what="the end of the freeze")
     wait_for(lambda: all_healthy(env), 60, what="all healthy again")
 
 
 def test_a_blind_checker_moves_nothing(env):
-    """The checker loses its network: every check of the 4 servers fails
-    (connections refused), then it is back. Moves are held while the
-    failures are new, the group freezes once nothing is healthy, and
-    leaving the freeze waits for every server: 0 assigns."""
+    """The checker loses its network for 30 s (by the test clock): every
+    check of the 4 servers fails (connections refused), then it is back.
+    Moves are held while the failures are new, the group freezes once
+    nothing is healthy, and leaving the freeze waits for every server:
+    0 assigns. (The timeout is long: the checks held open while lb-0
+    recovers must not time out, and the thaw must end with every server's
+    rise checks, not when rise x interval + timeout has passed.)"""
     addrs = four(env)
-    env.config(checks=[env.check(interval="300ms", timeout="2s", fall=2, rise=2)],
+    env.config(checks=[env.check(interval="300ms", timeout="20s", fall=2, rise=2)],
                group_extra={"poll_interval": "1h"})
-    p = env.start("monitor")
+    p = env.start("monitor", extra_env=env.clock.env())
     wait_for(lambda: all_healthy(env), 60, what="all healthy")
     # The checks started together; spread them over the interval, as they
     # would be in a long-running flipper: a slow answer of lb-1 (lb-2)
@@ -298,9 +328,7 @@ def test_a_blind_checker_moves_nothing(env):
     held = [t for t in env.texts() if "Correlated failure: moves held" in t]
     assert len(held) == 1, env.texts()
     msgs = [l.get("msg") for l in log_lines(stderr_of(p))]
-    thaw = msgs.index("a server is healthy again after a freeze; moves wait until every "
-                      "server had its rise checks")
-    assert "leaving the freeze: planning once with every server's health known" in msgs[thaw:]
+    assert msgs.count(THAW_BEGUN) == 1 and THAW_OVER in msgs[msgs.index(THAW_BEGUN):], msgs
 
 
 def test_a_blind_checker_moves_nothing_when_a_server_was_already_failing(env):
@@ -310,7 +338,7 @@ def test_a_blind_checker_moves_nothing_when_a_server_was_already_failing(env):
     addrs = four(env)
     env.config(checks=[env.check(interval="1s", timeout="20s", fall=2, rise=2)],
                group_extra={"poll_interval": "1h"})
-    p = env.start("monitor")
+    p = env.start("monitor", extra_env=env.clock.env())
     wait_for(lambda: all_healthy(env), 60, what="all healthy")
 
     # lb-0's one failure: a check held open, then cut without an answer...

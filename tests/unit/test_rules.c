@@ -274,8 +274,9 @@ TEST(leaving_a_freeze_waits_for_every_server_or_the_bound)
 	CHECK_EQ_INT(frozen, t);
 	CHECK_EQ_INT(freeze_step(true, false, &frozen, &thaw, t + 100, bound), THAW_FROZEN);
 	CHECK_EQ_INT(frozen, t);
-	/* One server is back: wait for the others. */
-	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 1000, bound), THAW_BEGUN);
+	/* One server is back: wait for the others, counting their checks
+	 * from now (whatever they had before is of servers still down). */
+	CHECK_EQ_INT(freeze_step(false, true, &frozen, &thaw, t + 1000, bound), THAW_BEGUN);
 	CHECK_EQ_INT(thaw, t + 1000);
 	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 2000, bound), THAW_WAIT);
 	/* Frozen again meanwhile: the wait starts over later. */
