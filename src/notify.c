@@ -153,8 +153,6 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-
-
 /* ---- sending on the loop ------------------------------------------------------- */
 
 /* One HTTP request of the notifier: a webhook POST or the heartbeat GET. */
