@@ -427,16 +427,19 @@ static bool thawing(struct group *g)
 		h[i] = g->servers[i].health;
 	bool frozen = g->plan.frozen && none_healthy_known(h, g->n_servers);
 	free(h);
-	enum thaw t = freeze_step(frozen, engine_thaw_checked(g), &g->pass.frozen_since,
-				  &g->pass.thaw_since, now, group_defer_bound(g->cfg));
 	/*
 	 * Checks are counted from the pass that saw the first server healthy
-	 * again (in a one-shot run that did not see it: from the run's
-	 * start): every other server gets its rise checks, as many chances
-	 * to recover as the first one had. Counted from the freeze instead,
-	 * a long outage would have given every server its checks already,
-	 * and the wait would end at once.
+	 * again: every other server gets its rise checks, as many chances to
+	 * recover as the first one had. Counted from the freeze instead, a
+	 * long outage would have given every server its checks already, and
+	 * the wait would end at once. A one-shot run counts its own checks
+	 * (from its start): they all ran together, the first server's
+	 * recovering one among them.
 	 */
+	bool waiting = g->pass.thaw_since && g->pass.thaw_since <= now;
+	bool checked = (waiting || g->e->o.mode == ENGINE_ONCE) && engine_thaw_checked(g);
+	enum thaw t = freeze_step(frozen, checked, &g->pass.frozen_since, &g->pass.thaw_since,
+				  now, group_defer_bound(g->cfg));
 	if (t == THAW_FROZEN || t == THAW_BEGUN)
 		engine_thaw_mark(g);
 	if (fs != g->pass.frozen_since || ts != g->pass.thaw_since)

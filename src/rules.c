@@ -243,17 +243,16 @@ enum thaw freeze_step(bool frozen, bool all_checked, int64_t *frozen_since, int6
 		*thaw_since = 0;
 		return THAW_NONE;
 	}
+	enum thaw t = THAW_WAIT;
 	if (!*thaw_since || *thaw_since > now) {
-		/* Or the clock stepped back. Checks count from here: those
-		 * before were of servers still down. */
-		*thaw_since = now;
-		return THAW_BEGUN;
+		*thaw_since = now;       /* or the clock stepped back */
+		t = THAW_BEGUN;
 	}
 	if (all_checked || now - *thaw_since >= bound) {
 		*frozen_since = *thaw_since = 0;
 		return THAW_OVER;
 	}
-	return THAW_WAIT;
+	return t;
 }
 
 /* ---- an apply a dead flipper left ---------------------------------------------- */

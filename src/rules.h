@@ -166,9 +166,10 @@ enum thaw {
  * *thaw_since (wall clock, clamped; kept between runs) record the freeze
  * and the wait that follows it: once a server is healthy again
  * (THAW_BEGUN), moves wait until every server had its rise checks since
- * then (all_checked: the caller counts from THAW_BEGUN, and it is not
- * looked at in that call) or bound (rise x interval + timeout) passed, so
- * that IPs do not pile onto whichever server recovered first.
+ * then (all_checked, counted by the caller) or bound (rise x interval +
+ * timeout) passed, so that IPs do not pile onto whichever server
+ * recovered first. all_checked true when the wait begins ends it at once:
+ * the checks it counts ran together with the first server's recovery.
  */
 enum thaw freeze_step(bool frozen, bool all_checked, int64_t *frozen_since, int64_t *thaw_since,
 		      int64_t now, int64_t bound);

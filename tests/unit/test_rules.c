@@ -274,9 +274,8 @@ TEST(leaving_a_freeze_waits_for_every_server_or_the_bound)
 	CHECK_EQ_INT(frozen, t);
 	CHECK_EQ_INT(freeze_step(true, false, &frozen, &thaw, t + 100, bound), THAW_FROZEN);
 	CHECK_EQ_INT(frozen, t);
-	/* One server is back: wait for the others, counting their checks
-	 * from now (whatever they had before is of servers still down). */
-	CHECK_EQ_INT(freeze_step(false, true, &frozen, &thaw, t + 1000, bound), THAW_BEGUN);
+	/* One server is back: wait for the others. */
+	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 1000, bound), THAW_BEGUN);
 	CHECK_EQ_INT(thaw, t + 1000);
 	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 2000, bound), THAW_WAIT);
 	/* Frozen again meanwhile: the wait starts over later. */
@@ -287,6 +286,12 @@ TEST(leaving_a_freeze_waits_for_every_server_or_the_bound)
 	CHECK_EQ_INT(freeze_step(false, true, &frozen, &thaw, t + 3100, bound), THAW_OVER);
 	CHECK_EQ_INT(frozen, 0);
 	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 3200, bound), THAW_NONE);
+	/* Every server's checks ran together with the first one's recovery
+	 * (a one-shot run, rise 1): over at once. */
+	frozen = t;
+	CHECK_EQ_INT(freeze_step(false, true, &frozen, &thaw, t + 4000, bound), THAW_OVER);
+	CHECK_EQ_INT(frozen, 0);
+	CHECK_EQ_INT(thaw, 0);
 	/* Or the bound passed. */
 	frozen = t;
 	CHECK_EQ_INT(freeze_step(false, false, &frozen, &thaw, t + 10000, bound), THAW_BEGUN);
