@@ -370,6 +370,7 @@ static void check_done(void *arg, struct check_result *r)
 			       "error", t->st.last_error, NULL);
 		}
 		t->dirty = true;
+		cert_watch(t, r);
 		schedule_save(e);
 		if (before != t->st.c.state) {
 			log_kv(LOG_DEBUG, g->cfg->id, "target state changed", "server", t->in.server_name,
