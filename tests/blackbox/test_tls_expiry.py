@@ -178,3 +178,33 @@ def test_the_gnutls_build_reads_the_same_date(env, tls):
     want = not_after(env, env.cert)
     assert expiry_metric(env) == {"lb-a": want, "lb-b": want}
     assert "cannot read the server certificate" not in p.stderr
+
+
+def test_after_redirects_the_last_hops_certificate_counts(env, tls):
+    """An https hop to another host name (same address, see
+    test_redirects.py): the notification names the host that served the
+    certificate. A last hop over plain http has none to read."""
+    for addr in ("127.0.0.11", "127.0.0.12"):
+        env.backends.set(addr, env.tls_port, routes={
+            "/health": {"status": 302, "headers": {
+                "Location": "https://localhost:%d/ok" % env.tls_port}}})
+    tls(follow_redirects=1)
+    assert env.reconcile().rc == 0
+    texts = cert_texts(env)
+    assert len(texts) == 1 and "certificate of `localhost` expires" in texts[0], texts
+    assert healthy(env) == {"lb-a": "healthy", "lb-b": "healthy"}
+
+
+def test_a_last_hop_over_http_reads_no_certificate(env, tls):
+    # env.pair()'s plain http backends share the addresses, on env.port.
+    for addr in ("127.0.0.11", "127.0.0.12"):
+        env.backends.set(addr, env.tls_port, routes={
+            "/health": {"status": 302, "headers": {
+                "Location": "http://%s:%d/health" % (HOST, env.port)}}})
+    tls(follow_redirects=1)
+    r = env.reconcile()
+    assert r.rc == 0, r
+    assert healthy(env) == {"lb-a": "healthy", "lb-b": "healthy"}
+    assert [q["path"] for q in env.backends.requests("127.0.0.11", env.port)] == ["/health"]
+    assert cert_texts(env) == [] and expiry_metric(env) == {}
+    assert "cannot read the server certificate" not in r.err
