@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsetenv("HCLOUD_TOKEN");
 
 	diags_init(&d, INPUT_NAME);
-	c = config_parse(INPUT_NAME, (const char *)data, size, READER, &d);
+	c = config_parse(INPUT_NAME, (const char *)data, size, READER, CONFIG_VALIDATE, &d);
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {

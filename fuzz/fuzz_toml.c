@@ -53,7 +53,7 @@ static void load_config(const char *text, size_t len)
 	struct config *c;
 
 	diags_init(&d, "fuzz.toml");
-	c = config_parse("fuzz.toml", text, len, toml_read, &d);
+	c = config_parse("fuzz.toml", text, len, toml_read, CONFIG_VALIDATE, &d);
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {

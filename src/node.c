@@ -61,6 +61,7 @@ void node_free(struct node *n)
 	for (size_t i = 0; i < n->n; i++)
 		node_free(n->items[i]);
 	free(n->items);
+	free(n->env_var);
 	free(n->key);
 	free(n->text);
 	free(n);

@@ -57,6 +57,7 @@ struct node {
 		int64_t i;
 		double f;
 	} v;
+	char *env_var;          /* set: the FLIPPER_* variable this value came from */
 	struct node **items;    /* children of MAP and SEQ */
 	size_t n, cap;
 	unsigned flags;         /* private to the reader that built the tree */

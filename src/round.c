@@ -70,7 +70,6 @@ struct engine {
 	size_t n_g;
 	char *reset_moved;
 	char *reset_why;
-	bool server_note_done;
 	int64_t outbox_depth;
 };
 
@@ -1435,10 +1434,6 @@ void engine_round(struct engine *e, struct round_result *res)
 	int64_t now = now_ms();
 	int64_t t0 = mono_ms();
 
-	if (!e->server_note_done && e->cfg->server_section_present && !e->o.dry_run) {
-		log_kv(LOG_INFO, NULL, "server.* settings belong to the original daemon's web UI and are not used", NULL);
-		e->server_note_done = true;
-	}
 	if (e->store)
 		store_write_error_clear(e->store);
 	notify_reset(e);
