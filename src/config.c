@@ -1011,7 +1011,6 @@ static void read_row(struct cfg_walk *w, const struct key_row *r, const struct n
 		r->check(w, n, f);
 }
 
-/* Read map (NULL: the section is absent) into obj against s's rows. */
 /* Is the entry there with a value that asks for something (not null, "", false or {})? */
 static bool set_to_something(const struct node *n)
 {
@@ -1032,16 +1031,18 @@ static bool set_to_something(const struct node *n)
  */
 static void advise_unused(struct cfg_walk *w, const struct key_section *s, const struct node *map)
 {
+	if (!map || map->type != NODE_MAP)
+		return;
 	struct buf names = BUF_INIT;
 	const struct node *first = NULL;
-	for (size_t i = 0; i < s->n_rows; i++) {
-		const struct key_row *r = &s->rows[i];
-		const struct node *n = find_entry(map, r);
-		if (!(r->flags & KF_UNUSED) || r->type == KEY_SECTION || !set_to_something(n))
+	for (size_t i = 0; i < map->n; i++) {
+		const struct node *e = map->items[i];
+		const struct key_row *r = row_of(s, e);
+		if (!r || !(r->flags & KF_UNUSED) || r->type == KEY_SECTION || !set_to_something(e))
 			continue;
 		buf_printf(&names, "%s%s", names.len ? ", " : "", r->name);
 		if (!first)
-			first = n;
+			first = e;
 	}
 	if (names.len) {
 		struct node at = { .line = first->key_line, .col = first->key_col };
