@@ -988,6 +988,11 @@ static void read_row(struct cfg_walk *w, const struct key_row *r, const struct n
 	}
 	case KEY_DURATION: {
 		int64_t v;
+		if (r->word && n->type == NODE_STRING && str_eq(n->text, r->word)) {
+			*(bool *)((char *)obj + r->word_field) = true;
+			*(int64_t *)f = 0;
+			return;
+		}
 		if ((rc = read_duration(w, n, r, &v)) == 1 && f)
 			*(int64_t *)f = v;
 		break;
@@ -1011,7 +1016,10 @@ static void read_row(struct cfg_walk *w, const struct key_row *r, const struct n
 		r->check(w, n, f);
 }
 
-/* Is the entry there with a value that asks for something (not null, "", false or {})? */
+/*
+ * Does the value ask for something: not null, "", false, nor a mapping
+ * or list of only such values (`tracing: {enabled: false}`)?
+ */
 static bool set_to_something(const struct node *n)
 {
 	if (absent(n))
@@ -1020,8 +1028,12 @@ static bool set_to_something(const struct node *n)
 		return n->v.b;
 	if (n->type == NODE_STRING)
 		return n->text_len > 0;
-	if (n->type == NODE_MAP || n->type == NODE_SEQ)
-		return n->n > 0;
+	if (n->type == NODE_MAP || n->type == NODE_SEQ) {
+		for (size_t i = 0; i < n->n; i++)
+			if (set_to_something(n->items[i]))
+				return true;
+		return false;
+	}
 	return true;
 }
 
@@ -1590,7 +1602,8 @@ static void print_section(struct jw *jw, const struct key_section *s, const void
 		case KEY_DURATION: {
 			char d[48];
 			duration_format(*(const int64_t *)f, d);
-			jw_string(jw, r->name, d);
+			bool word = r->word && *(const bool *)((const char *)obj + r->word_field);
+			jw_string(jw, r->name, word ? r->word : d);
 			break;
 		}
 		case KEY_ENUM:
@@ -1642,6 +1655,8 @@ static void key_type_text(const struct key_row *r, struct buf *b)
 	case KEY_DURATION:
 		duration_format(r->min, d);
 		buf_printf(b, "duration >= %s", d);
+		if (r->word)
+			buf_printf(b, " or %s", r->word);
 		break;
 	case KEY_ENUM:
 		for (int i = 0; r->names[i]; i++)

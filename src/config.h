@@ -72,6 +72,7 @@ struct group_config {
 	bool readonly;
 	char *provider;
 	int64_t poll_interval_ms;
+	bool poll_always;            /* poll_interval: always (poll_interval_ms 0) */
 	int64_t poll_timeout_ms;
 	int64_t plan_apply_timeout_ms;
 	bool plan_apply_with_unknown_status;

@@ -405,8 +405,10 @@ static const struct key_row group_rows[] = {
 	{ .name = "provider", .type = KEY_ENUM, .flags = KF_ORIGINAL | KF_ENUM_TEXT,
 	  GROUP_FIELD(provider), .names = provider_names, .help = "the cloud; the only value" },
 	{ .name = "poll_interval", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
-	  GROUP_FIELD(poll_interval_ms), .def_num = 60000,
-	  .help = "how old the cached inventory may be; 0s means the default" },
+	  GROUP_FIELD(poll_interval_ms), .def_num = 60000, .word = "always",
+	  .word_field = offsetof(struct group_config, poll_always),
+	  .help = "how old the cached inventory may be; always: list it every pass; "
+		  "0s: the default" },
 	{ .name = "poll_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  GROUP_FIELD(poll_timeout_ms), .def_num = 20000, .min = 1,
 	  .help = "bounds listing the inventory, retries included" },

@@ -86,6 +86,13 @@ struct key_row {
 	 * For KEY_MAP it runs per entry, with a struct header.
 	 */
 	void (*check)(struct cfg_walk *w, const struct node *at, const void *value);
+	/*
+	 * KEY_DURATION: a word also taken ("always"): it sets the bool at
+	 * word_field (offsetof() in the section's struct) and the duration
+	 * to 0, and is what --print shows.
+	 */
+	const char *word;
+	size_t word_field;
 	const char *doc_default;       /* the default in words, where a rule sets it */
 	const char *help;
 };

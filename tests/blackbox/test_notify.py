@@ -48,7 +48,7 @@ def group(env, gid="web", name="Web", project_id=4242, token=TOKEN,
           "floating_ips": {"label_selector": "role=vip"}}
     if project_id is not None:
         hz["project_id"] = project_id
-    g = {"id": gid, "display_name": name, "poll_interval": "0s",
+    g = {"id": gid, "display_name": name, "poll_interval": "always",
          "poll_timeout": "2s", "plan_apply_timeout": "20s", "hetzner": hz,
          "checks": [env.check()]}
     g.update(extra)
