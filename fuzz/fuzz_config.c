@@ -33,6 +33,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("FUZZ_SPACE", "two words\nand a line", 1);
 	unsetenv("FUZZ_UNSET");
 	unsetenv("HCLOUD_ENDPOINT");
+	/*
+	 * FLIPPER_* overrides apply to every input: into whatever tree the
+	 * input makes (the section a scalar, null, two spellings, absent).
+	 */
+	setenv("FLIPPER_TELEMETRY__LOGGING__LEVEL", "debug", 1);
+	setenv("FLIPPER_HEARTBEAT__TIMEOUT", "${FUZZ_SPACE}", 1);
+	setenv("FLIPPER_SERVICE__NAME", "${FUZZ_TOKEN}", 1);
+	setenv("FLIPPER_GROUPS__0__ID", "x", 1);
 	return 0;
 }
 
