@@ -467,7 +467,7 @@ TEST(key_list)
 		      "original\t") != NULL);
 	CHECK(strstr(b.data, "\ngroups[].hetzner.api_token\tstring\t$HCLOUD_TOKEN\toriginal,secret\t"));
 	CHECK(strstr(b.data, "\ntelemetry.logging.level\tdebug|info|warn|error\tinfo\toriginal\t"));
-	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s\t1m0s\toriginal\t"));
+	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s or always\t1m0s\toriginal\t"));
 	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t9521\toriginal,unused\t"));
 	CHECK(strstr(b.data, "\nserver.host\tstring\tlocalhost\toriginal,unused\t"));
 	CHECK(strstr(b.data, "\nnotifications.targets[].icon_emoji\tstring\t:dolphin: unless "

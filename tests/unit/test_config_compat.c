@@ -265,6 +265,18 @@ TEST(zero_means_the_default)
 		   yaml_read) == NULL);
 	CHECK(has_diag(DIAG_ERROR, "groups[0].max_actions_per_round", "between 1 and 1000000"));
 	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].fall", "between 1 and 1000000 (got -1)"));
+	/* Listing every pass has its own word, kept apart from 0s. */
+	c = load(GROUP "    poll_interval: always\n" CHECKED, yaml_read);
+	CHECK(c && c->groups[0].poll_always && c->groups[0].poll_interval_ms == 0);
+	if (c) {
+		struct buf b = BUF_INIT;
+		config_print_json(c, &b);
+		CHECK(strstr(b.data, "\"poll_interval\":\"always\"") != NULL);
+		buf_release(&b);
+	}
+	config_free(c);
+	c = load(GROUP "    poll_interval: Always\n" CHECKED, yaml_read);
+	CHECK(c == NULL && has_diag(DIAG_ERROR, "groups[0].poll_interval", "invalid duration \"Always\""));
 }
 
 TEST(merge_keys_in_yaml)
