@@ -930,7 +930,8 @@ static void read_row(struct cfg_walk *w, const struct key_row *r, const struct n
 			cfg_error(w, NULL, where, "%s", r->required);
 			return;
 		}
-		read_section(w, r->section, m, m ? m : where, obj);
+		/* An empty list stands for the mapping but has no place of its own. */
+		read_section(w, r->section, m, m && m->line ? m : n && n->line ? n : where, obj);
 		return;
 	}
 	case KEY_LIST:
@@ -1418,7 +1419,7 @@ config_reader_fn config_reader_for(const char *path)
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	/* "flipper", or ".flipper": no extension, TOML as in the original. */
-	if (!strchr(base + 1, '.') && *base)
+	if (*base && !strchr(base + 1, '.'))
 		return toml_read;
 	return NULL;
 }

@@ -443,3 +443,18 @@ def test_token_from_hcloud_token_stays_out_of_output(tmp_path):
     cfg, r = printed(p, env={"HCLOUD_TOKEN": TOKEN})
     assert cfg["groups"][0]["hetzner"]["token_source"] == "$HCLOUD_TOKEN"
     assert TOKEN not in r.out + r.err
+
+
+def test_state_path_from_the_environment_reaches_status(env):
+    """status reads only state.path from the file: the override applies there too."""
+    env.pair()
+    env.config(checks=[env.check()])
+    assert env.reconcile().rc == 0
+    r = run_flipper("-c", env.config_path, "status", "--json",
+                    env={"FLIPPER_STATE__PATH": env.state})
+    assert r.rc == 0, r
+    assert [g["id"] for g in json.loads(r.out)["groups"]] == ["web"]
+    # --state outranks it
+    r = run_flipper("-c", env.config_path, "--state", str(env.tmp / "none.db"), "status",
+                    env={"FLIPPER_STATE__PATH": env.state})
+    assert r.rc == 1 and "no state" in (r.out + r.err).lower(), r
