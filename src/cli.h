@@ -45,6 +45,12 @@ struct command {
 	size_t opts_size;            /* the struct the table's offsets point into */
 	/* opts: that struct, filled in; argv: the operands only. */
 	int (*run)(struct globals *g, void *opts, int argc, char **argv);
+	/*
+	 * A command made of subcommands (`state backup`): their table, NULL
+	 * last, and no run of its own. A subcommand's name is its whole path
+	 * ("state backup"), so its help and usage errors need nothing more.
+	 */
+	const struct command *const *subcommands;
 };
 
 #define CLI_COMPLETE_COMMANDS "@commands"
@@ -55,6 +61,17 @@ struct command {
  * ./flipper.db. Newly allocated.
  */
 char *cli_state_path(const struct globals *g, const char *config_state_path);
+
+/*
+ * The same for a command that contacts nothing (status, state backup): of
+ * the configuration only state.path is read, so it works where the token
+ * or the ${VAR}s of the service are not set (an operator's shell). NULL
+ * with *rc set when the configuration cannot be read.
+ */
+char *cli_state_path_peek(struct globals *g, const char *cmd, int *rc);
+
+/* The word that calls c: "backup" for "state backup". */
+const char *cli_command_word(const struct command *c);
 
 /*
  * The one shape of a usage error, for the parser and for the commands'
@@ -86,5 +103,7 @@ extern const struct command cmd_plan;
 extern const struct command cmd_monitor;
 /* cmd_status.c */
 extern const struct command cmd_status;
+/* cmd_state.c */
+extern const struct command cmd_state;
 
 #endif

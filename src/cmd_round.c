@@ -119,6 +119,28 @@ static struct config *setup(struct globals *g, const char *cmd, const struct rou
 	return c;
 }
 
+/*
+ * Look at the state path before the lock file is created beside it, so
+ * someone else's file gets nothing new next to it either; *path becomes
+ * the resolved one. 0, or -1 (logged).
+ */
+static int resolve_state(char **path)
+{
+	char *given = *path, *err = NULL;
+	bool followed = false;
+	if (store_resolve(given, true, path, &followed, &err) < 0) {
+		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
+		free(err);
+		*path = given;
+		return -1;
+	}
+	if (followed)
+		log_kv(LOG_INFO, NULL, "the state path is a symbolic link; using the file it points to",
+		       "state", given, "resolved", *path, NULL);
+	free(given);
+	return 0;
+}
+
 static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, bool forever)
 {
 	char *state_path = NULL;
@@ -131,6 +153,10 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 	struct store_info info = { 0 };
 	struct store *s = NULL;
 	char *err = NULL;
+	if (resolve_state(&state_path) < 0) {
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
 	int lr = store_lock(state_path, &lock_fd);
 	if (lr == 1) {
 		log_kv(LOG_WARN, NULL, "another flipper holds the state lock; nothing done",
@@ -199,6 +225,10 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 			rc = EXIT_OK;
 	}
 	engine_free(e);
+	/* A long run leaves the database file complete on its own. */
+	if ((forever || end) && store_checkpoint_truncate(s) < 0)
+		log_kv(LOG_WARN, NULL, "cannot fold the WAL into the state file", "error",
+		       store_errmsg(s), NULL);
 out:
 	store_close(s);
 	store_info_release(&info);

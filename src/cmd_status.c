@@ -308,31 +308,6 @@ static void print_snapshot(const struct group_view *v, int64_t now, struct buf *
 	free(pf);
 }
 
-/*
- * The state path. Only state.path is read from the configuration: status
- * contacts nothing, so it must work where the token or ${VAR}s of the
- * service are not set (an operator's shell).
- */
-static char *resolve_state(struct globals *g, int *rc)
-{
-	char *from_config = NULL;
-	*rc = 0;
-	if (!g->state_path && (g->config_explicit || access(g->config_path, R_OK) == 0)) {
-		struct diags d;
-		diags_init(&d, g->config_path);
-		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
-			diags_print(&d, 0, "status needs its state.path, or --state FILE");
-			diags_release(&d);
-			*rc = EXIT_USAGE;
-			return NULL;
-		}
-		diags_release(&d);
-	}
-	char *path = cli_state_path(g, from_config);
-	free(from_config);
-	return path;
-}
-
 static int run_status(struct globals *g, void *opts, int argc, char **argv)
 {
 	const struct status_opts *o = opts;
@@ -340,7 +315,7 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 	const char *snapshot = o->snapshot;
 	(void)argc, (void)argv;
 	int rc;
-	char *path = resolve_state(g, &rc);
+	char *path = cli_state_path_peek(g, "status", &rc);
 	if (!path)
 		return rc;
 	char *err = NULL;

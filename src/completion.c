@@ -7,7 +7,8 @@
  * option nor the value of a global option, then offers that command's
  * options (and the global ones, which may follow the command), the values
  * an option lists, files where a FILE is wanted, and command names after
- * `help`.
+ * `help`. A command of subcommands (`state backup`) offers their words,
+ * then the subcommand's options and operands, found the same way.
  */
 #include <string.h>
 
@@ -107,6 +108,78 @@ static void bash_value_arm(const struct opt *o, struct buf *out, struct buf *see
 	buf_addstr(out, "\t\treturn ;;\n");
 }
 
+/* "-c|--config|--state|..." : the global options that take a value. */
+static void bash_valued_globals(struct buf *out)
+{
+	bool first = true;
+	for (const struct opt *o = cli_global_opts; o->type != OPT_END; o++) {
+		if (o->type == OPT_FLAG)
+			continue;
+		if (o->short_name)
+			buf_printf(out, "%s-%c", first ? "" : "|", o->short_name);
+		buf_printf(out, "%s--%s", first && !o->short_name ? "" : "|", o->long_name);
+		first = false;
+	}
+}
+
+/* What a command (or subcommand) completes: its options, or its operands. */
+static void bash_command_body(const struct command *c, struct buf *out, const char *indent)
+{
+	struct buf w = BUF_INIT;
+	bash_words(c->opts, &w);
+	bash_words(cli_global_opts, &w);
+	buf_addstr(&w, " -h --help");
+	/* Options on "-", or on nothing when there is no operand to offer. */
+	buf_printf(out, "%sif [[ $cur == -*%s ]]; then\n", indent,
+		   c->operands ? "" : " || -z $cur");
+	buf_printf(out, "%s\tCOMPREPLY=($(compgen -W ", indent);
+	sh_quote(out, w.data + 1);
+	buf_addstr(out, " -- \"$cur\"))\n");
+	buf_reset(&w);
+	if (c->subcommands)
+		for (const struct command *const *sub = c->subcommands; *sub; sub++)
+			buf_printf(&w, "%s%s", w.len ? " " : "", cli_command_word(*sub));
+	else
+		value_words(c->operand_complete, &w);
+	if (is_files(c->operand_complete)) {
+		buf_printf(out, "%selse\n%s\t__flipper_files\n", indent, indent);
+	} else if (w.len) {
+		buf_printf(out, "%selse\n%s\tCOMPREPLY=($(compgen -W ", indent, indent);
+		sh_quote(out, w.data);
+		buf_addstr(out, " -- \"$cur\"))\n");
+	}
+	buf_printf(out, "%sfi", indent);
+	buf_release(&w);
+}
+
+/* The arm of a command of subcommands: find the subcommand after it. */
+static void bash_subcommands(const struct command *c, struct buf *out)
+{
+	buf_addstr(out,
+		"\t\tlocal sub= j\n"
+		"\t\tfor ((j = i + 1; j < COMP_CWORD; j++)); do\n"
+		"\t\t\tcase ${COMP_WORDS[j]} in\n"
+		"\t\t\t");
+	bash_valued_globals(out);
+	buf_addstr(out,
+		")\n"
+		"\t\t\t\t[[ ${COMP_WORDS[j+1]} == = ]] && ((j++))\n"
+		"\t\t\t\t((j++)) ;;\n"
+		"\t\t\t-*) ;;\n"
+		"\t\t\t*) sub=${COMP_WORDS[j]}; break ;;\n"
+		"\t\t\tesac\n"
+		"\t\tdone\n"
+		"\t\tcase $sub in\n");
+	for (const struct command *const *sub = c->subcommands; *sub; sub++) {
+		buf_printf(out, "\t\t%s)\n", cli_command_word(*sub));
+		bash_command_body(*sub, out, "\t\t\t");
+		buf_addstr(out, " ;;\n");
+	}
+	buf_addstr(out, "\t\t*)\n");
+	bash_command_body(c, out, "\t\t\t");
+	buf_addstr(out, " ;;\n\t\tesac ;;\n");
+}
+
 static void bash_script(struct buf *out)
 {
 	struct buf seen = BUF_INIT, w = BUF_INIT;
@@ -138,15 +211,7 @@ static void bash_script(struct buf *out)
 		"\t\tw=${COMP_WORDS[i]}\n"
 		"\t\tcase $w in\n"
 		"\t\t");
-	bool first = true;
-	for (const struct opt *o = cli_global_opts; o->type != OPT_END; o++) {
-		if (o->type == OPT_FLAG)
-			continue;
-		if (o->short_name)
-			buf_printf(out, "%s-%c", first ? "" : "|", o->short_name);
-		buf_printf(out, "%s--%s", first && !o->short_name ? "" : "|", o->long_name);
-		first = false;
-	}
+	bash_valued_globals(out);
 	buf_addstr(out,
 		")\n"
 		"\t\t\t[[ ${COMP_WORDS[i+1]} == = ]] && ((i++))\n"
@@ -159,9 +224,14 @@ static void bash_script(struct buf *out)
 		"\tcase $prev in\n");
 	for (const struct opt *o = cli_global_opts; o->type != OPT_END; o++)
 		bash_value_arm(o, out, &seen);
-	for (size_t i = 0; i < cli_n_commands; i++)
+	for (size_t i = 0; i < cli_n_commands; i++) {
 		for (const struct opt *o = cli_commands[i]->opts; o->type != OPT_END; o++)
 			bash_value_arm(o, out, &seen);
+		for (const struct command *const *sub = cli_commands[i]->subcommands; sub && *sub;
+		     sub++)
+			for (const struct opt *o = (*sub)->opts; o->type != OPT_END; o++)
+				bash_value_arm(o, out, &seen);
+	}
 	buf_addstr(out,
 		"\tesac\n"
 		"\tif [[ -z $cmd ]]; then\n"
@@ -186,26 +256,12 @@ static void bash_script(struct buf *out)
 	for (size_t i = 0; i < cli_n_commands; i++) {
 		const struct command *c = cli_commands[i];
 		buf_printf(out, "\t%s)\n", c->name);
-		buf_reset(&w);
-		bash_words(c->opts, &w);
-		bash_words(cli_global_opts, &w);
-		buf_addstr(&w, " -h --help");
-		/* Options on "-", or on nothing when there is no operand to offer. */
-		buf_printf(out, "\t\tif [[ $cur == -*%s ]]; then\n",
-			   c->operands ? "" : " || -z $cur");
-		buf_addstr(out, "\t\t\tCOMPREPLY=($(compgen -W ");
-		sh_quote(out, w.data + 1);
-		buf_addstr(out, " -- \"$cur\"))\n");
-		if (is_files(c->operand_complete)) {
-			buf_addstr(out, "\t\telse\n\t\t\t__flipper_files\n");
-		} else if (c->operand_complete) {
-			buf_reset(&w);
-			value_words(c->operand_complete, &w);
-			buf_addstr(out, "\t\telse\n\t\t\tCOMPREPLY=($(compgen -W ");
-			sh_quote(out, w.data);
-			buf_addstr(out, " -- \"$cur\"))\n");
+		if (c->subcommands) {
+			bash_subcommands(c, out);
+			continue;
 		}
-		buf_addstr(out, "\t\tfi ;;\n");
+		bash_command_body(c, out, "\t\t");
+		buf_addstr(out, " ;;\n");
 	}
 	buf_addstr(out,
 		"\tesac\n"
@@ -272,6 +328,70 @@ static void zsh_opt_specs(const struct opt *opts, struct buf *out, const char *i
 	}
 }
 
+/* `_arguments` for a command's options and operands, one spec a line. */
+static void zsh_arguments(const struct command *c, struct buf *out, const char *indent)
+{
+	struct buf specs = BUF_INIT, in = BUF_INIT;
+	buf_printf(&in, "%s\t", indent);
+	buf_printf(out, "%s_arguments $globals \\\n", indent);
+	zsh_opt_specs(c->opts, &specs, in.data);
+	/* One spec per line, each continued. */
+	for (size_t k = 0; k < specs.len; k++) {
+		if (specs.data[k] == '\n')
+			buf_addstr(out, " \\");
+		buf_addch(out, specs.data[k]);
+	}
+	buf_printf(out, "%s'(- *)'{-h,--help}'[show this help]'", in.data);
+	if (c->operands) {
+		/* The message: the operand's name, without [optional] brackets. */
+		buf_printf(out, " \\\n%s'*:", in.data);
+		for (const char *p = c->operands; *p; p++)
+			if (*p != '[' && *p != ']')
+				buf_addch(out, *p);
+		buf_addch(out, ':');
+		zsh_action(out, c->operand_complete);
+		buf_addch(out, '\'');
+	}
+	buf_addstr(out, " && ret=0\n");
+	buf_release(&specs);
+	buf_release(&in);
+}
+
+/* A command of subcommands: their words first, then the chosen one's arguments. */
+static void zsh_subcommands(const struct command *c, struct buf *out)
+{
+	buf_addstr(out,
+		"\t\t\t_arguments -C $globals \\\n"
+		"\t\t\t\t'(- *)'{-h,--help}'[show this help]' \\\n"
+		"\t\t\t\t'1:subcommand:->subcommand' \\\n"
+		"\t\t\t\t'*::argument:->subargument' && ret=0\n"
+		"\t\t\tcase $state in\n"
+		"\t\t\tsubcommand)\n"
+		"\t\t\t\tlocal -a subcommands\n"
+		"\t\t\t\tsubcommands=(\n");
+	for (const struct command *const *sub = c->subcommands; *sub; sub++) {
+		buf_printf(out, "\t\t\t\t\t'%s:", cli_command_word(*sub));
+		zsh_text(out, (*sub)->summary);
+		buf_addstr(out, "'\n");
+	}
+	buf_printf(out,
+		"\t\t\t\t)\n"
+		"\t\t\t\t_describe -t commands 'flipper %s subcommand' subcommands && ret=0\n"
+		"\t\t\t\t;;\n"
+		"\t\t\tsubargument)\n"
+		"\t\t\t\tcurcontext=${curcontext%%:*:*}:flipper-%s-$words[1]:\n"
+		"\t\t\t\tcase $words[1] in\n", c->name, c->name);
+	for (const struct command *const *sub = c->subcommands; *sub; sub++) {
+		buf_printf(out, "\t\t\t\t%s)\n", cli_command_word(*sub));
+		zsh_arguments(*sub, out, "\t\t\t\t\t");
+		buf_addstr(out, "\t\t\t\t\t;;\n");
+	}
+	buf_addstr(out,
+		"\t\t\t\tesac\n"
+		"\t\t\t\t;;\n"
+		"\t\t\tesac\n");
+}
+
 static void zsh_script(struct buf *out)
 {
 	buf_addstr(out,
@@ -307,28 +427,12 @@ static void zsh_script(struct buf *out)
 		"\t\tcase $words[1] in\n");
 	for (size_t i = 0; i < cli_n_commands; i++) {
 		const struct command *c = cli_commands[i];
-		buf_printf(out, "\t\t%s)\n\t\t\t_arguments $globals \\\n", c->name);
-		struct buf specs = BUF_INIT;
-		zsh_opt_specs(c->opts, &specs, "\t\t\t\t");
-		/* One spec per line, each continued. */
-		for (size_t k = 0; k < specs.len; k++) {
-			if (specs.data[k] == '\n')
-				buf_addstr(out, " \\");
-			buf_addch(out, specs.data[k]);
-		}
-		buf_release(&specs);
-		buf_addstr(out, "\t\t\t\t'(- *)'{-h,--help}'[show this help]'");
-		if (c->operands) {
-			/* The message: the operand's name, without [optional] brackets. */
-			buf_addstr(out, " \\\n\t\t\t\t'*:");
-			for (const char *p = c->operands; *p; p++)
-				if (*p != '[' && *p != ']')
-					buf_addch(out, *p);
-			buf_addch(out, ':');
-			zsh_action(out, c->operand_complete);
-			buf_addch(out, '\'');
-		}
-		buf_addstr(out, " && ret=0\n\t\t\t;;\n");
+		buf_printf(out, "\t\t%s)\n", c->name);
+		if (c->subcommands)
+			zsh_subcommands(c, out);
+		else
+			zsh_arguments(c, out, "\t\t\t");
+		buf_addstr(out, "\t\t\t;;\n");
 	}
 	buf_addstr(out,
 		"\t\tesac\n"
@@ -394,6 +498,49 @@ static void fish_opts(const struct opt *opts, const char *cond, struct buf *out)
 	}
 }
 
+/* " -c --config --state ...": the global options that take a value. */
+static void fish_valued_globals(struct buf *out)
+{
+	for (const struct opt *o = cli_global_opts; o->type != OPT_END; o++) {
+		if (o->type == OPT_FLAG)
+			continue;
+		if (o->short_name)
+			buf_printf(out, " -%c", o->short_name);
+		buf_printf(out, " --%s", o->long_name);
+	}
+}
+
+/* A command's (or subcommand's) options, help and operands under cond. */
+static void fish_command(const struct command *c, const char *cond, struct buf *out)
+{
+	fish_opts(c->opts, cond, out);
+	buf_printf(out, "complete -c flipper -n '%s' -s h -l help -d 'show this help'\n", cond);
+	if (c->subcommands) {
+		for (const struct command *const *sub = c->subcommands; *sub; sub++) {
+			buf_printf(out, "complete -c flipper -n '%s' -x -a %s", cond,
+				   cli_command_word(*sub));
+			fish_desc(out, (*sub)->summary);
+			buf_addch(out, '\n');
+		}
+		for (const struct command *const *sub = c->subcommands; *sub; sub++) {
+			struct buf subcond = BUF_INIT;
+			buf_printf(&subcond, "__flipper_using_sub %s %s", c->name,
+				   cli_command_word(*sub));
+			fish_command(*sub, subcond.data, out);
+			buf_release(&subcond);
+		}
+	} else if (is_files(c->operand_complete)) {
+		buf_printf(out, "complete -c flipper -n '%s' -F\n", cond);
+	} else if (c->operand_complete) {
+		struct buf w = BUF_INIT;
+		value_words(c->operand_complete, &w);
+		buf_printf(out, "complete -c flipper -n '%s' -x -a ", cond);
+		fish_quote(out, w.data, w.len);
+		buf_addch(out, '\n');
+		buf_release(&w);
+	}
+}
+
 static void fish_script(struct buf *out)
 {
 	buf_addstr(out,
@@ -411,13 +558,7 @@ static void fish_script(struct buf *out)
 		"\t\tend\n"
 		"\t\tswitch $w\n"
 		"\t\t\tcase");
-	for (const struct opt *o = cli_global_opts; o->type != OPT_END; o++) {
-		if (o->type == OPT_FLAG)
-			continue;
-		if (o->short_name)
-			buf_printf(out, " -%c", o->short_name);
-		buf_printf(out, " --%s", o->long_name);
-	}
+	fish_valued_globals(out);
 	buf_addstr(out,
 		"\n"
 		"\t\t\t\tset skip 1\n"
@@ -435,6 +576,39 @@ static void fish_script(struct buf *out)
 		"\tand test \"$c\" = $argv[1]\n"
 		"end\n"
 		"\n"
+		"# The subcommand: the next such word after the command.\n"
+		"function __flipper_subcommand\n"
+		"\tset -l skip 0\n"
+		"\tset -l words 0\n"
+		"\tfor w in (commandline -opc)[2..-1]\n"
+		"\t\tif test $skip = 1\n"
+		"\t\t\tset skip 0\n"
+		"\t\t\tcontinue\n"
+		"\t\tend\n"
+		"\t\tswitch $w\n"
+		"\t\t\tcase");
+	fish_valued_globals(out);
+	buf_addstr(out,
+		"\n"
+		"\t\t\t\tset skip 1\n"
+		"\t\t\tcase '-*'\n"
+		"\t\t\tcase '*'\n"
+		"\t\t\t\tset words (math $words + 1)\n"
+		"\t\t\t\tif test $words = 2\n"
+		"\t\t\t\t\techo $w\n"
+		"\t\t\t\t\treturn 0\n"
+		"\t\t\t\tend\n"
+		"\t\tend\n"
+		"\tend\n"
+		"\treturn 1\n"
+		"end\n"
+		"\n"
+		"function __flipper_using_sub\n"
+		"\tset -l s (__flipper_subcommand)\n"
+		"\tand __flipper_using $argv[1]\n"
+		"\tand test \"$s\" = $argv[2]\n"
+		"end\n"
+		"\n"
 		"complete -c flipper -f\n");
 	fish_opts(cli_global_opts, NULL, out);
 	buf_addstr(out,
@@ -450,19 +624,10 @@ static void fish_script(struct buf *out)
 		const struct command *c = cli_commands[i];
 		struct buf cond = BUF_INIT;
 		buf_printf(&cond, "__flipper_using %s", c->name);
-		fish_opts(c->opts, cond.data, out);
-		buf_printf(out, "complete -c flipper -n '%s' -s h -l help -d 'show this help'\n",
-			   cond.data);
-		if (is_files(c->operand_complete)) {
-			buf_printf(out, "complete -c flipper -n '%s' -F\n", cond.data);
-		} else if (c->operand_complete) {
-			struct buf w = BUF_INIT;
-			value_words(c->operand_complete, &w);
-			buf_printf(out, "complete -c flipper -n '%s' -x -a ", cond.data);
-			fish_quote(out, w.data, w.len);
-			buf_addch(out, '\n');
-			buf_release(&w);
-		}
+		/* A subcommand's options belong to it, not to its parent. */
+		if (c->subcommands)
+			buf_addstr(&cond, "; and not __flipper_subcommand");
+		fish_command(c, cond.data, out);
 		buf_release(&cond);
 	}
 }

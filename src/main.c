@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "curl_api.h"
 #include "log.h"
 
@@ -133,16 +135,35 @@ static const struct command cmd_completion = {
 };
 
 const struct command *const cli_commands[] = {
-	&cmd_reconcile, &cmd_plan, &cmd_monitor, &cmd_status, &cmd_simulate, &cmd_validate,
-	&cmd_version, &cmd_help, &cmd_completion,
+	&cmd_reconcile, &cmd_plan, &cmd_monitor, &cmd_status, &cmd_state, &cmd_simulate,
+	&cmd_validate, &cmd_version, &cmd_help, &cmd_completion,
 };
 const size_t cli_n_commands = ARRAY_SIZE(cli_commands);
 
+const char *cli_command_word(const struct command *c)
+{
+	const char *space = strrchr(c->name, ' ');
+	return space ? space + 1 : c->name;
+}
+
+static const struct command *find_subcommand(const struct command *c, const char *word)
+{
+	for (const struct command *const *sub = c->subcommands; sub && *sub; sub++)
+		if (strcmp(cli_command_word(*sub), word) == 0)
+			return *sub;
+	return NULL;
+}
+
+/* The command called name: "status", or a subcommand's path "state backup". */
 static const struct command *find_command(const char *name)
 {
-	for (size_t i = 0; i < cli_n_commands; i++)
-		if (strcmp(cli_commands[i]->name, name) == 0)
-			return cli_commands[i];
+	size_t first = strcspn(name, " ");
+	for (size_t i = 0; i < cli_n_commands; i++) {
+		const struct command *c = cli_commands[i];
+		if (strlen(c->name) != first || strncmp(c->name, name, first) != 0)
+			continue;
+		return name[first] ? find_subcommand(c, name + first + 1) : c;
+	}
 	return NULL;
 }
 
@@ -168,20 +189,30 @@ static void usage_line(const struct command *c, struct buf *out)
 	buf_addch(out, '\n');
 }
 
+/* "  status [--json]...    summary" */
+static void summary_line(const struct command *c, struct buf *out)
+{
+	size_t start = out->len;
+	buf_addstr(out, "  ");
+	command_synopsis(c, out);
+	size_t width = out->len - start;
+	if (width + 1 > 21) {
+		buf_addch(out, '\n');
+		width = 0;
+	}
+	buf_printf(out, "%*s%s\n", (int)(21 - width), "", c->summary);
+}
+
 static void top_help(struct buf *out)
 {
 	usage_line(NULL, out);
 	buf_printf(out, "\n%s\nCommands:\n", top_description);
 	for (size_t i = 0; i < cli_n_commands; i++) {
-		size_t start = out->len;
-		buf_addstr(out, "  ");
-		command_synopsis(cli_commands[i], out);
-		size_t width = out->len - start;
-		if (width + 1 > 21) {
-			buf_addch(out, '\n');
-			width = 0;
-		}
-		buf_printf(out, "%*s%s\n", (int)(21 - width), "", cli_commands[i]->summary);
+		const struct command *c = cli_commands[i];
+		if (!c->subcommands)
+			summary_line(c, out);
+		for (const struct command *const *sub = c->subcommands; sub && *sub; sub++)
+			summary_line(*sub, out);
 	}
 	buf_addstr(out, "\nGlobal options, before or after the command:\n");
 	opt_help(cli_global_opts, out);
@@ -193,7 +224,13 @@ static void top_help(struct buf *out)
 static void command_help(const struct command *c, struct buf *out)
 {
 	usage_line(c, out);
-	buf_printf(out, "\n%s\nOptions:\n", c->description);
+	buf_printf(out, "\n%s", c->description);
+	if (c->subcommands) {
+		buf_addstr(out, "\nSubcommands:\n");
+		for (const struct command *const *sub = c->subcommands; *sub; sub++)
+			summary_line(*sub, out);
+	}
+	buf_addstr(out, "\nOptions:\n");
 	opt_help(c->opts, out);
 	buf_addstr(out, "  -h, --help         show this help\n");
 	if (c->epilogue)
@@ -205,12 +242,21 @@ static int run_help(struct globals *g, void *opts, int argc, char **argv)
 {
 	(void)g, (void)opts;
 	struct buf b = BUF_INIT;
-	if (argc > 1)
-		return usage_error("help", "one command at a time (also got '%s')", argv[1]);
-	if (argc == 1) {
-		const struct command *c = find_command(argv[0]);
-		if (!c)
-			return usage_error("help", "unknown command '%s'", argv[0]);
+	const struct command *c = argc ? find_command(argv[0]) : NULL;
+	if (argc && !c)
+		return usage_error("help", "unknown command '%s'", argv[0]);
+	int words = 1;
+	/* `help state backup`, as `state backup --help`. */
+	if (argc > 1 && c->subcommands) {
+		const struct command *sub = find_subcommand(c, argv[1]);
+		if (!sub)
+			return usage_error("help", "unknown command '%s %s'", argv[0], argv[1]);
+		c = sub;
+		words = 2;
+	}
+	if (argc > words)
+		return usage_error("help", "one command at a time (also got '%s')", argv[words]);
+	if (c) {
 		command_help(c, &b);
 	} else {
 		top_help(&b);
@@ -233,6 +279,28 @@ char *cli_state_path(const struct globals *g, const char *config_state_path)
 	if (dir && *dir)
 		return xasprintf("%.*s/flipper.db", (int)strcspn(dir, ":"), dir);
 	return xstrdup("flipper.db");
+}
+
+char *cli_state_path_peek(struct globals *g, const char *cmd, int *rc)
+{
+	char *from_config = NULL;
+	*rc = 0;
+	if (!g->state_path && (g->config_explicit || access(g->config_path, R_OK) == 0)) {
+		struct diags d;
+		diags_init(&d, g->config_path);
+		if (config_peek_state_path(g->config_path, &from_config, &d) < 0) {
+			char *note = xasprintf("%s needs its state.path, or --state FILE", cmd);
+			diags_print(&d, 0, note);
+			free(note);
+			diags_release(&d);
+			*rc = EXIT_USAGE;
+			return NULL;
+		}
+		diags_release(&d);
+	}
+	char *path = cli_state_path(g, from_config);
+	free(from_config);
+	return path;
 }
 
 int usage_error(const char *cmd, const char *fmt, ...)
@@ -321,9 +389,11 @@ static int run_command(const struct command *c, struct globals *g, int argc, cha
 	size_t n_operands = 0;
 	int next, rc;
 	struct buf b = BUF_INIT;
+	const struct command *sub = NULL;
 
-	switch (opt_parse(argc, argv, at, sets, ARRAY_SIZE(sets), false, &next, &operands,
-			  &n_operands, &err)) {
+	/* A command of subcommands parses up to the subcommand's word. */
+	switch (opt_parse(argc, argv, at, sets, ARRAY_SIZE(sets), c->subcommands != NULL, &next,
+			  &operands, &n_operands, &err)) {
 	case OPT_ERROR:
 		rc = usage_error(c->name, "%s", err);
 		break;
@@ -334,10 +404,20 @@ static int run_command(const struct command *c, struct globals *g, int argc, cha
 		break;
 	case OPT_OK:
 	default:
-		if (!c->operands && n_operands)
+		if (c->subcommands && next >= argc) {
+			buf_addstr(&b, "which one?");
+			for (const struct command *const *s = c->subcommands; *s; s++)
+				buf_printf(&b, " %s", cli_command_word(*s));
+			rc = usage_error(c->name, "%s", b.data);
+		} else if (c->subcommands && !(sub = find_subcommand(c, argv[next]))) {
+			rc = usage_error(c->name, "unknown subcommand '%s'", argv[next]);
+		} else if (sub) {
+			rc = run_command(sub, g, argc, argv, next + 1);
+		} else if (!c->operands && n_operands) {
 			rc = usage_error(c->name, "unexpected argument '%s'", operands[0]);
-		else if (!(rc = settle_globals(g, c->name)))
+		} else if (!(rc = settle_globals(g, c->name))) {
 			rc = c->run(g, values, (int)n_operands, operands);
+		}
 		break;
 	}
 	buf_release(&b);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +28,167 @@ struct store {
 	char write_error[256];
 };
 
+/* ---- whose file it is ------------------------------------------------------ */
+
+/*
+ * The marker flipper writes into its lock file once it has opened its
+ * database: the line says whose lock it is and which file it guards, so
+ * a lock copied elsewhere or left by a typo proves nothing.
+ */
+#define LOCK_MARK "flipper state lock for "
+
+static char *lock_marker(const char *path)
+{
+	return xasprintf(LOCK_MARK "%s\n", path);
+}
+
+/* A lock file flipper may have written: a regular file of this user. */
+static bool lock_is_own(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+}
+
+static bool lock_marked_fd(int fd, const char *path)
+{
+	if (fd < 0 || !lock_is_own(fd))
+		return false;
+	char *want = lock_marker(path);
+	size_t n = strlen(want);
+	char *have = xmalloc(n + 1);
+	ssize_t got = pread(fd, have, n + 1, 0);
+	bool yes = got == (ssize_t)n && memcmp(have, want, n) == 0;
+	free(have);
+	free(want);
+	return yes;
+}
+
+/*
+ * The lock file beside path, opened to read its marker (or write it),
+ * never created and never through a link: -1 when there is none.
+ */
+static int lock_file(const char *path, int flags)
+{
+	char *lock_path = xasprintf("%s.lock", path);
+	int fd = open(lock_path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	free(lock_path);
+	return fd;
+}
+
+static bool lock_marked(const char *path)
+{
+	int fd = lock_file(path, O_RDONLY);
+	bool yes = lock_marked_fd(fd, path);
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * Mark the lock (the caller holds it) as guarding path's database. A lock
+ * file holding anything but a flipper marker is someone else's file:
+ * left alone. A failed write only costs the right to move a damaged file
+ * aside later.
+ */
+static void lock_mark(const char *path)
+{
+	int fd = lock_file(path, O_RDWR);
+	if (fd < 0)
+		return;
+	char head[sizeof LOCK_MARK - 1];
+	ssize_t got = pread(fd, head, sizeof head, 0);
+	bool flippers = got == 0 ||
+			(got == (ssize_t)sizeof head && memcmp(head, LOCK_MARK, sizeof head) == 0);
+	if (flippers && lock_is_own(fd) && !lock_marked_fd(fd, path)) {
+		char *want = lock_marker(path);
+		size_t n = strlen(want);
+		if (pwrite(fd, want, n, 0) == (ssize_t)n && ftruncate(fd, (off_t)n) == 0)
+			fdatasync(fd);
+		free(want);
+	}
+	close(fd);
+}
+
+static const char *file_type(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)" :
+	       S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device" :
+	       S_ISBLK(m) ? "a block device" : S_ISLNK(m) ? "a symbolic link" : "not a regular file";
+}
+
+static char *refusal(const char *path, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* "refusing PATH as the state file: WHY; it was left untouched" */
+static char *refusal(const char *path, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	buf_printf(&b, "refusing \"%s\" as the state file: ", path);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_addstr(&b, "; it was left untouched (check --state, $FLIPPER_STATE and state.path)");
+	return buf_detach(&b);
+}
+
+/*
+ * The given path made absolute, symbolic links resolved. For a path
+ * where nothing is yet, its directory is resolved and must exist.
+ * 1 resolved, 0 nothing there and no directory either (*err set only
+ * for writers), -1 refused (*err).
+ */
+static int resolve_path(const char *given, bool for_writing, char **resolved, bool *followed,
+			char **err)
+{
+	struct stat st;
+	*resolved = NULL;
+	*followed = false;
+	if (lstat(given, &st) == 0) {
+		*followed = S_ISLNK(st.st_mode);
+		*resolved = realpath(given, NULL);
+		if (*resolved)
+			return 1;
+		int e = errno;
+		if (*followed) {
+			char target[PATH_MAX];
+			ssize_t n = readlink(given, target, sizeof target - 1);
+			target[n > 0 ? n : 0] = '\0';
+			*err = refusal(given, "it is a symbolic link to \"%s\", which %s", target,
+				       e == ENOENT ? "does not exist" : strerror(e));
+		} else {
+			*err = xasprintf("cannot resolve the state path \"%s\": %s", given, strerror(e));
+		}
+		return -1;
+	}
+	if (errno != ENOENT) {
+		*err = xasprintf("cannot look at the state file \"%s\": %s", given, strerror(errno));
+		return -1;
+	}
+	const char *slash = strrchr(given, '/');
+	char *dir = slash ? xstrndup(given, slash == given ? 1 : (size_t)(slash - given)) :
+			    xstrdup(".");
+	const char *base = slash ? slash + 1 : given;
+	char *rdir = *base ? realpath(dir, NULL) : NULL;
+	if (!rdir) {
+		if (for_writing)
+			*err = xasprintf("cannot create the state file \"%s\": %s", given,
+					 *base ? strerror(errno) : "the path names a directory");
+		free(dir);
+		return for_writing ? -1 : 0;
+	}
+	*resolved = xasprintf("%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "", base);
+	free(rdir);
+	free(dir);
+	return 1;
+}
+
 /* ---- lock ------------------------------------------------------------- */
 
 int store_lock(const char *path, int *fd_out)
 {
 	char *lock_path = xasprintf("%s.lock", path);
-	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* Never through a link: flipper writes its marker into this file. */
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int e = errno;
 	free(lock_path);
 	if (fd < 0) {
@@ -97,15 +254,44 @@ void store_info_release(struct store_info *info)
 	memset(info, 0, sizeof *info);
 }
 
-enum verdict { DB_OK, DB_NEW, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
+enum verdict { DB_OK, DB_NEW, DB_DAMAGED, DB_FOREIGN, DB_TOO_NEW, DB_IOERR };
+
+static bool io_error(int code)
+{
+	return code == SQLITE_IOERR || code == SQLITE_CANTOPEN || code == SQLITE_BUSY ||
+	       code == SQLITE_LOCKED || code == SQLITE_PERM || code == SQLITE_READONLY ||
+	       code == SQLITE_NOMEM || code == SQLITE_AUTH;
+}
+
+/* "a SQLite database of another application (application_id 0x..., tables: a, b)" */
+static char *foreign_db(sqlite3 *db, int64_t app)
+{
+	struct buf b = BUF_INIT;
+	sqlite3_stmt *st = NULL;
+	buf_addstr(&b, "it is a SQLite database of another application (");
+	if (app)
+		buf_printf(&b, "application_id 0x%08llx", (unsigned long long)(uint32_t)app);
+	else
+		buf_addstr(&b, "no application_id");
+	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' "
+			       "ORDER BY name LIMIT 6", -1, &st, NULL) == SQLITE_OK) {
+		for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+			buf_printf(&b, "%s%s", i ? ", " : "; tables: ", i < 5 ? t ? t : "" : "...");
+		}
+	}
+	sqlite3_finalize(st);
+	buf_addch(&b, ')');
+	return buf_detach(&b);
+}
 
 /*
  * A sound header does not make a sound file: a damaged table or index
  * page shows only when something reads it, and then every later round
  * would fail on it. quick_check reads every page once (a state file is a
  * few pages per server, so this is microseconds to a few milliseconds);
- * a file it finds damaged is treated like a foreign one and moved aside.
- * An I/O error is not damage: it is reported, and the file left alone.
+ * a flipper database it finds damaged is moved aside. An I/O error is not
+ * damage: it is reported, and the file left alone.
  */
 static bool damaged(sqlite3 *db, char **why)
 {
@@ -129,29 +315,28 @@ static bool damaged(sqlite3 *db, char **why)
 }
 
 /*
- * Is this an empty file, a flipper database, or something else? Reading
- * the header pragmas is enough to make SQLite reject a non-database.
+ * What an open database is, as SQLite reads it (with its WAL): new and
+ * empty, flipper's (DB_OK, DB_TOO_NEW; DB_DAMAGED when check_pages finds
+ * a bad page), someone else's (DB_FOREIGN), unreadable as SQLite
+ * (DB_DAMAGED: whose it is, the caller knows), or an I/O error.
  */
-static enum verdict inspect(sqlite3 *db, char **why, int64_t *version)
+static enum verdict inspect(sqlite3 *db, bool check_pages, char **why, int64_t *version)
 {
 	int64_t app = 0, tables = 0;
 	if (pragma_int(db, "PRAGMA application_id", &app) < 0 ||
 	    pragma_int(db, "PRAGMA user_version", version) < 0 ||
 	    pragma_int(db, "SELECT count(*) FROM sqlite_master", &tables) < 0) {
-		int code = sqlite3_errcode(db);
-		if (code == SQLITE_IOERR || code == SQLITE_CANTOPEN || code == SQLITE_BUSY ||
-		    code == SQLITE_LOCKED || code == SQLITE_PERM || code == SQLITE_READONLY) {
+		if (io_error(sqlite3_errcode(db))) {
 			*why = xstrdup(sqlite3_errmsg(db));
 			return DB_IOERR;
 		}
-		*why = xasprintf("not a SQLite database (%s)", sqlite3_errmsg(db));
-		return DB_FOREIGN;
+		*why = xasprintf("damaged (not readable as a SQLite database: %s)", sqlite3_errmsg(db));
+		return DB_DAMAGED;
 	}
 	if (app == 0 && tables == 0)
 		return DB_NEW;
 	if (app != STORE_APPLICATION_ID) {
-		*why = xasprintf("a SQLite database of another application (application_id %lld)",
-				 (long long)app);
+		*why = foreign_db(db, app);
 		return DB_FOREIGN;
 	}
 	if (*version > (int64_t)store_migration_count) {
@@ -159,7 +344,7 @@ static enum verdict inspect(sqlite3 *db, char **why, int64_t *version)
 				 (long long)*version, store_migration_count);
 		return DB_TOO_NEW;
 	}
-	return damaged(db, why) ? DB_FOREIGN : DB_OK;
+	return check_pages && damaged(db, why) ? DB_DAMAGED : DB_OK;
 }
 
 static int migrate(struct store *s, int64_t from, char **err)
@@ -177,6 +362,11 @@ static int migrate(struct store *s, int64_t from, char **err)
 	free(sql);
 	if (rc < 0 || exec(s, "COMMIT") < 0)
 		goto bad_rollback;
+	/* A new database: put its header, application_id included, into the
+	 * database file now, not at the WAL's first checkpoint, so the file
+	 * says whose it is on its own. */
+	if (from == 0)
+		store_checkpoint_truncate(s);
 	return 0;
 bad_rollback:
 	*err = xasprintf("migrating the state schema: %s", sqlite3_errmsg(s->db));
@@ -190,13 +380,183 @@ bad:
 static sqlite3 *open_db(const char *path, int flags)
 {
 	sqlite3 *db = NULL;
+#ifdef SQLITE_OPEN_NOFOLLOW
+	flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
 	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return NULL;
 	}
+	/*
+	 * Closing the last connection would checkpoint the WAL into the
+	 * database file: never into a file not yet known to be flipper's,
+	 * and for flipper's own, not on the common run's way out (fsyncs
+	 * were three quarters of a nothing-due run's time).
+	 */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 0);
 	return db;
+}
+
+/* "file:/a%20b/x.db?immutable=1": read the file alone, lock nothing, create nothing. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b = BUF_INIT;
+	buf_addstr(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/-._~", *p))
+			buf_addch(&b, (char)*p);
+		else
+			buf_printf(&b, "%%%02X", *p);
+	}
+	buf_addstr(&b, "?immutable=1");
+	return buf_detach(&b);
+}
+
+/*
+ * What is at path (resolved), judged without changing anything and
+ * before SQLite opens it for writing; *st is the file looked at (st_ino
+ * 0: nothing there).
+ *   DB_NEW      nothing, an empty file, or an empty SQLite database
+ *   DB_OK       flipper's by its application_id (inspect() checks pages)
+ *   DB_DAMAGED  unreadable as SQLite, beside flipper's marked lock
+ *   DB_FOREIGN  anything else: refuse (*why says what it looks like)
+ *   DB_IOERR    cannot be read: refuse
+ */
+static enum verdict examine_content(const char *path, bool marked, const struct stat *st,
+				    char **why);
+
+static enum verdict examine(const char *path, bool for_writing, bool marked, struct stat *st,
+			    char **why)
+{
+	memset(st, 0, sizeof *st);
+	if (lstat(path, st) < 0) {
+		if (errno == ENOENT) {
+			memset(st, 0, sizeof *st);
+			return DB_NEW;
+		}
+		*why = xasprintf("cannot look at the state file \"%s\": %s", path, strerror(errno));
+		return DB_IOERR;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		*why = refusal(path, "it is %s, not a regular file", file_type(st->st_mode));
+		return DB_FOREIGN;
+	}
+	enum verdict v = examine_content(path, marked, st, why);
+	/* What the file is comes first (a configuration named by a typo is
+	 * not to be chown'ed); a file flipper could use must be its user's. */
+	if (for_writing && v != DB_FOREIGN && st->st_uid != geteuid()) {
+		free(*why);
+		*why = refusal(path, "it is owned by uid %lu, not by uid %lu that flipper runs as "
+			       "(chown it, or run flipper as its owner)",
+			       (unsigned long)st->st_uid, (unsigned long)geteuid());
+		v = DB_FOREIGN;
+	}
+	return v;
+}
+
+/* examine() for a regular file: what its content says. */
+static enum verdict examine_content(const char *path, bool marked, const struct stat *st,
+				    char **why)
+{
+	if (st->st_size == 0)
+		return DB_NEW;
+
+	unsigned char head[STORE_SNIFF_BYTES];
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		do
+			n = pread(fd, head, sizeof head, 0);
+		while (n < 0 && errno == EINTR);
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	if (n < 0) {
+		*why = xasprintf("cannot read the state file \"%s\": %s; it was left untouched",
+				 path, strerror(errno));
+		return DB_IOERR;
+	}
+	uint32_t app = 0;
+	const char *what = NULL;
+	switch (store_sniff(head, (size_t)n, &app, &what)) {
+	case STORE_KIND_EMPTY:
+		return DB_NEW;
+	case STORE_KIND_OTHER:
+		if (marked) {
+			*why = xasprintf("damaged (not a SQLite database; it looks like %s)", what);
+			return DB_DAMAGED;
+		}
+		*why = refusal(path, "it looks like %s, not a flipper database, and no lock file of "
+			       "flipper's beside it marks it as flipper's", what);
+		return DB_FOREIGN;
+	case STORE_KIND_SQLITE:
+		break;
+	}
+	if (app == STORE_APPLICATION_ID)
+		return DB_OK;
+	/*
+	 * Another application's, or (application_id 0) a flipper database
+	 * whose header still waits in its WAL. Ask SQLite, read-only: that
+	 * never rolls back, recovers into or checkpoints someone else's file.
+	 * Without a WAL to read, the file alone is the whole truth: read it
+	 * as immutable, which creates no -wal or -shm beside it either.
+	 */
+	char *wal = xasprintf("%s-wal", path);
+	struct stat wst;
+	bool wal_pending = (head[18] == 2 || head[19] == 2) && stat(wal, &wst) == 0 && wst.st_size > 0;
+	free(wal);
+	char *uri = wal_pending ? NULL : immutable_uri(path);
+	sqlite3 *db = open_db(uri ? uri : path, SQLITE_OPEN_READONLY | (uri ? SQLITE_OPEN_URI : 0));
+	free(uri);
+	if (!db) {
+		*why = xasprintf("cannot open the state file \"%s\" read-only; it was left untouched",
+				 path);
+		return DB_IOERR;
+	}
+	int64_t version = 0;
+	char *inner = NULL;
+	enum verdict v = inspect(db, false, &inner, &version);
+	if (v == DB_FOREIGN || (v == DB_DAMAGED && !marked)) {
+		*why = v == DB_FOREIGN ? refusal(path, "%s", inner) :
+			refusal(path, "it is %s, and no lock file of flipper's beside it marks it as "
+				"flipper's", inner);
+		free(inner);
+		v = DB_FOREIGN;
+	} else if (v == DB_IOERR) {
+		*why = xasprintf("cannot read the state file \"%s\": %s; it was left untouched", path,
+				 inner);
+		free(inner);
+	} else {
+		*why = inner;
+		if (v == DB_TOO_NEW)
+			v = DB_OK;      /* flipper's: store_open() says the rest */
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+int store_resolve(const char *given, bool for_writing, char **resolved, bool *followed,
+		  char **err)
+{
+	*err = NULL;
+	int r = resolve_path(given, for_writing, resolved, followed, err);
+	if (r <= 0)
+		return r;
+	struct stat st;
+	char *why = NULL;
+	enum verdict v = examine(*resolved, for_writing, lock_marked(*resolved), &st, &why);
+	if (v == DB_FOREIGN || v == DB_IOERR) {
+		*err = why;
+		free(*resolved);
+		*resolved = NULL;
+		return -1;
+	}
+	free(why);
+	return 0;
 }
 
 static void move_aside(const char *path, struct store_info *info, char *why)
@@ -225,51 +585,104 @@ static void move_aside(const char *path, struct store_info *info, char *why)
 	} else {
 		buf_release(&name);
 	}
+	free(info->moved_reason);
 	info->moved_reason = why;
+}
+
+/* Drop group and other bits: the -wal and -shm files take the database's mode. */
+static void tighten_mode(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		fchmod(fd, st.st_mode & 0700);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Open (or create, 0600) the file examine() judged, for SQLite to use:
+ * the same file, not one swapped in since. With tighten, its mode too,
+ * before SQLite creates a -wal or -shm: only for a file known to be
+ * flipper's, or empty. 0; 1 the file changed under us (look again);
+ * -1 with *err.
+ */
+static int claim(const char *path, const struct stat *seen, bool tighten, char **err)
+{
+	int fd = seen->st_ino ?
+		open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) :
+		open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST || errno == ENOENT)
+			return 1;
+		*err = xasprintf("cannot open the state file \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0)
+		rc = 1;
+	else if (seen->st_ino && (st.st_dev != seen->st_dev || st.st_ino != seen->st_ino))
+		rc = 1;
+	else if (tighten && (st.st_mode & 077))
+		fchmod(fd, st.st_mode & 0700);
+	close(fd);
+	return rc;
 }
 
 struct store *store_open(const char *path, struct store_info *info, char **err)
 {
 	memset(info, 0, sizeof *info);
 	*err = NULL;
+	const bool marked = lock_marked(path);
 
-	/* Create with 0600 ourselves: SQLite would use the umask. The
-	 * -wal and -shm files take the database file's mode. */
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		*err = xasprintf("cannot open state file \"%s\": %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-		fchmod(fd, st.st_mode & 0700);
-	close(fd);
+	/* Moving aside once, and a file swapped under us once, are enough. */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct stat seen;
+		char *why = NULL;
+		enum verdict v = examine(path, true, marked, &seen, &why);
+		if (v == DB_DAMAGED && !info->moved_aside) {
+			move_aside(path, info, why);
+			if (!info->moved_aside)
+				goto not_moved;
+			continue;
+		}
+		if (v != DB_OK && v != DB_NEW) {
+			*err = v == DB_DAMAGED ? xasprintf("state file \"%s\": %s", path, why) : why;
+			if (v == DB_DAMAGED)
+				free(why);
+			return NULL;
+		}
+		free(why);
+		why = NULL;
+		/* An empty SQLite database is judged again by inspect() below
+		 * first: its mode is changed only once SQLite agrees. */
+		const bool tightened = v == DB_OK || seen.st_size == 0;
+		int c = claim(path, &seen, tightened, err);
+		if (c < 0)
+			return NULL;
+		if (c > 0)
+			continue;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
 		sqlite3 *db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 		if (!db) {
 			*err = xasprintf("cannot open state file \"%s\"", path);
 			return NULL;
 		}
-		char *why = NULL;
 		int64_t version = 0;
-		enum verdict v = inspect(db, &why, &version);
-		if (v == DB_FOREIGN && attempt == 0) {
+		enum verdict iv = inspect(db, true, &why, &version);
+		if (iv == DB_DAMAGED && (v == DB_OK || marked) && !info->moved_aside) {
 			sqlite3_close(db);
 			move_aside(path, info, why);
-			if (!info->moved_aside) {
-				*err = xasprintf("state file \"%s\" is not a flipper database (%s) and "
-						 "cannot be moved aside: %s", path, info->moved_reason,
-						 strerror(errno));
-				return NULL;
-			}
-			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-			if (fd >= 0)
-				close(fd);
+			if (!info->moved_aside)
+				goto not_moved;
 			continue;
 		}
-		if (v != DB_OK && v != DB_NEW) {
-			*err = xasprintf("state file \"%s\": %s", path, why ? why : "unusable");
+		if (iv != DB_OK && iv != DB_NEW) {
+			*err = iv == DB_FOREIGN ? refusal(path, "%s", why) :
+			       iv == DB_DAMAGED ? refusal(path, "it is %s, and no lock file of flipper's "
+							  "beside it marks it as flipper's", why) :
+			       xasprintf("state file \"%s\": %s", path, why ? why : "unusable");
 			free(why);
 			sqlite3_close(db);
 			return NULL;
@@ -277,18 +690,25 @@ struct store *store_open(const char *path, struct store_info *info, char **err)
 		free(why);
 		struct store *s = xcalloc(1, sizeof *s);
 		s->db = db;
-		info->created = v == DB_NEW;
+		info->created = iv == DB_NEW;
+		if (!tightened)
+			tighten_mode(path);
 		/*
 		 * WAL with synchronous=NORMAL: a commit appends to the WAL and
 		 * does not fsync; a crash of flipper loses nothing committed,
 		 * a power cut may roll back the last rounds but never corrupts.
-		 * No checkpoint on close either: SQLite checkpoints every 1000
-		 * pages instead, so the common run (nothing due) never waits
-		 * for the disk (fsyncs were three quarters of its time).
+		 * No checkpoint on close (open_db), so the common run (nothing
+		 * due) never waits for the disk. SQLite checkpoints instead
+		 * when the WAL passes 64 pages (its default is 1,000: 4 MiB of
+		 * headroom a small volume may not have); when the WAL starts
+		 * over, a file grown past 512 KiB by a big transaction (the
+		 * first round) is cut back. monitor and reconcile --for fold
+		 * the WAL in on their way out (store_checkpoint_truncate). A
+		 * small WAL is also a fast one: each read looks it up first.
 		 */
-		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 		if (exec(s, "PRAGMA journal_mode = WAL") < 0 ||
-		    exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON") < 0) {
+		    exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+			 "PRAGMA wal_autocheckpoint = 64; PRAGMA journal_size_limit = 524288") < 0) {
 			*err = xasprintf("state file \"%s\": %s", path, sqlite3_errmsg(db));
 			store_close(s);
 			return NULL;
@@ -297,33 +717,64 @@ struct store *store_open(const char *path, struct store_info *info, char **err)
 			store_close(s);
 			return NULL;
 		}
+		lock_mark(path);
 		return s;
 	}
 	*err = xasprintf("state file \"%s\" is still unusable after starting afresh", path);
 	return NULL;
+not_moved:
+	*err = xasprintf("state file \"%s\" is not a usable flipper database (%s) and "
+			 "cannot be moved aside: %s", path, info->moved_reason, strerror(errno));
+	return NULL;
 }
 
-struct store *store_open_readonly(const char *path, char **err)
+/* Read-only; any_version: also a schema older or newer than this flipper's. */
+static struct store *open_readonly(const char *given, bool any_version, char **err)
 {
 	*err = NULL;
-	if (access(path, F_OK) < 0)
+	char *path = NULL, *why = NULL;
+	bool followed;
+	if (resolve_path(given, false, &path, &followed, err) <= 0)
 		return NULL;
-	sqlite3 *db = open_db(path, SQLITE_OPEN_READONLY);
-	if (!db) {
-		*err = xasprintf("cannot open state file \"%s\" read-only", path);
-		return NULL;
-	}
-	char *why = NULL;
+	struct stat seen;
+	sqlite3 *db = NULL;
 	int64_t version = 0;
-	enum verdict v = inspect(db, &why, &version);
-	if (v == DB_NEW) {
-		sqlite3_close(db);
-		return NULL;
+	enum verdict v = examine(path, false, lock_marked(path), &seen, &why);
+	if ((v == DB_OK || v == DB_NEW) && seen.st_size > 0) {
+		db = open_db(path, SQLITE_OPEN_READONLY);
+		if (!db) {
+			*err = xasprintf("cannot open state file \"%s\" read-only", path);
+			goto out;
+		}
+		v = inspect(db, true, &why, &version);
 	}
-	if (v != DB_OK || version != (int64_t)store_migration_count) {
-		*err = xasprintf("state file \"%s\": %s", path,
-				 why ? why : "schema is older than this flipper; run reconcile once to migrate it");
-		free(why);
+	switch (v) {
+	case DB_NEW:            /* nothing there, or empty: no round has run yet */
+		break;
+	case DB_OK:
+		if (!any_version && version != (int64_t)store_migration_count)
+			*err = xasprintf("state file \"%s\": schema is older than this flipper; "
+					 "run reconcile once to migrate it", path);
+		break;
+	case DB_TOO_NEW:
+		if (!any_version)
+			*err = xasprintf("state file \"%s\": %s", path, why);
+		break;
+	case DB_FOREIGN:
+		/* examine() words its own refusals; inspect() only says what it is. */
+		*err = db ? refusal(path, "%s", why) : xstrdup(why);
+		break;
+	case DB_IOERR:
+		*err = db ? xasprintf("state file \"%s\": %s", path, why) : xstrdup(why);
+		break;
+	case DB_DAMAGED:
+		*err = xasprintf("state file \"%s\": %s", path, why);
+		break;
+	}
+out:
+	free(why);
+	free(path);
+	if (*err || v == DB_NEW) {
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -331,6 +782,182 @@ struct store *store_open_readonly(const char *path, char **err)
 	s->db = db;
 	s->readonly = true;
 	return s;
+}
+
+struct store *store_open_readonly(const char *path, char **err)
+{
+	return open_readonly(path, false, err);
+}
+
+int store_checkpoint_truncate(struct store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* ---- backup --------------------------------------------------------------- */
+
+/* dest names the state, or one of the files SQLite and flipper keep beside it. */
+static bool is_state_file(const char *state, const char *dest)
+{
+	static const char *const companions[] = { "", "-wal", "-shm", "-journal", ".lock" };
+	char *resolved = NULL, *err = NULL;
+	bool followed, same = false;
+	if (resolve_path(dest, false, &resolved, &followed, &err) <= 0) {
+		free(err);
+		return false;
+	}
+	struct stat d, c;
+	bool exists = stat(resolved, &d) == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(companions) && !same; i++) {
+		char *name = xasprintf("%s%s", state, companions[i]);
+		same = strcmp(name, resolved) == 0 ||
+		       (exists && stat(name, &c) == 0 && c.st_dev == d.st_dev && c.st_ino == d.st_ino);
+		free(name);
+	}
+	free(resolved);
+	return same;
+}
+
+/* Make a finished file's name last: the directory entry, not only the data. */
+static void sync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+/* Into place, never over a file that appeared meanwhile unless force. */
+static int publish(const char *tmp, const char *dest, bool force)
+{
+	if (force)
+		return rename(tmp, dest);
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link() refuses to replace too. */
+	if (link(tmp, dest) < 0)
+		return -1;
+	unlink(tmp);
+	return 0;
+}
+
+static int copy_into(struct store *src, const char *tmp, char **err)
+{
+	sqlite3 *d = open_db(tmp, SQLITE_OPEN_READWRITE);
+	if (!d) {
+		*err = xasprintf("cannot open \"%s\"", tmp);
+		return -1;
+	}
+	int rc = SQLITE_ERROR;
+	sqlite3_backup *b = sqlite3_backup_init(d, "main", src->db, "main");
+	if (b) {
+		/* All pages in one step: one read transaction, one snapshot.
+		 * Busy only while a writer recovers or restarts the WAL. */
+		for (int tries = 0; tries < 250; tries++) {
+			rc = sqlite3_backup_step(b, -1);
+			if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+				break;
+			sqlite3_sleep(20);
+		}
+		sqlite3_backup_finish(b);
+	}
+	char *why = NULL;
+	int64_t version = 0;
+	if (rc != SQLITE_DONE) {
+		*err = xasprintf("copying the state: %s", sqlite3_errmsg(rc == SQLITE_ERROR ||
+									  !b ? d : src->db));
+	} else if (sqlite3_exec(d, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+		/* The copy carries the source's WAL flag: make it a file that
+		 * is complete alone. */
+		*err = xasprintf("finishing the copy: %s", sqlite3_errmsg(d));
+	} else if (inspect(d, true, &why, &version) != DB_OK) {
+		*err = xasprintf("the copy does not check out: %s", why ? why : "not a flipper database");
+	}
+	free(why);
+	sqlite3_close(d);
+	if (*err)
+		return -1;
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		*err = xasprintf("writing \"%s\": %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int store_backup(const char *path, const char *dest, bool force, char **err)
+{
+	*err = NULL;
+	struct store *src = open_readonly(path, true, err);
+	if (!src) {
+		if (!*err)
+			*err = xasprintf("no state at \"%s\" to back up (no round has run there)", path);
+		return -1;
+	}
+	char *state = NULL, *tmp = NULL;
+	bool followed;
+	struct stat st;
+	if (resolve_path(path, false, &state, &followed, err) <= 0)
+		goto fail;
+	if (is_state_file(state, dest)) {
+		*err = xasprintf("\"%s\" is the state itself or a file beside it; back up to another "
+				 "name", dest);
+		goto fail;
+	}
+	if (lstat(dest, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			*err = xasprintf("\"%s\" is a directory; name the backup file", dest);
+			goto fail;
+		}
+		if (!force) {
+			*err = xasprintf("\"%s\" exists; give --force to replace it", dest);
+			goto fail;
+		}
+	}
+	tmp = xasprintf("%s.tmp-XXXXXX", dest);
+	int fd = mkostemp(tmp, O_CLOEXEC);      /* mode 0600 whatever the umask */
+	if (fd < 0) {
+		*err = xasprintf("cannot create \"%s\": %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto fail;
+	}
+	close(fd);
+	if (copy_into(src, tmp, err) < 0)
+		goto fail;
+	if (publish(tmp, dest, force) < 0) {
+		*err = errno == EEXIST ?
+		       xasprintf("\"%s\" appeared while the backup was written; give --force to "
+				 "replace it", dest) :
+		       xasprintf("cannot rename the backup to \"%s\": %s", dest, strerror(errno));
+		goto fail;
+	}
+	sync_dir_of(dest);
+	free(tmp);
+	free(state);
+	store_close(src);
+	return 0;
+fail:
+	if (tmp) {
+		char *journal = xasprintf("%s-journal", tmp);
+		unlink(tmp);
+		unlink(journal);
+		free(journal);
+		free(tmp);
+	}
+	free(state);
+	store_close(src);
+	return -1;
 }
 
 static void write_failure(struct store *s, const char *what)

@@ -7,6 +7,14 @@
  * process dies, so kill -9 leaves nothing stale. The lock file is not the
  * database, so moving a corrupt database aside keeps the lock valid.
  *
+ * Whose file: the state path is often typed by hand, so a file there is
+ * flipper's only when it says so. A flipper database carries PRAGMA
+ * application_id STORE_APPLICATION_ID; once flipper has opened its
+ * database it writes a marker line into STATE.lock. Only a flipper
+ * database, or a damaged file beside a lock marked for it, is ever moved
+ * aside; anything else is refused and left untouched (name, mode,
+ * content), and no lock file is created beside it.
+ *
  * Ownership: load functions fill caller-owned arrays of structs whose
  * strings are owned; free them with the matching _free(). Every write
  * function expects to run inside store_begin()/store_commit(): one
@@ -83,23 +91,78 @@ struct outbox_msg {
 	char *last_error;
 };
 
+/* sniff.c */
+/* What the first bytes of a file at the state path say it is. */
+enum store_kind {
+	STORE_KIND_EMPTY,       /* no bytes at all */
+	STORE_KIND_SQLITE,      /* a SQLite database header */
+	STORE_KIND_OTHER,       /* anything else */
+};
+
+/* How many leading bytes store_sniff() looks at, at most. */
+#define STORE_SNIFF_BYTES 4096
+
+/*
+ * Judge a file by its first n bytes (at most STORE_SNIFF_BYTES), as a
+ * person would, for refusals that say what the file looks like. *app_id
+ * is the SQLite header's application_id (which a WAL may still hold
+ * newer: 0 proves nothing); *what a static phrase ("YAML text", "a SQLite
+ * database", "binary data"). Pure.
+ */
+enum store_kind store_sniff(const void *head, size_t n, uint32_t *app_id, const char **what);
+
 /* store.c */
+/*
+ * The state path as given (--state, state.path, ...), looked at before
+ * anything is created or changed beside it. A symbolic link is followed
+ * (realpath): *resolved (owned) is the path every later call must use,
+ * and *followed says the given path was a link, so the caller can log
+ * the resolved path. What is there must be nothing, an empty file, or a
+ * regular file that may be flipper's (owned by the effective user when
+ * for_writing); anything else is refused: -1 with *err (owned) naming the
+ * file and what it looks like. 0 otherwise.
+ */
+int store_resolve(const char *given, bool for_writing, char **resolved, bool *followed,
+		  char **err);
 /* 0 locked; 1 another process holds it; -1 error (errno set). */
 int store_lock(const char *path, int *fd_out);
 void store_unlock(int fd);
 /*
- * Open (creating when missing) for reading and writing. A file that is
- * not a flipper database, or a damaged one (PRAGMA quick_check), is
- * renamed NAME.corrupt-TIMESTAMP and a fresh state started (info says
- * so). A state written by a newer flipper is an error: it is left
- * untouched. NULL with *err (owned) on failure.
+ * Open (creating when missing) for reading and writing; path as
+ * store_resolve() gave it, the caller holding store_lock(). A damaged
+ * flipper database (its application_id says flipper, or it sits beside a
+ * lock file flipper marked) is renamed NAME.corrupt-TIMESTAMP and a fresh
+ * state started (info says so). Anything else that is not a usable
+ * flipper database, and a state written by a newer flipper, is an error
+ * and left untouched. An empty file is a new state (it holds nobody's
+ * data). On success the lock file, when there is one, is marked as
+ * guarding this database. The WAL is checkpointed every 64 pages or so.
+ * NULL with *err (owned) on failure.
  */
 struct store *store_open(const char *path, struct store_info *info, char **err);
 /*
  * Open read-only, never creating or changing anything (plan, status).
- * Returns NULL with *err NULL when the file does not exist.
+ * Returns NULL with *err NULL when the file does not exist or is empty.
  */
 struct store *store_open_readonly(const char *path, char **err);
+/*
+ * Fold the WAL into the database file and truncate the WAL to nothing,
+ * so the database file alone is complete: monitor and reconcile --for
+ * call it on their way out. 0, or -1 (store_errmsg() says why).
+ */
+int store_checkpoint_truncate(struct store *s);
+/*
+ * Copy the flipper database at path into a new file dest with SQLite's
+ * online backup API, in one read transaction: a consistent snapshot even
+ * while another flipper holds the lock and writes (a WAL reader neither
+ * waits for the writer nor holds it up), so no lock is taken. The copy is
+ * written beside dest with mode 0600, checked (quick_check), made
+ * self-contained (journal_mode DELETE: no -wal to carry along) and
+ * renamed into place. An existing dest is refused unless force; dest
+ * must not be the state itself or one of its companion files. 0, or -1
+ * with *err (owned).
+ */
+int store_backup(const char *path, const char *dest, bool force, char **err);
 void store_close(struct store *s);
 void store_info_release(struct store_info *info);
 /* The last SQLite error, for messages. */

@@ -34,7 +34,7 @@
  */
 #define TOML_MAX_DEPTH 128
 
-/* Longest key or value text quoted back in an error message. */
+/* Longest key text quoted back in an error message (values never are). */
 #define MSG_TEXT_MAX 64
 
 #define TF_DEFINED 0x01u  /* table defined by [header], or a [[header]] element */
@@ -204,14 +204,6 @@ static char *key_path(const struct key *k, size_t n)
 	buf_init(&out, 0);
 	add_quoted(&out, path.data, path.len);
 	buf_release(&path);
-	return buf_detach(&out);
-}
-
-static char *quote(const char *s, size_t len)
-{
-	struct buf out;
-	buf_init(&out, 0);
-	add_quoted(&out, s, len);
 	return buf_detach(&out);
 }
 
@@ -735,7 +727,7 @@ static const char *read_time(struct parser *P, const char *q, struct buf *t)
 		return NULL;
 	}
 	if (num2(q) > 23 || num2(q + 3) > 59 || num2(q + 6) > 60) {
-		fail_at(P, q, "invalid time %.8s", q);
+		fail_at(P, q, "invalid time: hour, minute or second out of range");
 		return NULL;
 	}
 	buf_add(t, q, 8);
@@ -769,7 +761,7 @@ static const char *read_offset(struct parser *P, const char *q, struct buf *t)
 		return NULL;
 	}
 	if (num2(q + 1) > 23 || num2(q + 4) > 59) {
-		fail_at(P, q, "invalid time offset %.6s", q);
+		fail_at(P, q, "invalid time offset: hour or minute out of range");
 		return NULL;
 	}
 	buf_add(t, q, 6);
@@ -793,7 +785,7 @@ static struct node *read_datetime(struct parser *P, int line, int col)
 		int y = (q[0] - '0') * 1000 + (q[1] - '0') * 100 + num2(q + 2);
 		int m = num2(q + 5), d = num2(q + 8);
 		if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) {
-			fail_at(P, q, "invalid date %.10s", q);
+			fail_at(P, q, "invalid date: no such month or day");
 			goto bad;
 		}
 		buf_add(&t, q, 10);
@@ -861,13 +853,15 @@ static struct node *new_number(enum node_type type, const char *s, size_t len,
 	return n;
 }
 
-/* An error about the value text s[0..len): "<pre>"<text>"<post>". */
-static void fail_value(struct parser *P, const char *s, size_t len, const char *pre,
-		       const char *post)
+/*
+ * An error about the value starting at s. The value's text is never
+ * quoted back: an unquoted token is as likely an api_token or a webhook
+ * URL as a typo, and error messages end up in logs and CI output. The
+ * position says where it is.
+ */
+static void fail_value(struct parser *P, const char *s, const char *msg)
 {
-	char *tok = quote(s, len);
-	fail_at(P, s, "%s%s%s", pre, tok, post);
-	free(tok);
+	fail_at(P, s, "%s", msg);
 }
 
 /* 0x, 0o, 0b: unsigned, at most INT64_MAX. */
@@ -878,7 +872,7 @@ static struct node *read_radix(struct parser *P, const char *e, int line, int co
 	int base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
 	const char *q = scan_digits(s + 2, e, base);
 	if (q != e) {
-		fail_value(P, s, len, "invalid integer ", "");
+		fail_value(P, s, "invalid integer: not a hexadecimal, octal or binary number");
 		return NULL;
 	}
 	uint64_t v = 0;
@@ -887,7 +881,7 @@ static struct node *read_radix(struct parser *P, const char *e, int line, int co
 			continue;
 		uint64_t d = (uint64_t)hex_value(*q);
 		if (v > ((uint64_t)INT64_MAX - d) / (uint64_t)base) {
-			fail_value(P, s, len, "integer ", " out of range");
+			fail_value(P, s, "integer out of range");
 			return NULL;
 		}
 		v = v * (uint64_t)base + d;
@@ -958,7 +952,7 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 	if (b == s && len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'))
 		return read_radix(P, e, line, col);
 	if (b < e && *b == '0' && b + 1 < e && (is_digit(b[1]) || b[1] == '_')) {
-		fail_value(P, s, len, "invalid number ", ": leading zeros are not allowed");
+		fail_value(P, s, "invalid number: leading zeros are not allowed");
 		return NULL;
 	}
 	bool is_float = false;
@@ -975,13 +969,13 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 		q = scan_digits(q, e, 10);
 	}
 	if (q != e) {
-		fail_value(P, s, len, "invalid number ", "");
+		fail_value(P, s, "invalid number");
 		return NULL;
 	}
 	if (!is_float) {
 		int64_t v;
 		if (decimal_int(s, e, &v) < 0) {
-			fail_value(P, s, len, "integer ", " out of range");
+			fail_value(P, s, "integer out of range");
 			return NULL;
 		}
 		n = new_number(NODE_INT, s, len, line, col);
@@ -989,7 +983,7 @@ static struct node *read_number(struct parser *P, const char *e, int line, int c
 	} else {
 		double f;
 		if (decimal_float(s, e, &f) < 0) {
-			fail_value(P, s, len, "float ", " out of range");
+			fail_value(P, s, "float out of range");
 			return NULL;
 		}
 		n = new_number(NODE_FLOAT, s, len, line, col);
@@ -1029,7 +1023,7 @@ static struct node *read_scalar(struct parser *P, int line, int col)
 	}
 	if (is_digit(*s) || *s == '+' || *s == '-' || *s == 'i' || *s == 'n')
 		return read_number(P, e, line, col);
-	fail_value(P, s, len, "invalid value ", "");
+	fail_value(P, s, "invalid value: not a number, boolean or date (a string needs quotes)");
 	return NULL;
 }
 

@@ -82,11 +82,15 @@ cut -f1 "$TMP/keys" | sort -u >"$TMP/keys.names"
 {
 	# Commands and every option: from the binary's help, which its
 	# option tables generate.
-	"$FLIPPER" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' >"$TMP/commands"
+	# A subcommand is listed with its parent: "state backup".
+	"$FLIPPER" help |
+		sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\( [a-z][a-z]*\)\{0,1\}\)\( .*\)\{0,1\}$/\1/p' \
+		>"$TMP/commands"
 	cat "$TMP/commands"
 	"$FLIPPER" help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
 	while read -r cmd; do
-		"$FLIPPER" "$cmd" --help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
+		# shellcheck disable=SC2086 # "state backup" is two words
+		"$FLIPPER" $cmd --help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
 	done <"$TMP/commands"
 	sed -n 's/.*post(e, [a-z]*, "\([a-z_]*\)".*/\1/p; s/.*notify_post([^"]*"\([a-z_]*\)".*/\1/p' src/round.c
 	sed -n 's/.*metrics_family(m, "\([a-z_]*\)".*/\1/p' src/round.c

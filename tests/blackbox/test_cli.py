@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FLIPPER, run_flipper
 
-COMMANDS = ["reconcile", "plan", "monitor", "status", "simulate", "validate",
+COMMANDS = ["reconcile", "plan", "monitor", "status", "state", "simulate", "validate",
             "version", "help", "completion"]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SNAPSHOT = os.path.join(DATA, "simulate", "failover.json")
@@ -20,7 +20,7 @@ SNAPSHOT = os.path.join(DATA, "simulate", "failover.json")
 
 def usage_line(cmd):
     """The synopsis line of `flipper CMD --help`."""
-    r = run_flipper(cmd, "--help")
+    r = run_flipper(*cmd.split(), "--help")
     assert r.rc == 0, r
     return r.out.splitlines()[0]
 
@@ -194,6 +194,35 @@ def test_help_lists_what_the_parser_accepts(cmd):
         assert rr.rc == 0 and rr.out == r.out, (o, rr)
     # The global options are named in every command's help.
     assert "Global options (-c FILE, --state FILE, --log-level L, --log-format F)" in r.out
+
+
+def test_a_subcommand_has_its_own_help_and_usage_errors(tmp_path):
+    """`state backup`: help and usage errors name the whole path, as a
+    command's do; the parent lists its subcommands."""
+    r = run_flipper("state", "backup", "--help")
+    assert r.rc == 0 and r.err == "", r
+    assert r.out.splitlines()[0] == "usage: flipper state backup FILE [-f]"
+    assert run_flipper("help", "state", "backup").out == r.out
+    assert run_flipper("state", "backup", "-h").out == r.out
+    assert run_flipper("--state", "x.db", "state", "backup", "--help").out == r.out
+    assert set(help_options(r.out)) == {"--force", "--help"}
+    parent = run_flipper("state", "--help")
+    assert parent.rc == 0 and re.search(r"^Subcommands:\n  state backup FILE", parent.out, re.M)
+    assert re.search(r"^  state backup FILE \[-f\]", run_flipper("help").out, re.M)
+    cases = [
+        (("state",), "state", "which one? backup"),
+        (("state", "nope"), "state", "unknown subcommand 'nope'"),
+        (("state", "--force", "backup"), "state", "unknown option '--force'"),
+        (("state", "backup"), "state backup", "missing FILE"),
+        (("state", "backup", "a", "b"), "state backup", "one FILE at a time (also got 'b')"),
+        (("state", "backup", "--x"), "state backup", "unknown option '--x'"),
+        (("state", "backup", "a", "--force=yes"), "state backup",
+         "option '--force' takes no value"),
+        (("help", "state", "nope"), "help", "unknown command 'state nope'"),
+        (("help", "state", "backup", "x"), "help", "one command at a time (also got 'x')"),
+    ]
+    for args, cmd, message in cases:
+        assert_usage_error(run_flipper(*args, cwd=str(tmp_path)), cmd, message)
 
 
 def test_top_help_lists_every_command_and_global_option():

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_flipper
 
-COMMANDS = ["reconcile", "plan", "monitor", "status", "simulate", "validate",
+COMMANDS = ["reconcile", "plan", "monitor", "status", "state", "simulate", "validate",
             "version", "help", "completion"]
 
 
@@ -36,7 +36,7 @@ def bash_complete(path, words, cwd=None):
 
 
 def help_options(cmd):
-    text = run_flipper(cmd, "--help").out
+    text = run_flipper(*cmd.split(), "--help").out
     return set(re.findall(r"^  (?:-\w, )?(--[a-z-]+)", text, re.M))
 
 
@@ -44,15 +44,15 @@ def test_bash_completes_commands_options_and_values(tmp_path):
     s = script("bash", tmp_path)
     assert bash_complete(s, ["flipper", "rec"]) == ["reconcile"]
     assert bash_complete(s, ["flipper", ""]) == sorted(COMMANDS)
-    assert bash_complete(s, ["flipper", "s"]) == ["simulate", "status"]
+    assert bash_complete(s, ["flipper", "s"]) == ["simulate", "state", "status"]
     assert bash_complete(s, ["flipper", "status", "--g"]) == ["--group"]
     assert bash_complete(s, ["flipper", "--log-level", ""]) == ["debug", "error", "info", "warn"]
     # "--opt=value": bash splits the word at '='.
     assert bash_complete(s, ["flipper", "status", "--log-format", "=", "j"]) == ["json"]
     # A global option's value is not the command.
-    assert bash_complete(s, ["flipper", "-c", "x.yaml", "sta"]) == ["status"]
+    assert bash_complete(s, ["flipper", "-c", "x.yaml", "stat"]) == ["state", "status"]
     assert bash_complete(s, ["flipper", "--state", "=", "s.db", "plan", "--no"]) == ["--no-checks"]
-    assert bash_complete(s, ["flipper", "help", "s"]) == ["simulate", "status"]
+    assert bash_complete(s, ["flipper", "help", "s"]) == ["simulate", "state", "status"]
     assert bash_complete(s, ["flipper", "completion", ""]) == ["bash", "fish", "zsh"]
     assert bash_complete(s, ["flipper", "reconcile", "--for", ""]) == []
     # Files where a FILE is wanted.
@@ -110,11 +110,40 @@ def test_fish_script_parses_and_completes(tmp_path):
                        text=True, timeout=60)
     assert p.returncode == 0 and p.stderr == "", p.stderr
     assert fish_complete(s, "flipper rec") == ["reconcile"]
-    assert fish_complete(s, "flipper -c x.yaml sta") == ["status"]
+    assert fish_complete(s, "flipper -c x.yaml statu") == ["status"]
     assert fish_complete(s, "flipper --log-level ") == ["debug", "error", "info", "warn"]
-    assert fish_complete(s, "flipper help s") == ["simulate", "status"]
+    assert fish_complete(s, "flipper help s") == ["simulate", "state", "status"]
     assert "--no-checks" in fish_complete(s, "flipper plan --")
     assert set(fish_complete(s, "flipper status --")) >= help_options("status")
+
+
+def test_bash_completes_subcommands_then_their_options_and_files(tmp_path):
+    s = script("bash", tmp_path)
+    assert bash_complete(s, ["flipper", "state", ""]) == ["backup"]
+    assert bash_complete(s, ["flipper", "state", "b"]) == ["backup"]
+    assert bash_complete(s, ["flipper", "--state", "=", "s.db", "state", "b"]) == ["backup"]
+    # The subcommand's options, and the global ones, after it; not before.
+    offered = set(bash_complete(s, ["flipper", "state", "backup", "--"]))
+    assert offered == help_options("state backup") | {"--config", "--state", "--log-level",
+                                                      "--log-format"}
+    assert "--force" in offered
+    assert "--force" not in bash_complete(s, ["flipper", "state", "--"])
+    assert bash_complete(s, ["flipper", "state", "--state", "x.db", "backup", "--fo"]) == ["--force"]
+    (tmp_path / "flipper-backup.db").write_text("")
+    assert bash_complete(s, ["flipper", "state", "backup", "flipper-b"],
+                         cwd=str(tmp_path)) == ["flipper-backup.db"]
+
+
+def test_fish_completes_subcommands(tmp_path):
+    need("fish", "fish")
+    s = script("fish", tmp_path)
+    assert fish_complete(s, "flipper state ") == ["backup"]
+    assert "--force" in fish_complete(s, "flipper state backup --")
+    assert "--force" in fish_complete(s, "flipper --state x.db state backup --")
+    assert "--force" not in fish_complete(s, "flipper state --")
+    (tmp_path / "flipper-backup.db").write_text("")
+    assert fish_complete(s, "flipper state backup flipper-b",
+                         cwd=str(tmp_path)) == ["flipper-backup.db"]
 
 
 def test_unknown_shell_is_a_usage_error():

@@ -487,6 +487,8 @@ def test_plan_refused_again_after_it_went_away_is_notified_again(env):
 def test_corrupt_state_reset_is_notified(env):
     env.pair()
     configure(env)
+    reconcile(env)              # flipper's state, and the lock marked for it
+    env.sink.reset()
     with open(env.state, "wb") as f:
         f.write(b"this is not an SQLite database\n" * 200)
     r = reconcile(env)
