@@ -45,6 +45,7 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 	diags_release(&d);
 	if (!c)
 		return EXIT_USAGE;
+	log_set_service(c->service_name);
 	/* A valid file on a host where no round could reach the network. */
 	curl_api_check(LOG_WARN);
 	if (o->print) {

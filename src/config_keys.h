@@ -4,8 +4,10 @@
  *
  * A row holds everything about one key: its name (and other spellings),
  * its type, where its value is kept, its default, bounds and help. The
- * loader in config.c reads a document tree against the rows, fills in the
- * defaults, warns about keys no row names, and prints the effective
+ * loader in config.c reads a document tree against the rows (keys in any
+ * case, under a name or an alias), fills in the defaults, refuses keys no
+ * row names with a hint from the rows near them, applies the FLIPPER_*
+ * overrides of the environment through the same rows, and prints the effective
  * configuration (`validate --print`) and the list of keys
  * (`validate --keys`, which the man-page check reads) from the same rows.
  * Only rules that tie keys together are written by hand: a section's
