@@ -469,9 +469,10 @@ static const struct key_row target_rows[] = {
 	{ .name = "icon_url", .type = KEY_STRING, .flags = KF_ORIGINAL, TARGET_FIELD(icon_url),
 	  .help = "passed in the payload" },
 	{ .name = "icon_emoji", .aliases = icon_emoji_aliases, .type = KEY_STRING,
-	  .flags = KF_ORIGINAL, TARGET_FIELD(icon_emoji), .def_str = ":dolphin:",
+	  .flags = KF_ORIGINAL | KF_EMPTY_UNSET, TARGET_FIELD(icon_emoji), .def_str = ":dolphin:",
 	  .doc_default = ":dolphin: unless icon_url is set",
-	  .help = "passed in the payload; also spelled iconemoji, as the original read it" },
+	  .help = "passed in the payload (\"\": none); also spelled iconemoji, as the "
+		  "original read it" },
 };
 
 static const struct key_section target_section;

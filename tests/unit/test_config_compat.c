@@ -582,13 +582,15 @@ TEST(notification_icon)
 				"    - {type: slack, url: 'https://s/h', iconemoji: ':tada:'}\n"
 				"    - {type: slack, url: 'https://s/h', icon_url: 'https://i/x.png'}\n"
 				"    - {type: slack, url: 'https://s/h', icon_url: 'https://i/x.png', "
-				"icon_emoji: ':x:'}\n", yaml_read);
+				"icon_emoji: ':x:'}\n"
+				"    - {type: slack, url: 'https://s/h', icon_emoji: ''}\n", yaml_read);
 	CHECK(c != NULL);
 	if (c) {
 		CHECK_EQ_STR(c->targets[0].icon_emoji, ":dolphin:");
 		CHECK_EQ_STR(c->targets[1].icon_emoji, ":tada:");
 		CHECK(c->targets[2].icon_emoji == NULL);     /* the icon_url shows */
 		CHECK_EQ_STR(c->targets[3].icon_emoji, ":x:");
+		CHECK(c->targets[4].icon_emoji == NULL);     /* "": no icon asked for */
 	}
 	config_free(c);
 	CHECK(load(GROUP "notifications:\n  targets:\n"
