@@ -657,9 +657,15 @@ static int read_duration(struct cfg_walk *w, const struct node *n, const struct 
 		char *text = expand_env(w, n, n->text);
 		if (!text)
 			return -1;
+		if ((r->flags & KF_ALWAYS) && strcmp(text, "always") == 0) {
+			free(text);
+			*out = DURATION_ALWAYS;
+			return 1;
+		}
 		int rc = duration_parse(text, &ms, &why);
 		if (rc < 0)
-			cfg_error(w, NULL, n, "invalid duration \"%s\": %s", text, why);
+			cfg_error(w, NULL, n, "invalid duration \"%s\": %s%s", text, why,
+				  (r->flags & KF_ALWAYS) ? " (or \"always\")" : "");
 		free(text);
 		if (rc < 0)
 			return -1;
@@ -989,11 +995,6 @@ static void read_row(struct cfg_walk *w, const struct key_row *r, const struct n
 	}
 	case KEY_DURATION: {
 		int64_t v;
-		if (r->word && n->type == NODE_STRING && str_eq(n->text, r->word)) {
-			*(bool *)((char *)obj + r->word_field) = true;
-			*(int64_t *)f = 0;
-			return;
-		}
 		if ((rc = read_duration(w, n, r, &v)) == 1 && f)
 			*(int64_t *)f = v;
 		break;
@@ -1602,9 +1603,11 @@ static void print_section(struct jw *jw, const struct key_section *s, const void
 			break;
 		case KEY_DURATION: {
 			char d[48];
-			duration_format(*(const int64_t *)f, d);
-			bool word = r->word && *(const bool *)((const char *)obj + r->word_field);
-			jw_string(jw, r->name, word ? r->word : d);
+			if ((r->flags & KF_ALWAYS) && *(const int64_t *)f == DURATION_ALWAYS)
+				snprintf(d, sizeof d, "always");
+			else
+				duration_format(*(const int64_t *)f, d);
+			jw_string(jw, r->name, d);
 			break;
 		}
 		case KEY_ENUM:
@@ -1655,9 +1658,7 @@ static void key_type_text(const struct key_row *r, struct buf *b)
 		break;
 	case KEY_DURATION:
 		duration_format(r->min, d);
-		buf_printf(b, "duration >= %s", d);
-		if (r->word)
-			buf_printf(b, " or %s", r->word);
+		buf_printf(b, "duration >= %s%s", d, (r->flags & KF_ALWAYS) ? " or always" : "");
 		break;
 	case KEY_ENUM:
 		for (int i = 0; r->names[i]; i++)

@@ -24,6 +24,9 @@
  * which the key table (config_keys.c) reads and prints with.
  */
 enum check_type { CHECK_HTTP, CHECK_HTTPS };
+/* A duration key's "always" (KF_ALWAYS): shorter than any duration. */
+#define DURATION_ALWAYS INT64_C(-1)
+
 enum ip_version { IPV_BOTH, IPV_4, IPV_6 };
 enum notify_type { NOTIFY_MATTERMOST, NOTIFY_SLACK };
 extern const char *const check_type_names[];
@@ -71,8 +74,11 @@ struct group_config {
 	char *display_name;
 	bool readonly;
 	char *provider;
+	/*
+	 * DURATION_ALWAYS: "always", list the inventory on every pass. Kept
+	 * apart from 0s, which the original read as its default of a minute.
+	 */
 	int64_t poll_interval_ms;
-	bool poll_always;            /* poll_interval: always (poll_interval_ms 0) */
 	int64_t poll_timeout_ms;
 	int64_t plan_apply_timeout_ms;
 	bool plan_apply_with_unknown_status;

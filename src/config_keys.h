@@ -59,8 +59,9 @@ enum key_flag {
 	KF_REDACT_URL = 1 << 5,    /* printed redacted: the URL holds a secret */
 	KF_NONEMPTY = 1 << 6,      /* "" is an error */
 	KF_EMPTY_UNSET = 1 << 7,   /* "" counts as absent */
-	KF_ENUM_TEXT = 1 << 8,     /* KEY_ENUM kept as the word, in a char * */
-	KF_NULL_IF_ZERO = 1 << 9,  /* KEY_INT: 0 means unset, printed as null */
+	KF_ENUM_TEXT = 1 << 9,     /* KEY_ENUM kept as the word, in a char * */
+	KF_NULL_IF_ZERO = 1 << 10, /* KEY_INT: 0 means unset, printed as null */
+	KF_ALWAYS = 1 << 11,       /* KEY_DURATION: the word "always" too, kept as DURATION_ALWAYS */
 };
 
 /* Where a row's value is not kept (KF_UNUSED keys). */
@@ -88,13 +89,6 @@ struct key_row {
 	 * For KEY_MAP it runs per entry, with a struct header.
 	 */
 	void (*check)(struct cfg_walk *w, const struct node *at, const void *value);
-	/*
-	 * KEY_DURATION: a word also taken ("always"): it sets the bool at
-	 * word_field (offsetof() in the section's struct) and the duration
-	 * to 0, and is what --print shows.
-	 */
-	const char *word;
-	size_t word_field;
 	const char *doc_default;       /* the default in words, where a rule sets it */
 	const char *help;
 };
