@@ -47,35 +47,15 @@
 
 #include "check.h"
 #include "curl_api.h"
+#include "http.h"
+#include "loop.h"
 #include "util.h"
 
-#ifndef FLIPPER_VERSION
-#define FLIPPER_VERSION "0.0.0"
-#endif
-
 #define CHECK_USER_AGENT "flipper-check/" FLIPPER_VERSION
-/* Descriptors kept free for everything else: state, logs, API calls. */
-#define NOFILE_RESERVE 64
-/* Longest single wait in curl_multi_poll; libcurl's own timers cut it. */
-#define POLL_MAX_MS 1000
-/* Slack on top of the longest timeout before the round gives up. */
-#define ROUND_SLACK_MS 5000
 /* What a check's timeout is when the configuration gave none (SPEC). */
 #define DEFAULT_TIMEOUT_MS 10000
 
-struct probe {
-	struct check_target *t;
-	CURL *easy;
-	struct curl_slist *headers;
-	struct curl_slist *connect_to;
-	char *url;
-	size_t body_len;
-	bool body_capped;            /* stopped reading at CHECK_BODY_MAX */
-	bool running;                /* in the multi handle, not finished */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* The extra trust of one check (its ca_file), prepared once per round. */
+/* The extra trust of one check (its ca_file), prepared once per process. */
 struct trust {
 	const struct check_config *check;
 	char *pem;                   /* bundle + ca_file, when it is a blob */
@@ -83,18 +63,29 @@ struct trust {
 	char *error;                 /* ca_file unusable: why */
 };
 
-struct round {
-	CURLM *multi;
-	struct probe *probes;
-	size_t n;
+struct checker {
+	struct loop *loop;
 	struct trust *trust;
 	size_t n_trust, cap_trust;
-	size_t next;                 /* next probe to add */
-	size_t active;               /* added and not finished */
-	size_t max_active;           /* what the descriptor limit allows */
-	bool broken;                 /* the multi handle failed us */
+	bool have_default;
 	char *bundle;                /* libcurl's default CAINFO, if any */
 	char *dir;                   /* libcurl's default CAPATH, if any */
+};
+
+struct check_probe {
+	struct checker *ck;
+	const struct check_target *t;
+	check_done_fn done;
+	void *arg;
+	struct loop_xfer xfer;
+	struct loop_timer failed;    /* setup failed: report from the loop */
+	struct check_result r;
+	struct curl_slist *headers;
+	struct curl_slist *connect_to;
+	char *url;
+	size_t body_len;
+	bool body_capped;            /* stopped reading at CHECK_BODY_MAX */
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 static const char *trust_bundle_override, *trust_dir_override;
@@ -105,32 +96,29 @@ void check_set_default_trust(const char *bundle, const char *dir)
 	trust_dir_override = dir;
 }
 
-void check_target_release(struct check_target *t)
+void check_result_release(struct check_result *r)
 {
-	free(t->error);
-	t->error = NULL;
-	t->ok = false;
-	t->http_status = 0;
-	t->duration_ms = 0;
+	free(r->error);
+	memset(r, 0, sizeof *r);
 }
 
-static void target_fail(struct check_target *t, const char *fmt, ...)
+static void probe_fail(struct check_probe *p, const char *fmt, ...)
 	PRINTF_LIKE(2, 3);
 
-static void target_fail(struct check_target *t, const char *fmt, ...)
+static void probe_fail(struct check_probe *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	t->ok = false;
-	free(t->error);
+	p->r.ok = false;
+	free(p->r.error);
 	va_start(ap, fmt);
-	t->error = xvasprintf(fmt, ap);
+	p->r.error = xvasprintf(fmt, ap);
 	va_end(ap);
 }
 
 static size_t discard_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct probe *p = arg;
+	struct check_probe *p = arg;
 	size_t len = size * nmemb;   /* size is 1 by contract */
 
 	(void)data;
@@ -160,8 +148,11 @@ static char *curl_default_path(CURLINFO what)
 }
 
 /* The default trust: the override if set ("" meaning none), else libcurl's. */
-static void round_default_trust(struct round *r)
+static void checker_default_trust(struct checker *r)
 {
+	if (r->have_default)
+		return;
+	r->have_default = true;
 	if (trust_bundle_override)
 		r->bundle = *trust_bundle_override ?
 			xstrdup(trust_bundle_override) : NULL;
@@ -173,7 +164,7 @@ static void round_default_trust(struct round *r)
 		r->dir = curl_default_path(CURLINFO_CAPATH);
 }
 
-static void trust_load(const struct round *r, struct trust *tr)
+static void trust_load(const struct checker *r, struct trust *tr)
 {
 	const char *ca_file = tr->check->ca_file;
 	char *extra = NULL, *base = NULL;
@@ -209,7 +200,7 @@ static void trust_load(const struct round *r, struct trust *tr)
 	free(extra);
 }
 
-static const struct trust *round_trust(struct round *r,
+static const struct trust *checker_trust(struct checker *r,
 				       const struct check_config *c)
 {
 	struct trust *tr;
@@ -258,7 +249,7 @@ static bool is_token(const char *s)
 	return true;
 }
 
-static int probe_headers(struct probe *p)
+static int probe_headers(struct check_probe *p)
 {
 	const struct check_config *c = p->t->check;
 	struct curl_slist *l;
@@ -269,12 +260,12 @@ static int probe_headers(struct probe *p)
 		char *line;
 
 		if (!h->name || !is_token(h->name)) {
-			target_fail(p->t, "header \"%s\": invalid name",
+			probe_fail(p, "header \"%s\": invalid name",
 				    h->name ? h->name : "");
 			return -1;
 		}
 		if (strpbrk(v, "\r\n")) {
-			target_fail(p->t, "header \"%s\": value has a line break",
+			probe_fail(p, "header \"%s\": value has a line break",
 				    h->name);
 			return -1;
 		}
@@ -285,7 +276,7 @@ static int probe_headers(struct probe *p)
 		l = curl_slist_append(p->headers, line);
 		free(line);
 		if (!l) {
-			target_fail(p->t, "out of memory building headers");
+			probe_fail(p, "out of memory building headers");
 			return -1;
 		}
 		p->headers = l;
@@ -294,9 +285,9 @@ static int probe_headers(struct probe *p)
 }
 
 /* URL and connect-to mapping. 0 ok, -1 with the target's error set. */
-static int probe_address(struct probe *p)
+static int probe_address(struct check_probe *p)
 {
-	struct check_target *t = p->t;
+	const struct check_target *t = p->t;
 	const struct check_config *c = t->check;
 	const char *scheme = c->type == CHECK_HTTPS ? "https" : "http";
 	const char *path = c->path && *c->path ? c->path : "/";
@@ -305,12 +296,12 @@ static int probe_address(struct probe *p)
 	char *addr;
 
 	if (t->family != 4 && t->family != 6) {
-		target_fail(t, "address family %d: want 4 or 6", t->family);
+		probe_fail(p, "address family %d: want 4 or 6", t->family);
 		return -1;
 	}
 	if (!t->address || inet_pton(t->family == 6 ? AF_INET6 : AF_INET,
 				     t->address, bin) != 1) {
-		target_fail(t, "address \"%s\" is not an IPv%d address",
+		probe_fail(p, "address \"%s\" is not an IPv%d address",
 			    t->address ? t->address : "", t->family);
 		return -1;
 	}
@@ -323,7 +314,7 @@ static int probe_address(struct probe *p)
 		char *map;
 
 		if (!v6 && !is_plain_host(c->host)) {
-			target_fail(t, "host \"%s\": not a valid host name",
+			probe_fail(p, "host \"%s\": not a valid host name",
 				    c->host);
 			free(addr);
 			return -1;
@@ -335,7 +326,7 @@ static int probe_address(struct probe *p)
 		l = curl_slist_append(NULL, map);
 		free(map);
 		if (!l) {
-			target_fail(t, "out of memory building the address map");
+			probe_fail(p, "out of memory building the address map");
 			free(addr);
 			return -1;
 		}
@@ -361,12 +352,12 @@ static bool method_has_body(const char *m)
 	} while (0)
 
 /* Trust for an HTTPS probe; see the top of this file. */
-static int probe_trust(struct round *r, struct probe *p)
+static int probe_trust(struct checker *r, struct check_probe *p)
 {
 	const struct check_config *c = p->t->check;
 	const struct trust *tr;
 	struct curl_blob blob;
-	CURL *e = p->easy;
+	CURL *e = p->xfer.easy;
 	CURLcode rc;
 	const char *what;
 
@@ -382,9 +373,9 @@ static int probe_trust(struct round *r, struct probe *p)
 		}
 		return 0;
 	}
-	tr = round_trust(r, c);
+	tr = checker_trust(r, c);
 	if (tr->error) {
-		target_fail(p->t, "%s", tr->error);
+		probe_fail(p, "%s", tr->error);
 		return -1;
 	}
 	if (!tr->pem) {
@@ -395,7 +386,7 @@ static int probe_trust(struct round *r, struct probe *p)
 	SET(CURLOPT_CAPATH, NULL);
 	blob.data = tr->pem;
 	blob.len = tr->len;
-	blob.flags = CURL_BLOB_NOCOPY;  /* the round outlives its handles */
+	blob.flags = CURL_BLOB_NOCOPY;  /* the checker outlives its handles */
 	rc = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
 	if (rc == CURLE_NOT_BUILT_IN || rc == CURLE_UNKNOWN_OPTION) {
 		/* A TLS backend without blobs: ca_file alone, the best left. */
@@ -406,12 +397,12 @@ static int probe_trust(struct round *r, struct probe *p)
 	}
 	return 0;
 bad:
-	target_fail(p->t, "%s: %s", what, curl_easy_strerror(rc));
+	probe_fail(p, "%s: %s", what, curl_easy_strerror(rc));
 	return -1;
 }
 
 /* Make the easy handle. 0 ok; -1 with the target's error set. */
-static int probe_setup(struct round *r, struct probe *p)
+static int probe_setup(struct checker *r, struct check_probe *p)
 {
 	const struct check_config *c = p->t->check;
 	const char *method = c->method && *c->method ? c->method : "GET";
@@ -423,36 +414,35 @@ static int probe_setup(struct round *r, struct probe *p)
 	CURL *e;
 
 	if (!is_token(method)) {
-		target_fail(p->t, "method \"%s\": not a valid method", method);
+		probe_fail(p, "method \"%s\": not a valid method", method);
 		return -1;
 	}
 	if (probe_address(p) < 0 || probe_headers(p) < 0)
 		return -1;
-	e = p->easy = curl_easy_init();
+	e = p->xfer.easy = curl_easy_init();
 	if (!e) {
-		target_fail(p->t, "curl_easy_init failed");
+		probe_fail(p, "curl_easy_init failed");
 		return -1;
 	}
-	SET(CURLOPT_PRIVATE, p);
-	SET(CURLOPT_ERRORBUFFER, p->errbuf);
+	struct http_opts ho = {
+		.user_agent = CHECK_USER_AGENT, .timeout_ms = timeout, .errbuf = p->errbuf,
+		/* A check must reach the backend itself, never a proxy from
+		 * the environment. */
+		.no_proxy = true,
+	};
+	if ((rc = http_setup(e, &ho)) != CURLE_OK) {
+		what = "http_setup";
+		goto bad;
+	}
 	SET(CURLOPT_URL, p->url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	if (p->connect_to)
 		SET(CURLOPT_CONNECT_TO, p->connect_to);
 	SET(CURLOPT_IPRESOLVE, p->t->family == 6 ? (long)CURL_IPRESOLVE_V6
 						 : (long)CURL_IPRESOLVE_V4);
-	/* A check must reach the backend itself, never a proxy from the
-	 * environment. */
-	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_TIMEOUT_MS, timeout);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, timeout);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	/* Every round proves the backend accepts a new connection. */
+	/* Every check proves the backend accepts a new connection. */
 	SET(CURLOPT_FRESH_CONNECT, 1L);
 	SET(CURLOPT_FORBID_REUSE, 1L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	SET(CURLOPT_USERAGENT, CHECK_USER_AGENT);
 	SET(CURLOPT_WRITEFUNCTION, discard_body);
 	SET(CURLOPT_WRITEDATA, p);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -472,271 +462,212 @@ static int probe_setup(struct round *r, struct probe *p)
 	}
 	return probe_trust(r, p);
 bad:
-	target_fail(p->t, "%s: %s", what, curl_easy_strerror(rc));
+	probe_fail(p, "%s: %s", what, curl_easy_strerror(rc));
 	return -1;
 }
 
 #undef SET
 
+
 /* ---- running ---------------------------------------------------------- */
 
-static void probe_finish(struct probe *p, CURLcode result)
+static void probe_release(struct check_probe *p)
 {
-	struct check_target *t = p->t;
+	if (p->xfer.easy) {
+		loop_abort(p->ck->loop, &p->xfer);
+		curl_easy_cleanup(p->xfer.easy);
+		p->xfer.easy = NULL;
+	}
+	loop_timer_disarm(p->ck->loop, &p->failed);
+	curl_slist_free_all(p->headers);
+	curl_slist_free_all(p->connect_to);
+	free(p->url);
+	check_result_release(&p->r);
+	free(p);
+}
+
+/* Hand the result over and forget the probe. */
+static void probe_report(struct check_probe *p)
+{
+	struct check_result r = p->r;
+	check_done_fn done = p->done;
+	void *arg = p->arg;
+	memset(&p->r, 0, sizeof p->r);
+	probe_release(p);
+	done(arg, &r);
+	check_result_release(&r);
+}
+
+static void probe_judge(struct check_probe *p, CURLcode result)
+{
 	long status = 0;
 	curl_off_t us = 0;
+	CURL *e = p->xfer.easy;
 
-	curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(p->easy, CURLINFO_TOTAL_TIME_T, &us);
-	t->http_status = status;
-	t->duration_ms = (int64_t)(us / 1000);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+	p->r.http_status = status;
+	p->r.duration_ms = (int64_t)(us / 1000);
 
+	if (result == CURLE_FAILED_INIT && !status) {
+		/* The loop broke down: that says nothing about the backend. */
+		p->r.not_run = true;
+		p->r.failure = HTTP_FAIL_SETUP;
+		probe_fail(p, "not run to the end: the check runner broke down");
+		return;
+	}
 	if (result == CURLE_OK ||
 	    (result == CURLE_WRITE_ERROR && p->body_capped)) {
 		if (status >= 100 && status <= 999 &&
-		    check_expects(t->check, (int)status)) {
-			t->ok = true;
+		    check_expects(p->t->check, (int)status)) {
+			p->r.ok = true;
+			p->r.failure = HTTP_OK;
 			return;
 		}
-		target_fail(t, "HTTP %ld", status);
+		p->r.failure = HTTP_FAIL_STATUS;
+		probe_fail(p, "HTTP %ld", status);
 		return;
 	}
-	if (p->errbuf[0]) {
-		size_t len = strlen(p->errbuf);
+	p->r.failure = http_classify(result, false);
+	probe_fail(p, "%s", http_error_text(result, p->errbuf));
+}
 
-		while (len > 0 && (p->errbuf[len - 1] == '\n' ||
-				   p->errbuf[len - 1] == '\r'))
-			p->errbuf[--len] = '\0';
-		target_fail(t, "%s", p->errbuf);
+static void probe_done(struct loop_xfer *x, CURLcode result)
+{
+	struct check_probe *p = container_of(x, struct check_probe, xfer);
+	probe_judge(p, result);
+	probe_report(p);
+}
+
+static void probe_setup_failed(struct loop_timer *t)
+{
+	probe_report(container_of(t, struct check_probe, failed));
+}
+
+struct checker *checker_new(struct loop *l)
+{
+	struct checker *ck = xcalloc(1, sizeof *ck);
+	ck->loop = l;
+	return ck;
+}
+
+void checker_free(struct checker *ck)
+{
+	if (!ck)
+		return;
+	for (size_t i = 0; i < ck->n_trust; i++) {
+		free(ck->trust[i].pem);
+		free(ck->trust[i].error);
+	}
+	free(ck->trust);
+	free(ck->bundle);
+	free(ck->dir);
+	free(ck);
+}
+
+struct check_probe *check_start(struct checker *ck, const struct check_target *t,
+				check_done_fn done, void *arg)
+{
+	struct check_probe *p = xcalloc(1, sizeof *p);
+	p->ck = ck;
+	p->t = t;
+	p->done = done;
+	p->arg = arg;
+	p->xfer.done = probe_done;
+	p->failed.fire = probe_setup_failed;
+	p->r.failure = HTTP_FAIL_SETUP;
+	checker_default_trust(ck);
+	int rc;
+	if (!t->check) {
+		probe_fail(p, "no check configured");
+		rc = -1;
 	} else {
-		target_fail(t, "%s", curl_easy_strerror(result));
+		rc = probe_setup(ck, p);
 	}
-}
-
-static void probe_cleanup(struct round *r, struct probe *p)
-{
-	if (p->easy) {
-		if (p->running)
-			curl_multi_remove_handle(r->multi, p->easy);
-		curl_easy_cleanup(p->easy);
-		p->easy = NULL;
+	if (rc == 0 && loop_start(ck->loop, &p->xfer, true) < 0) {
+		probe_fail(p, "not run: the check runner refused the transfer");
+		p->r.not_run = true;
+		rc = -1;
 	}
-	p->running = false;
-	curl_slist_free_all(p->headers);
-	curl_slist_free_all(p->connect_to);
-	p->headers = p->connect_to = NULL;
-	free(p->url);
-	p->url = NULL;
-}
-
-/*
- * Add waiting probes until max_active run at once. A probe's timeout
- * starts when it is added, so a probe that waits for a free descriptor
- * never times out while waiting.
- */
-static void round_feed(struct round *r)
-{
-	while (r->active < r->max_active && r->next < r->n) {
-		struct probe *p = &r->probes[r->next++];
-		CURLMcode mc;
-
-		if (!p->easy)
-			continue;            /* setup failed: already reported */
-		mc = curl_multi_add_handle(r->multi, p->easy);
-		if (mc != CURLM_OK) {
-			target_fail(p->t, "not run: %s", curl_multi_strerror(mc));
-			probe_cleanup(r, p);
-			r->broken = true;
-			continue;
+	if (rc < 0) {
+		/* A check that cannot even start failed (its configuration is
+		 * wrong); its result arrives from the loop like any other. */
+		if (p->xfer.easy) {
+			curl_easy_cleanup(p->xfer.easy);
+			p->xfer.easy = NULL;
 		}
-		p->running = true;
-		r->active++;
+		loop_timer_arm(ck->loop, &p->failed, mono_ms());
 	}
+	return p;
 }
 
-static void round_drain(struct round *r)
+void check_cancel(struct check_probe *p)
 {
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(r->multi, &left))) {
-		struct probe *p;
-		void *priv = NULL;
-		CURLcode result = m->data.result;
-		CURL *e = m->easy_handle;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-		p = priv;
-		if (!p || p->easy != e)
-			continue;
-		probe_finish(p, result);
-		/* m is invalid from here on. */
-		probe_cleanup(r, p);
-		r->active--;
-	}
-	round_feed(r);
+	if (p)
+		probe_release(p);
 }
 
-/*
- * Make room for n sockets at once: raise the soft open-files limit as far
- * as the hard limit allows. Returns how many transfers may run at once.
- */
-static size_t raise_nofile(size_t n)
+/* ---- one round, for the benchmark and its black-box tests ----------------- */
+
+struct round {
+	size_t left;
+	bool broken;
+};
+
+struct round_slot {
+	struct check_target *t;
+	struct round *r;
+};
+
+static void round_done(void *arg, struct check_result *r)
 {
-	struct rlimit rl;
-	rlim_t need = (rlim_t)n + NOFILE_RESERVE;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return n;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		struct rlimit want = rl;
-
-		want.rlim_cur = need;
-		if (rl.rlim_max != RLIM_INFINITY && want.rlim_cur > rl.rlim_max)
-			want.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-			rl = want;
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-		return n;
-	/* Too low a hard limit: run in waves rather than fail with EMFILE. */
-	if (rl.rlim_cur <= 2 * NOFILE_RESERVE)
-		return NOFILE_RESERVE;
-	return (size_t)(rl.rlim_cur - NOFILE_RESERVE);
-}
-
-static int round_setup_multi(struct round *r)
-{
-	r->multi = curl_multi_init();
-	if (!r->multi)
-		return -1;
-	/* No idle connection is ever kept (FORBID_REUSE); the cache only
-	 * needs room for the live ones, so none is closed to make room. */
-	curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS,
-			  r->max_active < LONG_MAX ? (long)r->max_active : LONG_MAX);
-	curl_multi_setopt(r->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-	return 0;
-}
-
-/* When the loop gives up: every transfer has its own timeout, so this
- * only guards against a loop that would otherwise never end. */
-static int64_t round_deadline(const struct round *r)
-{
-	int64_t longest = 0, waves;
-	size_t ready = 0;
-
-	for (size_t i = 0; i < r->n; i++) {
-		const struct probe *p = &r->probes[i];
-		int64_t to;
-
-		if (!p->easy)
-			continue;
-		to = p->t->check->timeout_ms > 0 ? p->t->check->timeout_ms
-						 : DEFAULT_TIMEOUT_MS;
-		ready++;
-		if (to > longest)
-			longest = to;
-	}
-	waves = (int64_t)((ready + r->max_active - 1) / r->max_active);
-	if (__builtin_mul_overflow(longest, waves, &longest) ||
-	    __builtin_add_overflow(longest, mono_ms() + ROUND_SLACK_MS, &longest))
-		return INT64_MAX;
-	return longest;
-}
-
-/* The multi loop. Returns the first multi error, or CURLM_OK. */
-static CURLMcode round_loop(struct round *r, bool *overran)
-{
-	int64_t deadline = round_deadline(r);
-	CURLMcode mc;
-	int running = 0;
-
-	*overran = false;
-	round_feed(r);
-	mc = curl_multi_perform(r->multi, &running);
-	while (mc == CURLM_OK) {
-		round_drain(r);
-		if (r->active == 0)
-			break;
-		if (mono_ms() > deadline) {
-			*overran = true;
-			break;
-		}
-		mc = curl_multi_poll(r->multi, NULL, 0, POLL_MAX_MS, NULL);
-		if (mc != CURLM_OK)
-			break;
-		mc = curl_multi_perform(r->multi, &running);
-	}
-	return mc;
-}
-
-static void round_release(struct round *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		probe_cleanup(r, &r->probes[i]);
-	free(r->probes);
-	if (r->multi)
-		curl_multi_cleanup(r->multi);
-	for (size_t i = 0; i < r->n_trust; i++) {
-		free(r->trust[i].pem);
-		free(r->trust[i].error);
-	}
-	free(r->trust);
-	free(r->bundle);
-	free(r->dir);
+	struct round_slot *s = arg;
+	struct check_target *t = s->t;
+	t->ok = r->ok;
+	t->http_status = r->http_status;
+	t->duration_ms = r->duration_ms;
+	t->error = r->error;
+	r->error = NULL;
+	s->r->broken |= r->not_run;
+	s->r->left--;
 }
 
 int check_round_run(struct check_target *t, size_t n)
 {
-	struct round r = { 0 };
-	CURLMcode mc;
-	bool overran;
-
 	for (size_t i = 0; i < n; i++)
 		check_target_release(&t[i]);
 	if (n == 0)
 		return 0;
-
 	char *why = NULL;
-	if (curl_api_load(&why) < 0) {
+	struct loop *l = loop_new(&why);
+	if (!l) {
 		for (size_t i = 0; i < n; i++)
-			target_fail(&t[i], "not run: %s: %s", CURL_API_UNAVAILABLE, why);
+			t[i].error = xasprintf("not run: %s", why);
 		free(why);
 		return -1;
 	}
-	r.max_active = raise_nofile(n);
-	if (round_setup_multi(&r) < 0) {
-		for (size_t i = 0; i < n; i++)
-			target_fail(&t[i], "not run: curl_multi_init failed");
-		return -1;
-	}
-	round_default_trust(&r);
-	r.probes = xcalloc(n, sizeof(*r.probes));
-	r.n = n;
+	loop_reserve(l, n);
+	struct checker *ck = checker_new(l);
+	struct round_slot *slots = xcalloc(n, sizeof *slots);
+	struct round r = { n, false };
 	for (size_t i = 0; i < n; i++) {
-		struct probe *p = &r.probes[i];
-
-		p->t = &t[i];
-		if (!t[i].check)
-			target_fail(&t[i], "no check configured");
-		else if (probe_setup(&r, p) < 0)
-			probe_cleanup(&r, p);
+		slots[i] = (struct round_slot){ &t[i], &r };
+		check_start(ck, &t[i], round_done, &slots[i]);
 	}
-
-	mc = round_loop(&r, &overran);
-	if (mc != CURLM_OK || overran) {
-		/* Keep the first error; whatever is unfinished shares it. */
-		for (size_t i = 0; i < n; i++) {
-			if (!r.probes[i].easy)
-				continue;
-			target_fail(&t[i], "not run to the end: %s",
-				    overran ? "the round overran its deadline"
-					    : curl_multi_strerror(mc));
-		}
-		r.broken = true;
-	}
-	round_release(&r);
+	while (r.left)
+		if (loop_turn(l, -1) < 0)
+			r.broken = true;
+	checker_free(ck);
+	loop_free(l);
+	free(slots);
 	return r.broken ? -1 : 0;
+}
+
+void check_target_release(struct check_target *t)
+{
+	free(t->error);
+	t->error = NULL;
+	t->ok = false;
+	t->http_status = 0;
+	t->duration_ms = 0;
 }

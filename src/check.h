@@ -1,19 +1,23 @@
 /*
- * check.h — the health-check runner (SPEC section 3.4): one round of
- * HTTP/HTTPS checks, all targets at once on one libcurl multi handle.
+ * check.h — health checks (SPEC section 3.4): one HTTP/HTTPS transfer per
+ * check of a target, on the process's event loop.
  *
- * A check target is (server, check, address family). The runner connects
- * to the target's address but sends the check's host as Host header and
- * TLS SNI (and verifies the certificate against it), bounds the whole
- * request by the check's timeout, never follows redirects, keeps no body,
- * and opens a fresh connection for every target in every round.
+ * A check target is (server, check, address family). A check connects to
+ * the target's address but sends the check's host as Host header and TLS
+ * SNI (and verifies the certificate against it), is bounded as a whole by
+ * the check's timeout, never follows redirects, keeps no body, and opens
+ * a fresh connection every time.
+ *
+ * A struct checker belongs to one loop and keeps what every check of the
+ * process shares: the system trust and each check's ca_file, read once.
  *
  * Ownership: the inputs of a struct check_target are borrowed and must
- * stay valid during check_round_run(). The outputs belong to the target:
- * error is allocated here; check_target_release() frees it.
+ * stay valid until the check's callback ran or it was cancelled. The
+ * outputs of check_round_run() belong to the target; check_target_release()
+ * frees them.
  *
- * check_round_run() loads libcurl when it has targets to check
- * (curl_api.h); a round with nothing due never does.
+ * libcurl is loaded by loop_new() (curl_api.h): a run with nothing due
+ * never makes a loop, so never loads it.
  */
 #ifndef FLIPPER_CHECK_H
 #define FLIPPER_CHECK_H
@@ -23,6 +27,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http.h"
 
 /* A body longer than this is not read further; the status decides. */
 #define CHECK_BODY_MAX (64 * 1024)
@@ -45,14 +50,49 @@ struct check_target {
 	int64_t duration_ms;         /* time the request took */
 };
 
-/* check.c */
+/* The outcome of one check. */
+struct check_result {
+	bool ok;                     /* status in the check's expect ranges */
+	/* The check runner broke down: this says nothing about the backend
+	 * and must not be counted. */
+	bool not_run;
+	long http_status;            /* 0: no response */
+	enum http_failure failure;
+	char *error;                 /* owned; NULL when ok */
+	int64_t duration_ms;
+};
+
+struct loop;
+struct checker;
+struct check_probe;
+
 /*
- * Run every target once, all at the same time, on one multi handle. Each
- * target's previous outputs are released first. Returns 0 when the round
- * ran (each target has its own result, ok or not); -1 when the round
- * could not run at all (libcurl failed to set up, or the multi loop broke
- * down): then every target not finished has ok false and error saying why,
- * and the caller should not count those as backend failures.
+ * Called once per started check, from the loop. r and its error are the
+ * callee's to read; it may take r->error (setting it NULL) to keep it.
+ */
+typedef void (*check_done_fn)(void *arg, struct check_result *r);
+
+/* check.c */
+struct checker *checker_new(struct loop *l);
+/* Every check must have ended or been cancelled. */
+void checker_free(struct checker *ck);
+/*
+ * Start one check of t. Its result comes through done, from the loop,
+ * even when the check could not be set up (then it failed, with the
+ * reason as its error). The probe is the caller's only to cancel.
+ */
+struct check_probe *check_start(struct checker *ck, const struct check_target *t,
+				check_done_fn done, void *arg);
+/* Drop a check in flight: no callback, nothing counted. */
+void check_cancel(struct check_probe *p);
+void check_result_release(struct check_result *r);
+
+/*
+ * Run every target once, all at the same time, on a loop of its own (the
+ * benchmark and its black-box tests use this). Each target's previous
+ * outputs are released first. Returns 0 when the round ran (each target
+ * has its own result, ok or not); -1 when the runner broke down: then
+ * targets not finished have ok false and an error saying why.
  *
  * Raises the open-files soft limit towards the hard limit when n targets
  * need more descriptors; if the hard limit is too low, only as many run

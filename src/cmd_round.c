@@ -1,6 +1,5 @@
-/* cmd_round.c — reconcile, plan and monitor: the commands that run rounds. */
+/* cmd_round.c — reconcile, plan and monitor: the commands that run the engine. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,40 +7,8 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
-#include "round.h"
+#include "engine.h"
 #include "store.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* Sleep up to ms, waking early when a stop is requested. */
-static void nap(int64_t ms)
-{
-	int64_t end = mono_ms() + ms;
-	while (!stop_requested) {
-		int64_t left = end - mono_ms();
-		if (left <= 0)
-			break;
-		sleep_ms(left > 100 ? 100 : left);
-	}
-}
 
 /* The options of reconcile, plan and monitor; each takes the ones it lists. */
 struct round_opts {
@@ -55,13 +22,13 @@ struct round_opts {
 			      "only this group (repeatable)", NULL)
 
 static const struct opt reconcile_opts[] = {
-	OPT_FLAG_AT(0, "once", struct round_opts, once, "one round (the default)"),
+	OPT_FLAG_AT(0, "once", struct round_opts, once, "one pass per group (the default)"),
 	OPT_VALUE_AT(0, "for", "DURATION", struct round_opts, for_text,
-		     "rounds back to back for DURATION (e.g. 55s)\n"
-		     "each starting when the next check falls due; stops\n"
-		     "before DURATION ends. Gives a once-a-minute CronJob\n"
-		     "a check cadence of seconds. SIGTERM or SIGINT end\n"
-		     "the run after the current round (exit 0).", NULL),
+		     "keep running for DURATION (e.g. 55s), as monitor\n"
+		     "does. No apply starts after DURATION; one in flight\n"
+		     "finishes. Gives a once-a-minute CronJob a check\n"
+		     "cadence of seconds. The exit status is each group's\n"
+		     "last pass; SIGTERM or SIGINT: exit 0.", NULL),
 	GROUP_OPT,
 	OPT_TABLE_END,
 };
@@ -171,6 +138,22 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		goto out;
 	}
 
+	struct engine_options eo = {
+		.mode = forever ? ENGINE_FOREVER : a->for_ms > 0 ? ENGINE_FOR : ENGINE_ONCE,
+		.for_ms = a->for_ms, .groups = a->groups.v, .n_groups = a->groups.n,
+	};
+	/* The common timer run: nothing is due, so nothing else is read. */
+	if (eo.mode == ENGINE_ONCE) {
+		char *record = store_peek_meta(state_path, ENGINE_NEXT_DUE_KEY);
+		bool quiet = engine_nothing_due(c, &eo, record);
+		free(record);
+		if (quiet) {
+			log_kv(LOG_DEBUG, NULL, "nothing due", NULL);
+			rc = EXIT_OK;
+			goto out;
+		}
+	}
+
 	s = store_open(state_path, &info, &err);
 	if (!s) {
 		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
@@ -182,51 +165,18 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		log_kv(LOG_ERROR, NULL, "the state file was not a usable flipper database: moved aside, starting afresh",
 		       "moved_to", info.moved_aside, "reason", info.moved_reason, NULL);
 
-	install_signals();
-	/* libcurl is loaded when a round first needs the network (src/curl_api.c). */
-	struct engine_options eo = {
-		.groups = a->groups.v, .n_groups = a->groups.n, .looping = forever || a->for_ms > 0,
-	};
+	/* libcurl is loaded when the engine first needs the network (src/curl_api.c). */
 	struct engine *e = engine_new(c, s, &eo);
 	if (info.moved_aside)
 		engine_note_state_reset(e, info.moved_aside, info.moved_reason);
-
-	int64_t end = a->for_ms ? mono_ms() + a->for_ms : 0;
-	for (;;) {
-		struct round_result res;
-		round_result_init(&res);
-		int64_t t0 = mono_ms();
-		engine_round(e, &res);
-		int64_t took = mono_ms() - t0;
-		if (res.failed)
-			rc = EXIT_RUNTIME;
-		int64_t next = res.next_due;
-		round_result_release(&res);
-		if (stop_requested || (!forever && !end))
-			break;
-		int64_t wait = next - now_ms();
-		if (wait < 100)
-			wait = 100;    /* never spin, even when something is overdue */
-		if (end && mono_ms() + wait + took >= end)
-			break;
-		nap(wait);
-		if (stop_requested)
-			break;
-	}
-	if (stop_requested) {
-		log_kv(LOG_INFO, NULL, "stopping on signal after the round", NULL);
-		/*
-		 * A signal is how monitor and --for are meant to end (systemd
-		 * stop, a CronJob's deadline): the round in hand finished and
-		 * the state is consistent, so that is a clean exit, whatever an
-		 * earlier round met. A single round keeps its own verdict.
-		 */
-		if (forever || end)
-			rc = EXIT_OK;
-	}
+	struct engine_result res;
+	engine_result_init(&res);
+	engine_run(e, &res);
+	rc = res.failed ? EXIT_RUNTIME : EXIT_OK;
+	engine_result_release(&res);
 	engine_free(e);
 	/* A long run leaves the database file complete on its own. */
-	if ((forever || end) && store_checkpoint_truncate(s) < 0)
+	if (eo.mode != ENGINE_ONCE && store_checkpoint_truncate(s) < 0)
 		log_kv(LOG_WARN, NULL, "cannot fold the WAL into the state file", "error",
 		       store_errmsg(s), NULL);
 out:
@@ -276,20 +226,20 @@ static int run_plan(struct globals *g, void *opts, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	struct engine_options eo = {
-		.dry_run = true, .no_checks = a->no_checks, .groups = a->groups.v,
-		.n_groups = a->groups.n,
+		.mode = ENGINE_ONCE, .dry_run = true, .no_checks = a->no_checks,
+		.groups = a->groups.v, .n_groups = a->groups.n,
 	};
 	struct engine *e = engine_new(c, s, &eo);
-	struct round_result res;
-	round_result_init(&res);
-	engine_round(e, &res);
+	struct engine_result res;
+	engine_result_init(&res);
+	engine_run(e, &res);
 	struct buf *out = a->json ? &res.report_json : &res.report_human;
 	if (out->len)
 		fwrite(out->data, 1, out->len, stdout);
 	if (a->json)
 		fputc('\n', stdout);
 	rc = res.failed ? EXIT_RUNTIME : (a->detailed && res.changes) ? EXIT_CHANGES : EXIT_OK;
-	round_result_release(&res);
+	engine_result_release(&res);
 	engine_free(e);
 	store_close(s);
 	config_free(c);
@@ -299,15 +249,15 @@ static int run_plan(struct globals *g, void *opts, int argc, char **argv)
 
 const struct command cmd_reconcile = {
 	.name = "reconcile",
-	.summary = "one round (default), or rounds for DURATION",
+	.summary = "one pass per group (default), or keep running for DURATION",
 	.description =
-		"Run one round for every group (or the --group ones): refresh the inventory\n"
-		"when it is older than poll_interval, run the checks that are due, update the\n"
+		"One pass for every group (or the --group ones): refresh the inventory when\n"
+		"it is older than poll_interval, run the checks that are due, update the\n"
 		"health counters, plan, apply the plan through the Hetzner Cloud API, notify,\n"
 		"send the heartbeat, save the state, and exit.\n",
 	.epilogue =
-		"Exit: 0 round(s) completed, 1 runtime failure, 2 usage/configuration error,\n"
-		"75 another flipper holds the state lock.\n",
+		"Exit: 0 every group's (last) pass succeeded, 1 runtime failure, 2 usage or\n"
+		"configuration error, 75 another flipper holds the state lock.\n",
 	.opts = reconcile_opts,
 	.opts_size = sizeof(struct round_opts),
 	.run = run_reconcile,
@@ -317,7 +267,7 @@ const struct command cmd_plan = {
 	.name = "plan",
 	.summary = "dry run: print the diff, change nothing",
 	.description =
-		"Dry run. Refresh the inventory (read-only API calls), run one round of checks\n"
+		"Dry run. Refresh the inventory (read-only API calls), run every check once\n"
 		"in memory, and print the plan: which floating IPs would move where, and why.\n"
 		"Writes nothing: no state, no API change, no notification, no heartbeat.\n",
 	.opts = plan_opts,
@@ -327,11 +277,13 @@ const struct command cmd_plan = {
 
 const struct command cmd_monitor = {
 	.name = "monitor",
-	.summary = "rounds forever; SIGTERM/SIGINT finish the round, exit 0",
+	.summary = "run forever; SIGTERM/SIGINT: saved, exit 0",
 	.description =
-		"Run rounds forever, each starting when the next check falls due, for people\n"
-		"who prefer a daemon to a timer. SIGTERM or SIGINT finish the current round,\n"
-		"then flipper exits 0. The state lock is held throughout.\n",
+		"Run forever, for people who prefer a daemon to a timer: every check target\n"
+		"on its own schedule, every group planning as soon as a server's health\n"
+		"changes. On SIGTERM or SIGINT an apply in flight finishes, checks in flight\n"
+		"are dropped uncounted, the state is saved, and flipper exits 0. The state\n"
+		"lock is held throughout.\n",
 	.opts = monitor_opts,
 	.opts_size = sizeof(struct round_opts),
 	.run = run_monitor,

@@ -41,6 +41,9 @@ struct group_view {
 	size_t n_fips;
 	struct store_target *targets;
 	size_t n_targets;
+	struct store_pass pass;
+	struct store_hold *holds;
+	size_t n_holds;
 };
 
 static void view_release(struct group_view *v)
@@ -50,6 +53,8 @@ static void view_release(struct group_view *v)
 	store_servers_free(v->servers, v->n_servers);
 	hc_fips_free(v->fips, v->n_fips);
 	store_targets_free(v->targets, v->n_targets);
+	store_pass_release(&v->pass);
+	free(v->holds);
 }
 
 static int view_load(struct store *s, const char *id, struct group_view *v)
@@ -59,7 +64,9 @@ static int view_load(struct store *s, const char *id, struct group_view *v)
 	if (store_group_load(s, id, &v->meta) < 0 ||
 	    store_servers_load(s, id, &v->servers, &v->n_servers) < 0 ||
 	    store_fips_load(s, id, &v->fips, &v->n_fips) < 0 ||
-	    store_targets_load(s, id, &v->targets, &v->n_targets) < 0)
+	    store_targets_load(s, id, &v->targets, &v->n_targets) < 0 ||
+	    store_pass_load(s, id, &v->pass) < 0 ||
+	    store_holds_load(s, id, &v->holds, &v->n_holds) < 0)
 		return -1;
 	return 0;
 }
@@ -129,6 +136,18 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 	if (v->meta.last_round_at)
 		buf_printf(b, " (took %lld ms)", (long long)v->meta.last_round_ms);
 	buf_addch(b, '\n');
+	if (v->pass.last_pass_at) {
+		buf_printf(b, "  last pass %s, ", v->pass.last_pass_ok ? "succeeded" : "failed");
+		ago(b, v->pass.last_pass_at, now);
+		buf_addch(b, '\n');
+	}
+	if (v->pass.fail_since) {
+		buf_printf(b, "  failing in the %s phase since ", v->pass.fail_phase ? v->pass.fail_phase : "?");
+		ago(b, v->pass.fail_since, now);
+		buf_addstr(b, ": ");
+		log_escape(b, v->pass.fail_error ? v->pass.fail_error : "?");
+		buf_addch(b, '\n');
+	}
 	if (v->meta.alert)
 		buf_printf(b, "  alert: %s\n", v->meta.alert);
 	if (v->meta.failed_plan) {
@@ -181,6 +200,13 @@ static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 		buf_printf(b, "    %-20s %-24s %-6s -> %s\n", f->name ? f->name : "?", f->ip ? f->ip : "?",
 			   f->location ? f->location : "?", to);
 	}
+	for (size_t i = 0; i < v->n_holds; i++) {
+		const char *name = fip_name(v, v->holds[i].fip);
+		char until[32];
+		format_time_utc(v->holds[i].until, until);
+		buf_printf(b, "  held: %s was moved outside flipper; left alone until %s\n",
+			   name ? name : "?", until);
+	}
 	struct view_plan vp;
 	view_plan_init(&vp, v, now);
 	if (vp.plan.n_pending)
@@ -206,6 +232,28 @@ static void print_json(struct jw *jw, const struct group_view *v, int64_t now)
 	jw_int(jw, "last_round_at", v->meta.last_round_at);
 	jw_int(jw, "last_round_ms", v->meta.last_round_ms);
 	jw_string(jw, "alert", v->meta.alert);
+	jw_object_begin(jw, "pass");
+	jw_int(jw, "last_at", v->pass.last_pass_at);
+	jw_bool(jw, "ok", v->pass.last_pass_ok);
+	if (v->pass.fail_since) {
+		jw_object_begin(jw, "failing");
+		jw_string(jw, "phase", v->pass.fail_phase);
+		jw_string(jw, "error", v->pass.fail_error);
+		jw_int(jw, "since", v->pass.fail_since);
+		jw_end(jw);
+	} else {
+		jw_null(jw, "failing");
+	}
+	jw_end(jw);
+	jw_array_begin(jw, "held");
+	for (size_t i = 0; i < v->n_holds; i++) {
+		jw_object_begin(jw, NULL);
+		jw_int(jw, "floating_ip", v->holds[i].fip);
+		jw_int(jw, "server", v->holds[i].server);
+		jw_int(jw, "until", v->holds[i].until);
+		jw_end(jw);
+	}
+	jw_end(jw);
 	if (v->meta.failed_plan) {
 		jw_object_begin(jw, "failing_plan");
 		jw_int(jw, "attempts", v->meta.failed_attempts);
@@ -330,6 +378,7 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 
 	char **ids = NULL;
 	size_t n_ids = 0;
+	bool failing = false;
 	struct buf out = BUF_INIT;
 	struct jw jw;
 	jw_init(&jw, &out, false);
@@ -380,8 +429,13 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 		} else {
 			print_human(&v, now, &out);
 		}
+		/* A group whose last pass failed (or none passed yet) is not well. */
+		if (v.pass.fail_since || (v.pass.last_pass_at && !v.pass.last_pass_ok))
+			failing = true;
 		view_release(&v);
 	}
+	if (failing)
+		rc = EXIT_RUNTIME;
 	int64_t depth = store_outbox_depth(s);
 	if (json) {
 		jw_end(&jw);
@@ -394,7 +448,7 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 done:
 	if (out.len)
 		fwrite(out.data, 1, out.len, stdout);
-	if (json && !snapshot && rc == EXIT_OK)
+	if (json && !snapshot && (rc == EXIT_OK || failing))
 		fputc('\n', stdout);
 	buf_release(&out);
 	for (size_t i = 0; i < n_ids; i++)
@@ -409,11 +463,15 @@ const struct command cmd_status = {
 	.name = "status",
 	.summary = "what the state file knows, without network I/O",
 	.description =
-		"Show what the state file knows: each group's servers with their health and\n"
-		"check targets, its floating IPs and where they point, the failbacks waiting\n"
-		"for a probation (failback_delay) and when they will happen, and the\n"
-		"notification outbox. Reads the state file only; contacts nothing.\n",
+		"Show what the state file knows: each group's last pass and, while it fails,\n"
+		"where and since when; its servers with their health and check targets, its\n"
+		"floating IPs and where they point (and those left alone because they were\n"
+		"moved outside flipper), the failbacks waiting for a probation\n"
+		"(failback_delay) and when they will happen, and the notification outbox.\n"
+		"Reads the state file only; contacts nothing.\n",
 	.epilogue =
+		"Exit: 0 every group's last pass succeeded, 1 a group is failing or there is\n"
+		"no state file yet.\n"
 		"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
 		"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n",
 	.opts = status_opts,

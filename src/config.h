@@ -55,6 +55,7 @@ struct check_config {
 	char *display_name;
 	enum check_type type;
 	int64_t interval_ms;
+	int64_t fast_interval_ms;    /* while a target is in transition; = interval by default */
 	int64_t timeout_ms;
 	int fall;
 	int rise;

@@ -114,6 +114,9 @@ static void check_finish(struct cfg_walk *w, const struct node *map, const struc
 		cfg_error(w, "host", map, "required for https checks (sent as Host header and TLS SNI)");
 	if (!c->port)
 		c->port = c->type == CHECK_HTTPS ? 443 : 80;
+	/* fastinter: absent or 0 means the interval. */
+	if (c->fast_interval_ms <= 0)
+		c->fast_interval_ms = c->interval_ms;
 	if (c->ca_file) {
 		const struct node *at = cfg_get(&check_section, map, "ca_file");
 		if (access(c->ca_file, R_OK) < 0)
@@ -136,6 +139,9 @@ static const struct key_row check_rows[] = {
 	{ .name = "interval", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  CHECK_FIELD(interval_ms), .def_num = 60000, .min = 1,
 	  .help = "how often each target runs" },
+	{ .name = "fast_interval", .type = KEY_DURATION, CHECK_FIELD(fast_interval_ms),
+	  .doc_default = "the interval",
+	  .help = "the interval while a target is in transition (HAProxy's fastinter)" },
 	{ .name = "timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  CHECK_FIELD(timeout_ms), .def_num = 10000, .min = 1,
 	  .help = "bounds the whole request" },
@@ -413,7 +419,8 @@ static const struct key_row group_rows[] = {
 	  .help = "bounds listing the inventory, retries included" },
 	{ .name = "plan_apply_timeout", .type = KEY_DURATION,
 	  .flags = KF_ORIGINAL | KF_ZERO_DEFAULT, GROUP_FIELD(plan_apply_timeout_ms),
-	  .def_num = 30000, .min = 1, .help = "bounds applying a plan, retries included" },
+	  .def_num = 30000, .min = 1,
+	  .help = "bounds each action of a plan (and the re-read before), retries included" },
 	{ .name = "plan_apply_with_unknown_status", .type = KEY_BOOL, .flags = KF_ORIGINAL,
 	  GROUP_FIELD(plan_apply_with_unknown_status),
 	  .help = "apply while some server's health is unknown" },
@@ -571,7 +578,7 @@ static const struct key_section logging_section = {
 
 static const struct key_row metrics_rows[] = {
 	{ .name = "textfile", .type = KEY_STRING, CONFIG_FIELD(metrics_textfile),
-	  .help = "write Prometheus metrics to this file after every round" },
+	  .help = "write Prometheus metrics to this file (after passes, at most once a second)" },
 };
 
 static const struct key_section metrics_section = {

@@ -23,7 +23,9 @@
  * The oldest libcurl the code is written for, at build and at run time:
  * CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR are 7.85.0 (the
  * newest it uses; also CURLINFO_CAINFO 7.84.0, CURLOPT_CAINFO_BLOB 7.77.0,
- * curl_multi_poll 7.66.0, CURLINFO_TOTAL_TIME_T 7.61.0).
+ * curl_multi_poll 7.66.0, CURLINFO_TOTAL_TIME_T 7.61.0). No transfer blocks:
+ * every one runs on the event loop's multi handle (loop.h), so the easy
+ * interface's perform is not among the functions below.
  */
 #define CURL_API_MIN_VERSION 0x075500
 #define CURL_API_MIN_VERSION_TEXT "7.85.0"
@@ -37,12 +39,12 @@
 /* Every libcurl function flipper calls. */
 #define CURL_API_FUNCTIONS(X) \
 	X(curl_global_init) X(curl_global_cleanup) X(curl_version_info) \
-	X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_perform) \
-	X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_escape) \
-	X(curl_free) X(curl_slist_append) X(curl_slist_free_all) \
+	X(curl_easy_init) X(curl_easy_cleanup) \
+	X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) \
+	X(curl_slist_append) X(curl_slist_free_all) \
 	X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_setopt) \
 	X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_perform) \
-	X(curl_multi_poll) X(curl_multi_info_read) X(curl_multi_strerror)
+	X(curl_multi_poll) X(curl_multi_info_read)
 
 #define CURL_API_POINTER(fn) extern __typeof__(fn) *sym_##fn;
 CURL_API_FUNCTIONS(CURL_API_POINTER)
@@ -81,13 +83,9 @@ void curl_api_release(void);
 #define curl_version_info (*sym_curl_version_info)
 #define curl_easy_init (*sym_curl_easy_init)
 #define curl_easy_cleanup (*sym_curl_easy_cleanup)
-#define curl_easy_reset (*sym_curl_easy_reset)
-#define curl_easy_perform (*sym_curl_easy_perform)
 #define curl_easy_setopt (*sym_curl_easy_setopt)
 #define curl_easy_getinfo (*sym_curl_easy_getinfo)
 #define curl_easy_strerror (*sym_curl_easy_strerror)
-#define curl_easy_escape (*sym_curl_easy_escape)
-#define curl_free (*sym_curl_free)
 #define curl_slist_append (*sym_curl_slist_append)
 #define curl_slist_free_all (*sym_curl_slist_free_all)
 #define curl_multi_init (*sym_curl_multi_init)
@@ -98,7 +96,6 @@ void curl_api_release(void);
 #define curl_multi_perform (*sym_curl_multi_perform)
 #define curl_multi_poll (*sym_curl_multi_poll)
 #define curl_multi_info_read (*sym_curl_multi_info_read)
-#define curl_multi_strerror (*sym_curl_multi_strerror)
 #endif
 
 #endif

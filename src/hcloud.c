@@ -1,7 +1,14 @@
 /*
- * hcloud.c — HTTP side of the Hetzner Cloud client: one reused libcurl
- * easy handle (keep-alive to the API), bearer auth, pagination, assign and
- * action polling, and the retry policy.
+ * hcloud.c — HTTP side of the Hetzner Cloud client, on the event loop:
+ * bearer auth, pagination, assign and action polling, the retry policy,
+ * and the request budget of each token.
+ *
+ * Every operation (a listing, an assignment) is a small state machine
+ * made of calls; a call is one API request with its retries. Nothing
+ * here waits: requests run on the loop's multi handle, backoff and
+ * action polling are loop timers, and each operation ends in one call of
+ * its callback. Connections to the API are kept alive by the multi
+ * handle's connection cache.
  *
  * Retry policy (api.md §5.3 and the lead's decision): branch on
  * error.code, not the HTTP status. Transient codes (hc_code_retryable),
@@ -9,9 +16,15 @@
  * retried with jittered exponential backoff until the caller's deadline;
  * everything else fails at once. Bodies are parsed only after the whole
  * response arrived within its cap.
+ *
+ * Budget (api.md §6): 3,600 requests an hour per token, refilling one a
+ * second. Every client with the same token draws on one token bucket;
+ * below a reserve, listings wait so that the requests of an apply
+ * (assignments, their action polls) always find a token.
  */
 #include "hcloud.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +33,10 @@
 #include <unistd.h>
 
 #include "curl_api.h"
+#include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "util.h"
-
-#ifndef FLIPPER_VERSION
-#define FLIPPER_VERSION "0.0.0"
-#endif
 
 #define HC_DEFAULT_TIMEOUT_MS     10000
 #define HC_DEFAULT_RETRY_BASE_MS  500
@@ -38,6 +49,10 @@
 #define HC_MAX_HEADER_VALUE       128
 #define HC_MAX_TOKEN              4096
 #define HC_BODY_SNIPPET           120
+#define HC_BUDGET_CAPACITY        3600
+#define HC_BUDGET_REFILL_MS       1000
+/* Below this many requests left, listings wait and an apply goes first. */
+#define HC_BUDGET_RESERVE         60
 
 struct response {
 	struct buf body;
@@ -49,8 +64,25 @@ struct response {
 	int64_t rl_reset;
 };
 
+struct hc_call;
+
+/* The request budget of one token, shared by every client that uses it. */
+struct hc_budget {
+	struct hc_budget *next;
+	char *token;
+	size_t refs;
+	struct loop *loop;
+	double left;                 /* requests that may go now */
+	int64_t stamp;               /* mono_ms() left was computed at */
+	struct hc_call *wait_head, *wait_tail;   /* calls waiting, oldest first */
+	size_t applying;             /* operations of an apply in flight */
+	struct loop_timer timer;     /* the next request's worth of refill */
+};
+
+static struct hc_budget *budgets;
+
 struct hcloud_client {
-	CURL *curl;
+	struct loop *loop;
 	char *endpoint;
 	char *group;
 	char *token;                 /* kept only to scrub echoed text */
@@ -61,20 +93,36 @@ struct hcloud_client {
 	int64_t retry_cap_ms;
 	int64_t poll_ms;
 	uint64_t rng;
-	char errbuf[CURL_ERROR_SIZE];
 	struct hcloud_stats stats;
 	size_t stats_cap;
+	struct hc_budget *budget;
+	struct hc_op *ops;           /* in flight, for hcloud_client_free() */
 };
 
-/* One API call as the retry loop sees it. */
-struct call {
+/* One API request and its retries. */
+struct hc_call {
+	struct hcloud_client *c;
+	struct hc_op *op;
+	void (*done)(struct hc_call *k, int rc);   /* 0: 2xx in r.body; -1: err */
 	const char *method;          /* "GET" or "POST" */
 	const char *kind;            /* counter label */
-	const char *path;            /* "/servers", shown in errors */
-	const char *query;           /* NULL or "a=b&c=d" */
-	const char *body;            /* POST body (JSON) or NULL */
+	char *path;                  /* "/servers", shown in errors */
+	char *query;                 /* NULL or "a=b&c=d" */
+	char *body;                  /* POST body (JSON) or NULL */
 	size_t cap;                  /* response body cap */
 	int64_t deadline;            /* mono_ms() */
+	bool mutation;               /* part of an apply: served first when the budget is low */
+	struct response r;
+	struct hc_error err;
+	int attempt;
+	char *url;
+	char *url_path;
+	int64_t t0;
+	struct loop_xfer xfer;
+	struct loop_timer retry;
+	bool waiting;                /* for the budget */
+	struct hc_call *wnext;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -251,7 +299,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
-/* ---- client --------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------- */
 
 static void headers_free(struct curl_slist *l)
 {
@@ -281,122 +329,6 @@ static struct curl_slist *headers_build(const char *token, bool json_body)
 	explicit_bzero(auth, n);
 	free(auth);
 	return l;
-}
-
-struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
-					struct hc_error *err)
-{
-	struct hcloud_client *c;
-	char *ua;
-
-	if (!o->endpoint || !endpoint_ok(o->endpoint)) {
-		hc_error_set(err, "invalid_argument",
-			     "hetzner endpoint \"%s\" is not an http(s) URL",
-			     o->endpoint ? o->endpoint : "");
-		return NULL;
-	}
-	if (!o->token || !token_ok(o->token)) {
-		hc_error_set(err, "invalid_argument", "%s",
-			     !o->token || !*o->token ? "no Hetzner API token" :
-			     "the Hetzner API token contains spaces or control characters");
-		return NULL;
-	}
-	char *why = NULL;
-	if (curl_api_load(&why) < 0) {
-		hc_error_set(err, CURL_API_UNAVAILABLE, "%s", why);
-		free(why);
-		return NULL;
-	}
-	c = xcalloc(1, sizeof *c);
-	c->endpoint = xstrdup(o->endpoint);
-	for (size_t n = strlen(c->endpoint); n > 0 && c->endpoint[n - 1] == '/'; n--)
-		c->endpoint[n - 1] = '\0';
-	c->group = o->group ? xstrdup(o->group) : NULL;
-	c->token = xstrdup(o->token);
-	c->timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : HC_DEFAULT_TIMEOUT_MS;
-	c->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : HC_DEFAULT_RETRY_BASE_MS;
-	c->retry_cap_ms = o->retry_cap_ms > 0 ? o->retry_cap_ms : HC_DEFAULT_RETRY_CAP_MS;
-	if (c->retry_cap_ms < c->retry_base_ms)
-		c->retry_cap_ms = c->retry_base_ms;
-	c->poll_ms = o->poll_interval_ms > 0 ? o->poll_interval_ms : HC_DEFAULT_POLL_MS;
-	c->rng = ((uint64_t)now_ms() << 16) ^ ((uint64_t)getpid() << 40) ^
-		 (uint64_t)(uintptr_t)c;
-	if (!c->rng)
-		c->rng = 0x9E3779B97F4A7C15ULL;
-	c->stats.ratelimit_limit = c->stats.ratelimit_remaining =
-		c->stats.ratelimit_reset = -1;
-
-	c->get_headers = headers_build(o->token, false);
-	c->post_headers = headers_build(o->token, true);
-	if (!(c->curl = curl_easy_init()) || !c->get_headers || !c->post_headers) {
-		hc_error_set(err, CURL_API_UNAVAILABLE, "cannot set up a libcurl handle");
-		hcloud_client_free(c);
-		return NULL;
-	}
-	ua = o->user_agent ? xstrdup(o->user_agent) : xstrdup("flipper/" FLIPPER_VERSION);
-	CURL *h = c->curl;
-	/*
-	 * These fail only for options a libcurl lacks, and curl_api_load()
-	 * refuses any older than the newest of them (7.85.0).
-	 */
-	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, ua);   /* curl copies it */
-	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	(void)curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	(void)curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
-	free(ua);
-	return c;
-}
-
-void hcloud_client_free(struct hcloud_client *c)
-{
-	if (!c)
-		return;
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
-	headers_free(c->get_headers);
-	headers_free(c->post_headers);
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
-	free(c->endpoint);
-	free(c->group);
-	free(c->stats.requests);
-	free(c);
-}
-
-const struct hcloud_stats *hcloud_client_stats(const struct hcloud_client *c)
-{
-	return &c->stats;
-}
-
-/* ---- one request ---------------------------------------------------------- */
-
-static bool curl_retryable(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_WEIRD_SERVER_REPLY:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_PROXY:
-		return true;
-	default:
-		return false;
-	}
 }
 
 /* The first bytes of a non-API body, to show what answered instead. */
@@ -430,105 +362,6 @@ static void http_failure(const struct response *r, struct hc_error *err)
 	free(snip);
 }
 
-static void log_request(const struct hcloud_client *c, const struct call *k,
-			const char *url_path, long status, int64_t ms)
-{
-	char st[24], dur[24];
-	if (!log_enabled(LOG_DEBUG))
-		return;
-	snprintf(st, sizeof st, "%ld", status);
-	snprintf(dur, sizeof dur, "%" PRId64, ms);
-	log_kv(LOG_DEBUG, c->group, "hcloud request", "method", k->method,
-	       "path", url_path, "status", status ? st : "none",
-	       "duration_ms", dur, NULL);
-}
-
-/*
- * One attempt. 0: a 2xx answer is in r. -1: err says what went wrong and
- * whether it is worth retrying; r->body is released.
- */
-static int perform(struct hcloud_client *c, const struct call *k,
-		   struct response *r, struct hc_error *err)
-{
-	CURL *h = c->curl;
-	int64_t left = k->deadline - mono_ms();
-	char *url_path, *url;
-	CURLcode rc;
-
-	hc_error_release(err);
-	err->method = xstrdup(k->method);
-	err->path = xstrdup(k->path);
-	if (left <= 0) {
-		hc_error_set(err, "deadline_exceeded", "the deadline passed before the request");
-		err->deadline = true;
-		return -1;
-	}
-
-	url_path = k->query ? xasprintf("%s?%s", k->path, k->query) : xstrdup(k->path);
-	url = xasprintf("%s%s", c->endpoint, url_path);
-	buf_init(&r->body, k->cap);
-	r->too_large = false;
-	r->status = 0;
-	response_reset_headers(r);
-	c->errbuf[0] = '\0';
-
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)k->cap);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			 (long)(left < c->timeout_ms ? left : c->timeout_ms));
-	if (k->body) {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->post_headers);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(k->body));
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, k->body);
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->get_headers);
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-
-	int64_t t0 = mono_ms();
-	rc = curl_easy_perform(h);
-	int64_t dur = mono_ms() - t0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	/* The handle must not keep pointers into this call's memory. */
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(h, CURLOPT_URL, NULL);
-	free(url);
-
-	count_request(c, k->kind, rc == CURLE_OK ? (int)r->status : 0);
-	if (r->rl_limit >= 0)
-		c->stats.ratelimit_limit = r->rl_limit;
-	if (r->rl_remaining >= 0)
-		c->stats.ratelimit_remaining = r->rl_remaining;
-	if (r->rl_reset >= 0)
-		c->stats.ratelimit_reset = r->rl_reset;
-	log_request(c, k, url_path, rc == CURLE_OK ? r->status : 0, dur);
-	free(url_path);
-
-	err->http_status = (int)r->status;
-	if (r->correlation_id[0])
-		err->correlation_id = xstrdup(r->correlation_id);
-
-	if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-		hc_error_set(err, "response_too_large",
-			     "response body exceeds the %zu byte limit", k->cap);
-	} else if (rc != CURLE_OK) {
-		err->http_status = 0;
-		hc_error_set(err, "transport", "%s",
-			     c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-		err->retryable = curl_retryable(rc);
-	} else if (r->status >= 200 && r->status < 300) {
-		hc_error_release(err);
-		return 0;
-	} else {
-		http_failure(r, err);
-	}
-	scrub_error(c, err);
-	buf_release(&r->body);
-	return -1;
-}
-
 /* Full jitter within [base/2, min(cap, base * 2^retry)]. */
 static int64_t backoff_ms(struct hcloud_client *c, int retry, const struct hc_error *err)
 {
@@ -545,68 +378,28 @@ static int64_t backoff_ms(struct hcloud_client *c, int retry, const struct hc_er
 	return d;
 }
 
-/*
- * perform() until a 2xx answer, a permanent failure, or the deadline. On
- * success the caller owns r->body.
- */
-static int request(struct hcloud_client *c, const struct call *k,
-		   struct response *r, struct hc_error *err)
+/* ---- listing helpers -------------------------------------------------------- */
+
+/* RFC 3986 percent-encoding: everything but the unreserved characters. */
+static void url_escape(struct buf *b, const char *s)
 {
-	for (int attempt = 1;; attempt++) {
-		if (perform(c, k, r, err) == 0)
-			return 0;
-		err->attempts = attempt;
-		if (!err->retryable || err->deadline)
-			return -1;
-		int64_t left = k->deadline - mono_ms() - HC_MIN_ATTEMPT_MS;
-		if (left <= 0) {
-			err->deadline = true;
-			return -1;
-		}
-		int64_t delay = backoff_ms(c, attempt - 1, err);
-		if (delay > left)
-			delay = left;
-		if (log_enabled(LOG_INFO)) {
-			char *msg = hc_error_format(err);
-			char ms[24];
-			snprintf(ms, sizeof ms, "%" PRId64, delay);
-			log_kv(LOG_INFO, c->group, "hcloud request failed, retrying",
-			       "error", msg, "delay_ms", ms, NULL);
-			free(msg);
-		}
-		c->stats.retries++;
-		sleep_ms(delay);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || strchr("-._~", *p))
+			buf_addch(b, (char)*p);
+		else
+			buf_printf(b, "%%%02X", *p);
 	}
 }
 
-/* Attach the request context of a well-answered call to a parse error. */
-static void annotate(struct hc_error *err, const struct call *k,
-		     const struct response *r)
-{
-	free(err->method);
-	free(err->path);
-	free(err->correlation_id);
-	err->method = xstrdup(k->method);
-	err->path = xstrdup(k->path);
-	err->correlation_id = r->correlation_id[0] ? xstrdup(r->correlation_id) : NULL;
-	err->http_status = (int)r->status;
-	err->retryable = false;
-	if (err->attempts < 1)
-		err->attempts = 1;
-}
-
-/* ---- listing -------------------------------------------------------------- */
-
-static char *list_query(struct hcloud_client *c, const char *selector, int64_t page)
+static char *list_query(const char *selector, int64_t page)
 {
 	char *q;
 	if (selector && *selector) {
-		char *esc = curl_easy_escape(c->curl, selector, 0);
-		if (!esc)
-			abort();     /* only on allocation failure */
+		struct buf esc = BUF_INIT;
+		url_escape(&esc, selector);
 		q = xasprintf("label_selector=%s&sort=id:asc&page=%" PRId64 "&per_page=%d",
-			      esc, page, HC_PER_PAGE);
-		curl_free(esc);
+			      esc.data, page, HC_PER_PAGE);
+		buf_release(&esc);
 	} else {
 		q = xasprintf("sort=id:asc&page=%" PRId64 "&per_page=%d", page, HC_PER_PAGE);
 	}
@@ -700,172 +493,926 @@ static void free_items(const struct list_kind *lk, char *v, size_t n)
 	free(v);
 }
 
-/* Every page of a listing, sorted by id, each id once; all or nothing. */
-static int list_all(struct hcloud_client *c, const struct list_kind *lk, const char *selector,
-		    int64_t deadline, void **out, size_t *n, struct hc_error *err)
-{
-	char *all = NULL;
-	size_t n_all = 0, cap = 0, n_page;
-	int64_t page = 1, next, pages = 0;
+/* ---- operations in flight ---------------------------------------------------- */
 
-	*out = NULL;
-	*n = 0;
-	for (;;) {
-		struct response r;
-		void *page_items = NULL;
-		char *q = list_query(c, selector, page);
-		struct call k = { "GET", lk->kind, lk->path, q, NULL, HC_MAX_BODY_LIST, deadline };
-		int rc = request(c, &k, &r, err);
-		free(q);
-		if (rc < 0)
-			goto bad;
-		pages++;
-		rc = lk->parse(r.body.data, r.body.len, &page_items, &n_page, &next, err);
-		if (rc == 0)
-			rc = next_page_ok(page, next, pages, err);
-		if (rc < 0) {
-			annotate(err, &k, &r);
-			if (page_items)
-				free_items(lk, page_items, n_page);
-			buf_release(&r.body);
-			goto bad;
-		}
-		buf_release(&r.body);
-		all = xgrow(all, &cap, n_all + n_page, lk->size);
-		if (n_page)
-			memcpy(all + n_all * lk->size, page_items, n_page * lk->size);
-		n_all += n_page;
-		free(page_items);
-		if (next == 0)
-			break;
-		page = next;
+enum assign_step { STEP_ASSIGN, STEP_LOOK, STEP_UNASSIGN, STEP_REASSIGN };
+
+/* One listing of one kind: every page, in order. */
+struct listing {
+	const struct list_kind *lk;
+	char *selector;
+	char *items;
+	size_t n, cap;
+	int64_t page, pages;
+	struct hc_call *call;
+	bool done;
+};
+
+struct hc_op {
+	struct hcloud_client *c;
+	struct hc_op *prev, *next;   /* the client's operations in flight */
+	hc_done_fn done;
+	void *arg;
+	int64_t deadline;
+	bool mutation;
+	struct hc_result r;
+	struct loop_timer timer;     /* action polls; a result ready at once */
+	bool finished;
+	/* listing */
+	struct listing lists[2];
+	size_t n_lists;
+	/* assignment */
+	int64_t fip, server, from;
+	enum assign_step step;
+	struct hc_call *call;
+	struct hc_action action;
+	char action_path[96];        /* the POST that made the action, for errors */
+	char body[48];
+};
+
+/* ---- the budget of a token ------------------------------------------------- */
+
+static void call_attempt(struct hc_call *k);
+static void call_attempt_taken(struct hc_call *k);
+
+static void budget_refill(struct hc_budget *b)
+{
+	int64_t now = mono_ms();
+	b->left += (double)(now - b->stamp) / HC_BUDGET_REFILL_MS;
+	if (b->left > HC_BUDGET_CAPACITY)
+		b->left = HC_BUDGET_CAPACITY;
+	b->stamp = now;
+}
+
+/* May k go now? While an apply runs, listings leave it a reserve. */
+static double budget_need(const struct hc_budget *b, const struct hc_call *k)
+{
+	return k->mutation || !b->applying ? 1.0 : 1.0 + HC_BUDGET_RESERVE;
+}
+
+static bool budget_allows(const struct hc_budget *b, const struct hc_call *k)
+{
+	return b->left >= budget_need(b, k);
+}
+
+static void budget_wait_remove(struct hc_budget *b, struct hc_call *k)
+{
+	struct hc_call **pp = &b->wait_head, *prev = NULL;
+	while (*pp && *pp != k) {
+		prev = *pp;
+		pp = &(*pp)->wnext;
 	}
-	/* Items can shift between pages while we walk: keep each id once. */
-	if (n_all)
-		qsort(all, n_all, lk->size, lk->cmp);
+	if (*pp) {
+		*pp = k->wnext;
+		if (b->wait_tail == k)
+			b->wait_tail = prev;
+	}
+	k->wnext = NULL;
+	k->waiting = false;
+}
+
+static void budget_arm(struct hc_budget *b)
+{
+	if (!b->wait_head || !b->loop) {
+		if (b->loop)
+			loop_timer_disarm(b->loop, &b->timer);
+		return;
+	}
+	/* When the first waiting call could go, or the first one's deadline came. */
+	double need = 1.0 + HC_BUDGET_RESERVE;
+	int64_t now = mono_ms(), first_deadline = INT64_MAX;
+	for (struct hc_call *k = b->wait_head; k; k = k->wnext) {
+		if (budget_need(b, k) < need)
+			need = budget_need(b, k);
+		if (k->deadline < first_deadline)
+			first_deadline = k->deadline;
+	}
+	double missing = need - b->left;
+	int64_t at = now + (missing <= 0 ? 0 : (int64_t)(missing * HC_BUDGET_REFILL_MS) + 1);
+	loop_timer_arm(b->loop, &b->timer, at < first_deadline ? at : first_deadline);
+}
+
+/* Let waiting calls go, mutations first, in the order they came. */
+static void budget_fire(struct loop_timer *t)
+{
+	struct hc_budget *b = container_of(t, struct hc_budget, timer);
+	/*
+	 * One call at a time, then look again from the start: a call that
+	 * fails at once may end its operation, and with it other waiting calls.
+	 */
+	for (;;) {
+		budget_refill(b);
+		int64_t now = mono_ms();
+		struct hc_call *pick = NULL;
+		for (struct hc_call *k = b->wait_head; k && !pick; k = k->wnext)
+			if (k->deadline <= now || (k->mutation && budget_allows(b, k)))
+				pick = k;
+		for (struct hc_call *k = b->wait_head; k && !pick; k = k->wnext)
+			if (budget_allows(b, k))
+				pick = k;
+		if (!pick)
+			break;
+		budget_wait_remove(b, pick);
+		if (pick->deadline > now)
+			b->left -= 1;
+		call_attempt_taken(pick);
+	}
+	budget_arm(b);
+}
+
+/* Take one request's worth; false: k waits and is attempted again later. */
+static bool budget_take(struct hc_budget *b, struct hc_call *k)
+{
+	budget_refill(b);
+	/* Nobody overtakes a call of its kind that already waits. */
+	bool queued = false;
+	for (struct hc_call *w = b->wait_head; w; w = w->wnext)
+		queued |= w->mutation || !k->mutation;
+	if (!queued && budget_allows(b, k)) {
+		b->left -= 1;
+		return true;
+	}
+	k->waiting = true;
+	k->wnext = NULL;
+	if (b->wait_tail)
+		b->wait_tail->wnext = k;
+	else
+		b->wait_head = k;
+	b->wait_tail = k;
+	budget_arm(b);
+	return false;
+}
+
+/* The API knows better: other users of the token, or another process. */
+static void budget_observe(struct hc_budget *b, int64_t remaining, long status)
+{
+	budget_refill(b);
+	if (remaining >= 0 && remaining < b->left)
+		b->left = (double)remaining;
+	if (status == 429 && b->left > 0)
+		b->left = 0;
+}
+
+static struct hc_budget *budget_get(const char *token, struct loop *l)
+{
+	for (struct hc_budget *b = budgets; b; b = b->next) {
+		if (strcmp(b->token, token) == 0) {
+			b->refs++;
+			if (!b->loop)
+				b->loop = l;
+			return b;
+		}
+	}
+	struct hc_budget *b = xcalloc(1, sizeof *b);
+	b->token = xstrdup(token);
+	b->refs = 1;
+	b->loop = l;
+	b->left = HC_BUDGET_CAPACITY;
+	b->stamp = mono_ms();
+	b->timer.fire = budget_fire;
+	b->next = budgets;
+	budgets = b;
+	return b;
+}
+
+static void budget_put(struct hc_budget *b)
+{
+	if (!b || --b->refs > 0)
+		return;
+	for (struct hc_budget **pp = &budgets; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	if (b->loop)
+		loop_timer_disarm(b->loop, &b->timer);
+	explicit_bzero(b->token, strlen(b->token));
+	free(b->token);
+	free(b);
+}
+
+/* ---- client --------------------------------------------------------------- */
+
+struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
+					struct hc_error *err)
+{
+	struct hcloud_client *c;
+
+	if (!o->endpoint || !endpoint_ok(o->endpoint)) {
+		hc_error_set(err, "invalid_argument",
+			     "hetzner endpoint \"%s\" is not an http(s) URL",
+			     o->endpoint ? o->endpoint : "");
+		return NULL;
+	}
+	if (!o->token || !token_ok(o->token)) {
+		hc_error_set(err, "invalid_argument", "%s",
+			     !o->token || !*o->token ? "no Hetzner API token" :
+			     "the Hetzner API token contains spaces or control characters");
+		return NULL;
+	}
+	if (!o->loop) {
+		hc_error_set(err, "invalid_argument", "no event loop to run on");
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->loop = o->loop;
+	c->endpoint = xstrdup(o->endpoint);
+	for (size_t n = strlen(c->endpoint); n > 0 && c->endpoint[n - 1] == '/'; n--)
+		c->endpoint[n - 1] = '\0';
+	c->group = o->group ? xstrdup(o->group) : NULL;
+	c->token = xstrdup(o->token);
+	c->timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : HC_DEFAULT_TIMEOUT_MS;
+	c->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : HC_DEFAULT_RETRY_BASE_MS;
+	c->retry_cap_ms = o->retry_cap_ms > 0 ? o->retry_cap_ms : HC_DEFAULT_RETRY_CAP_MS;
+	if (c->retry_cap_ms < c->retry_base_ms)
+		c->retry_cap_ms = c->retry_base_ms;
+	c->poll_ms = o->poll_interval_ms > 0 ? o->poll_interval_ms : HC_DEFAULT_POLL_MS;
+	c->rng = ((uint64_t)now_ms() << 16) ^ ((uint64_t)getpid() << 40) ^
+		 (uint64_t)(uintptr_t)c;
+	if (!c->rng)
+		c->rng = 0x9E3779B97F4A7C15ULL;
+	c->stats.ratelimit_limit = c->stats.ratelimit_remaining =
+		c->stats.ratelimit_reset = -1;
+	c->get_headers = headers_build(o->token, false);
+	c->post_headers = headers_build(o->token, true);
+	if (!c->get_headers || !c->post_headers) {
+		hc_error_set(err, "invalid_argument", "cannot build the request headers");
+		hcloud_client_free(c);
+		return NULL;
+	}
+	c->budget = budget_get(o->token, o->loop);
+	return c;
+}
+
+const struct hcloud_stats *hcloud_client_stats(const struct hcloud_client *c)
+{
+	struct hcloud_stats *s = (struct hcloud_stats *)&c->stats;
+	budget_refill(c->budget);
+	s->budget_left = (int64_t)c->budget->left;
+	return s;
+}
+
+/* ---- one call --------------------------------------------------------------- */
+
+static void log_request(const struct hc_call *k, long status, int64_t ms)
+{
+	char st[24], dur[24];
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	snprintf(st, sizeof st, "%ld", status);
+	snprintf(dur, sizeof dur, "%" PRId64, ms);
+	log_kv(LOG_DEBUG, k->c->group, "hcloud request", "method", k->method,
+	       "path", k->url_path, "status", status ? st : "none",
+	       "duration_ms", dur, NULL);
+}
+
+static struct hc_call *call_new(struct hc_op *op, const char *method, const char *kind,
+				char *path, char *query, const char *body, size_t cap,
+				void (*done)(struct hc_call *k, int rc));
+static void call_free(struct hc_call *k);
+
+static void call_finish(struct hc_call *k, int rc)
+{
+	k->done(k, rc);
+}
+
+static void call_deadline(struct hc_call *k, const char *what)
+{
+	hc_error_release(&k->err);
+	k->err.method = xstrdup(k->method);
+	k->err.path = xstrdup(k->path);
+	hc_error_set(&k->err, "deadline_exceeded", "%s", what);
+	k->err.deadline = true;
+	k->err.attempts = k->attempt;
+	call_finish(k, -1);
+}
+
+static void call_retry_fire(struct loop_timer *t)
+{
+	call_attempt(container_of(t, struct hc_call, retry));
+}
+
+/* A failed attempt: try again after a backoff, or give up. */
+static void call_failed(struct hc_call *k)
+{
+	struct hcloud_client *c = k->c;
+	k->err.attempts = k->attempt;
+	if (!k->err.retryable || k->err.deadline) {
+		call_finish(k, -1);
+		return;
+	}
+	int64_t left = k->deadline - mono_ms() - HC_MIN_ATTEMPT_MS;
+	if (left <= 0) {
+		k->err.deadline = true;
+		call_finish(k, -1);
+		return;
+	}
+	int64_t delay = backoff_ms(c, k->attempt - 1, &k->err);
+	if (delay > left)
+		delay = left;
+	if (log_enabled(LOG_INFO)) {
+		char *msg = hc_error_format(&k->err);
+		char ms[24];
+		snprintf(ms, sizeof ms, "%" PRId64, delay);
+		log_kv(LOG_INFO, c->group, "hcloud request failed, retrying",
+		       "error", msg, "delay_ms", ms, NULL);
+		free(msg);
+	}
+	c->stats.retries++;
+	loop_timer_arm(c->loop, &k->retry, mono_ms() + delay);
+}
+
+static void call_xfer_done(struct loop_xfer *x, CURLcode rc)
+{
+	struct hc_call *k = container_of(x, struct hc_call, xfer);
+	struct hcloud_client *c = k->c;
+	struct response *r = &k->r;
+	int64_t dur = mono_ms() - k->t0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	count_request(c, k->kind, rc == CURLE_OK ? (int)r->status : 0);
+	if (r->rl_limit >= 0)
+		c->stats.ratelimit_limit = r->rl_limit;
+	if (r->rl_remaining >= 0)
+		c->stats.ratelimit_remaining = r->rl_remaining;
+	if (r->rl_reset >= 0)
+		c->stats.ratelimit_reset = r->rl_reset;
+	budget_observe(c->budget, r->rl_remaining, rc == CURLE_OK ? r->status : 0);
+	log_request(k, rc == CURLE_OK ? r->status : 0, dur);
+
+	struct hc_error *err = &k->err;
+	err->http_status = (int)r->status;
+	if (r->correlation_id[0])
+		err->correlation_id = xstrdup(r->correlation_id);
+	if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+		hc_error_set(err, "response_too_large",
+			     "response body exceeds the %zu byte limit", k->cap);
+	} else if (rc != CURLE_OK) {
+		err->http_status = 0;
+		hc_error_set(err, "transport", "%s", http_error_text(rc, k->errbuf));
+		err->retryable = http_retryable(rc);
+	} else if (r->status >= 200 && r->status < 300) {
+		hc_error_release(err);
+		call_finish(k, 0);
+		return;
+	} else {
+		http_failure(r, err);
+	}
+	scrub_error(c, err);
+	buf_release(&r->body);
+	call_failed(k);
+}
+
+static void call_attempt(struct hc_call *k)
+{
+	struct hcloud_client *c = k->c;
+	int64_t left = k->deadline - mono_ms();
+
+	if (left <= 0) {
+		call_deadline(k, "the deadline passed before the request");
+		return;
+	}
+	if (!budget_take(c->budget, k))
+		return;              /* budget_fire() lets it go */
+	call_attempt_taken(k);
+}
+
+/* One attempt of k, its request paid for. */
+static void call_attempt_taken(struct hc_call *k)
+{
+	struct hcloud_client *c = k->c;
+	int64_t left = k->deadline - mono_ms();
+
+	if (left <= 0) {
+		call_deadline(k, "the deadline passed before the request");
+		return;
+	}
+	k->attempt++;
+	hc_error_release(&k->err);
+	k->err.method = xstrdup(k->method);
+	k->err.path = xstrdup(k->path);
+	buf_release(&k->r.body);
+	buf_init(&k->r.body, k->cap);
+	k->r.too_large = false;
+	k->r.status = 0;
+	response_reset_headers(&k->r);
+
+	CURL *h = k->xfer.easy;
+	if (!h) {
+		h = k->xfer.easy = curl_easy_init();
+		struct http_opts ho = { .timeout_ms = 0, .errbuf = k->errbuf };
+		if (!h || http_setup(h, &ho) != CURLE_OK) {
+			hc_error_set(&k->err, "transport", "cannot set up a request (libcurl)");
+			k->err.attempts = k->attempt;
+			call_finish(k, -1);
+			return;
+		}
+		(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		(void)curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, &k->r);
+		(void)curl_easy_setopt(h, CURLOPT_HEADERDATA, &k->r);
+		(void)curl_easy_setopt(h, CURLOPT_URL, k->url);
+		(void)curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)k->cap);
+		if (k->body) {
+			(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->post_headers);
+			(void)curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(k->body));
+			(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, k->body);
+		} else {
+			(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->get_headers);
+			(void)curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		}
+	}
+	k->errbuf[0] = '\0';
+	/* One request gets its share of the deadline, never more than is left. */
+	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			       (long)(left < c->timeout_ms ? left : c->timeout_ms));
+	k->t0 = mono_ms();
+	if (loop_start(c->loop, &k->xfer, false) < 0) {
+		hc_error_set(&k->err, "transport", "the event loop refused the request");
+		k->err.retryable = true;
+		call_failed(k);
+	}
+}
+
+static struct hc_call *call_new(struct hc_op *op, const char *method, const char *kind,
+				char *path, char *query, const char *body, size_t cap,
+				void (*done)(struct hc_call *k, int rc))
+{
+	struct hc_call *k = xcalloc(1, sizeof *k);
+	k->op = op;
+	k->c = op->c;
+	k->method = method;
+	k->kind = kind;
+	k->path = path;
+	k->query = query;
+	k->body = body ? xstrdup(body) : NULL;
+	k->cap = cap;
+	k->deadline = op->deadline;
+	k->mutation = op->mutation;
+	k->done = done;
+	k->url_path = query ? xasprintf("%s?%s", path, query) : xstrdup(path);
+	k->url = xasprintf("%s%s", op->c->endpoint, k->url_path);
+	k->xfer.done = call_xfer_done;
+	k->retry.fire = call_retry_fire;
+	buf_init(&k->r.body, cap);
+	return k;
+}
+
+static void call_free(struct hc_call *k)
+{
+	if (!k)
+		return;
+	struct hcloud_client *c = k->c;
+	if (k->waiting)
+		budget_wait_remove(c->budget, k);
+	loop_timer_disarm(c->loop, &k->retry);
+	if (k->xfer.easy) {
+		loop_abort(c->loop, &k->xfer);
+		curl_easy_cleanup(k->xfer.easy);
+	}
+	buf_release(&k->r.body);
+	hc_error_release(&k->err);
+	free(k->path);
+	free(k->query);
+	free(k->body);
+	free(k->url);
+	free(k->url_path);
+	free(k);
+}
+
+/* Attach the request context of a well-answered call to a parse error. */
+static void annotate(struct hc_error *err, const struct hc_call *k)
+{
+	free(err->method);
+	free(err->path);
+	free(err->correlation_id);
+	err->method = xstrdup(k->method);
+	err->path = xstrdup(k->path);
+	err->correlation_id = k->r.correlation_id[0] ? xstrdup(k->r.correlation_id) : NULL;
+	err->http_status = (int)k->r.status;
+	err->retryable = false;
+	if (err->attempts < 1)
+		err->attempts = k->attempt > 0 ? k->attempt : 1;
+}
+
+/* ---- operations ---------------------------------------------------------------- */
+
+static void op_release(struct hc_op *op)
+{
+	struct hcloud_client *c = op->c;
+	loop_timer_disarm(c->loop, &op->timer);
+	for (size_t i = 0; i < op->n_lists; i++) {
+		struct listing *ls = &op->lists[i];
+		call_free(ls->call);
+		for (size_t k = 0; k < ls->n; k++)
+			ls->lk->release(ls->items + k * ls->lk->size);
+		free(ls->items);
+		free(ls->selector);
+	}
+	call_free(op->call);
+	hc_action_release(&op->action);
+	hc_result_release(&op->r);
+	if (op->mutation)
+		c->budget->applying--;
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		c->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	free(op);
+}
+
+/* Hand the result over; the operation is gone afterwards. */
+static void op_finish(struct hc_op *op, int rc)
+{
+	struct hc_result r = op->r;
+	hc_done_fn done = op->done;
+	void *arg = op->arg;
+	memset(&op->r, 0, sizeof op->r);
+	r.rc = rc;
+	if (rc == 0)
+		hc_error_release(&r.err);
+	op_release(op);
+	done(arg, &r);
+	hc_result_release(&r);
+}
+
+/* Fail with the error of call k (taken from it). */
+static void op_fail_call(struct hc_op *op, struct hc_call *k)
+{
+	hc_error_release(&op->r.err);
+	op->r.err = k->err;
+	memset(&k->err, 0, sizeof k->err);
+	op_finish(op, -1);
+}
+
+static void op_ready_fire(struct loop_timer *t)
+{
+	struct hc_op *op = container_of(t, struct hc_op, timer);
+	op_finish(op, op->r.rc);
+}
+
+/* A result known at once still arrives from the loop, never from inside the call. */
+static struct hc_op *op_fail_soon(struct hc_op *op)
+{
+	op->r.rc = -1;
+	op->timer.fire = op_ready_fire;
+	loop_timer_arm(op->c->loop, &op->timer, mono_ms());
+	return op;
+}
+
+static struct hc_op *op_new(struct hcloud_client *c, int64_t deadline, bool mutation,
+			    hc_done_fn done, void *arg)
+{
+	struct hc_op *op = xcalloc(1, sizeof *op);
+	op->c = c;
+	op->deadline = deadline;
+	op->mutation = mutation;
+	op->done = done;
+	op->arg = arg;
+	op->next = c->ops;
+	if (c->ops)
+		c->ops->prev = op;
+	c->ops = op;
+	if (mutation)
+		c->budget->applying++;
+	return op;
+}
+
+void hcloud_op_cancel(struct hc_op *op)
+{
+	if (op)
+		op_release(op);
+}
+
+void hc_result_release(struct hc_result *r)
+{
+	hc_error_release(&r->err);
+	hc_servers_free(r->servers, r->n_servers);
+	hc_fips_free(r->fips, r->n_fips);
+	memset(r, 0, sizeof *r);
+}
+
+void hcloud_client_free(struct hcloud_client *c)
+{
+	if (!c)
+		return;
+	while (c->ops)
+		op_release(c->ops);
+	headers_free(c->get_headers);
+	headers_free(c->post_headers);
+	if (c->token) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	budget_put(c->budget);
+	free(c->endpoint);
+	free(c->group);
+	free(c->stats.requests);
+	free(c);
+}
+
+/* ---- listing -------------------------------------------------------------- */
+
+static void listing_page(struct hc_op *op, struct listing *ls);
+
+/* Every page in: sort by id, keep each id once (items can shift between pages). */
+static void listing_close(struct listing *ls)
+{
+	const struct list_kind *lk = ls->lk;
+	if (ls->n)
+		qsort(ls->items, ls->n, lk->size, lk->cmp);
 	size_t w = 0;
-	for (size_t i = 0; i < n_all; i++) {
-		char *item = all + i * lk->size;
-		if (w > 0 && lk->id(all + (w - 1) * lk->size) == lk->id(item))
+	for (size_t i = 0; i < ls->n; i++) {
+		char *item = ls->items + i * lk->size;
+		if (w > 0 && lk->id(ls->items + (w - 1) * lk->size) == lk->id(item))
 			lk->release(item);
 		else if (w++ != i)
-			memcpy(all + (w - 1) * lk->size, item, lk->size);
+			memcpy(ls->items + (w - 1) * lk->size, item, lk->size);
 	}
-	*out = all;
-	*n = w;
-	return 0;
-bad:
-	free_items(lk, all, n_all);
-	return -1;
+	ls->n = w;
+	ls->done = true;
 }
 
-int hcloud_list_servers(struct hcloud_client *c, const char *selector,
-			int64_t deadline, struct hc_server **out, size_t *n,
-			struct hc_error *err)
+static void listing_done(struct hc_op *op)
 {
-	void *v;
-	int rc = list_all(c, &servers_kind, selector, deadline, &v, n, err);
-	*out = v;
-	return rc;
+	for (size_t i = 0; i < op->n_lists; i++)
+		if (!op->lists[i].done)
+			return;
+	for (size_t i = 0; i < op->n_lists; i++) {
+		struct listing *ls = &op->lists[i];
+		if (ls->lk == &servers_kind) {
+			op->r.servers = (struct hc_server *)(void *)ls->items;
+			op->r.n_servers = ls->n;
+		} else {
+			op->r.fips = (struct hc_fip *)(void *)ls->items;
+			op->r.n_fips = ls->n;
+		}
+		ls->items = NULL;
+		ls->n = 0;
+	}
+	op_finish(op, 0);
 }
 
-int hcloud_list_floating_ips(struct hcloud_client *c, const char *selector,
-			     int64_t deadline, struct hc_fip **out, size_t *n,
-			     struct hc_error *err)
+static struct listing *listing_of(struct hc_op *op, struct hc_call *k)
 {
-	void *v;
-	int rc = list_all(c, &fips_kind, selector, deadline, &v, n, err);
-	*out = v;
-	return rc;
+	for (size_t i = 0; i < op->n_lists; i++)
+		if (op->lists[i].call == k)
+			return &op->lists[i];
+	return NULL;
 }
 
-int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,
-			   int64_t deadline, struct hc_fip *out,
-			   struct hc_error *err)
+static void listing_answered(struct hc_call *k, int rc)
 {
-	struct response r;
-	char path[64];
+	struct hc_op *op = k->op;
+	struct listing *ls = listing_of(op, k);
+	if (rc < 0) {
+		op_fail_call(op, k);
+		return;
+	}
+	void *page_items = NULL;
+	size_t n_page = 0;
+	int64_t next = 0;
+	ls->pages++;
+	hc_error_release(&k->err);
+	rc = ls->lk->parse(k->r.body.data, k->r.body.len, &page_items, &n_page, &next, &k->err);
+	if (rc == 0)
+		rc = next_page_ok(ls->page, next, ls->pages, &k->err);
+	if (rc < 0) {
+		annotate(&k->err, k);
+		if (page_items)
+			free_items(ls->lk, page_items, n_page);
+		op_fail_call(op, k);
+		return;
+	}
+	ls->items = xgrow(ls->items, &ls->cap, ls->n + n_page, ls->lk->size);
+	if (n_page)
+		memcpy(ls->items + ls->n * ls->lk->size, page_items, n_page * ls->lk->size);
+	ls->n += n_page;
+	free(page_items);
+	call_free(k);
+	ls->call = NULL;
+	if (next) {
+		ls->page = next;
+		listing_page(op, ls);
+		return;
+	}
+	listing_close(ls);
+	for (size_t i = 0; i < op->n_lists; i++) {
+		if (!op->lists[i].done) {
+			listing_page(op, &op->lists[i]);
+			return;
+		}
+	}
+	listing_done(op);
+}
 
-	memset(out, 0, sizeof *out);
-	snprintf(path, sizeof path, "/floating_ips/%" PRId64, id);
-	struct call k = { "GET", "floating_ips", path, NULL, NULL,
-			  HC_MAX_BODY_OBJECT, deadline };
-	if (request(c, &k, &r, err) < 0)
-		return -1;
-	int rc = hc_parse_floating_ip(r.body.data, r.body.len, out, err);
-	if (rc < 0)
-		annotate(err, &k, &r);
-	buf_release(&r.body);
-	return rc;
+static void listing_page(struct hc_op *op, struct listing *ls)
+{
+	ls->call = call_new(op, "GET", ls->lk->kind, xstrdup(ls->lk->path),
+			    list_query(ls->selector, ls->page), NULL, HC_MAX_BODY_LIST,
+			    listing_answered);
+	call_attempt(ls->call);
+}
+
+struct hc_op *hcloud_list(struct hcloud_client *c, unsigned what, const char *server_selector,
+			  const char *fip_selector, int64_t deadline, hc_done_fn done, void *arg)
+{
+	struct hc_op *op = op_new(c, deadline, (what & HC_LIST_FOR_APPLY) != 0, done, arg);
+	if (what & HC_LIST_SERVERS)
+		op->lists[op->n_lists++] = (struct listing){
+			.lk = &servers_kind, .page = 1,
+			.selector = server_selector ? xstrdup(server_selector) : NULL,
+		};
+	if (what & HC_LIST_FIPS)
+		op->lists[op->n_lists++] = (struct listing){
+			.lk = &fips_kind, .page = 1,
+			.selector = fip_selector ? xstrdup(fip_selector) : NULL,
+		};
+	if (!op->n_lists) {
+		hc_error_set(&op->r.err, "invalid_argument", "nothing to list");
+		return op_fail_soon(op);
+	}
+	/*
+	 * One kind after the other: a token the API refuses costs one
+	 * request, not two, and a partial listing is never worth a second.
+	 */
+	listing_page(op, &op->lists[0]);
+	return op;
 }
 
 /* ---- assign ---------------------------------------------------------------- */
 
-/* Poll GET /actions/{id} until it leaves "running" or the deadline comes. */
-static int wait_action(struct hcloud_client *c, struct hc_action *a,
-		       const char *action_path, int64_t deadline, struct hc_error *err)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/actions/%" PRId64, a->id);
+static void assign_post(struct hc_op *op, const char *verb, const char *body);
+static void assign_step_done(struct hc_op *op);
 
-	while (a->status == HC_ACTION_RUNNING) {
-		struct response r;
-		int64_t left = deadline - mono_ms() - HC_MIN_ATTEMPT_MS;
-		if (left <= 0) {
-			hc_error_release(err);
-			err->method = xstrdup("POST");
-			err->path = xstrdup(action_path);
-			hc_error_set(err, "deadline_exceeded",
-				     "action %" PRId64 " still running at the deadline", a->id);
-			err->deadline = true;
-			err->retryable = true;
-			return -1;
-		}
-		sleep_ms(left < c->poll_ms ? left : c->poll_ms);
-		struct call k = { "GET", "actions", path, NULL, NULL,
-				  HC_MAX_BODY_OBJECT, deadline };
-		if (request(c, &k, &r, err) < 0)
-			return -1;
-		hc_action_release(a);
-		int rc = hc_parse_action(r.body.data, r.body.len, a, err);
-		if (rc < 0)
-			annotate(err, &k, &r);
-		buf_release(&r.body);
-		if (rc < 0)
-			return -1;
+static void action_poll_fire(struct loop_timer *t);
+
+/* The action of the step: poll it until it leaves "running". */
+static void action_wait(struct hc_op *op)
+{
+	if (op->action.status == HC_ACTION_SUCCESS) {
+		assign_step_done(op);
+		return;
 	}
-	if (a->status == HC_ACTION_SUCCESS)
-		return 0;
-	hc_error_release(err);
-	err->method = xstrdup("POST");
-	err->path = xstrdup(action_path);
-	hc_error_set(err, a->error_code, "%s (action %" PRId64 ")",
-		     a->error_message, a->id);
-	scrub_error(c, err);
-	err->attempts = 1;
-	return -1;
+	struct hc_error *err = &op->r.err;
+	if (op->action.status == HC_ACTION_ERROR) {
+		hc_error_release(err);
+		err->method = xstrdup("POST");
+		err->path = xstrdup(op->action_path);
+		hc_error_set(err, op->action.error_code, "%s (action %" PRId64 ")",
+			     op->action.error_message, op->action.id);
+		scrub_error(op->c, err);
+		err->attempts = 1;
+		op_finish(op, -1);
+		return;
+	}
+	int64_t left = op->deadline - mono_ms() - HC_MIN_ATTEMPT_MS;
+	if (left <= 0) {
+		hc_error_release(err);
+		err->method = xstrdup("POST");
+		err->path = xstrdup(op->action_path);
+		hc_error_set(err, "deadline_exceeded",
+			     "action %" PRId64 " still running at the deadline", op->action.id);
+		err->deadline = true;
+		err->retryable = true;
+		op_finish(op, -1);
+		return;
+	}
+	op->timer.fire = action_poll_fire;
+	loop_timer_arm(op->c->loop, &op->timer,
+		       mono_ms() + (left < op->c->poll_ms ? left : op->c->poll_ms));
 }
 
-/* POST /floating_ips/{id}/actions/{verb} and wait for the action. */
-static int fip_action(struct hcloud_client *c, int64_t fip, const char *verb,
-		      const char *body, int64_t deadline, struct hc_error *err)
+/* A POST or a poll answered with an action. */
+static void action_answered(struct hc_call *k, int rc)
 {
-	struct hc_action a = { 0 };
-	struct response r;
-	char path[96];
+	struct hc_op *op = k->op;
+	op->call = NULL;
+	if (rc < 0) {
+		if (op->step != STEP_LOOK && str_eq(k->err.code, "floating_ip_assigned") &&
+		    strcmp(k->method, "POST") == 0) {
+			int is_first = op->step == STEP_ASSIGN;
+			hc_error_release(&op->r.err);
+			op->r.err = k->err;
+			memset(&k->err, 0, sizeof k->err);
+			call_free(k);
+			if (is_first) {
+				/* Already assigned: look at the IP (see below). */
+				op->step = STEP_LOOK;
+				char *path = xasprintf("/floating_ips/%" PRId64, op->fip);
+				op->call = call_new(op, "GET", "floating_ips", path, NULL, NULL,
+						    HC_MAX_BODY_OBJECT, action_answered);
+				call_attempt(op->call);
+				return;
+			}
+			/* Somebody else moved it in between: leave it to the next pass. */
+			hc_error_set(&op->r.err, "floating_ip_assigned",
+				     "floating IP %" PRId64 " was assigned again by someone else while "
+				     "flipper moved it to server %" PRId64, op->fip, op->server);
+			op->r.err.retryable = false;
+			op_finish(op, -1);
+			return;
+		}
+		hc_error_release(&op->r.err);
+		op->r.err = k->err;
+		memset(&k->err, 0, sizeof k->err);
+		call_free(k);
+		op_finish(op, -1);
+		return;
+	}
+	if (op->step == STEP_LOOK) {
+		struct hc_fip f;
+		struct hc_error perr = HC_ERROR_INIT;
+		memset(&f, 0, sizeof f);
+		if (hc_parse_floating_ip(k->r.body.data, k->r.body.len, &f, &perr) < 0) {
+			annotate(&perr, k);
+			hc_error_release(&op->r.err);
+			op->r.err = perr;
+			call_free(k);
+			op_finish(op, -1);
+			return;
+		}
+		call_free(k);
+		int64_t on = f.server;
+		hc_fip_release(&f);
+		char a[24], b[24];
+		snprintf(a, sizeof a, "%" PRId64, op->fip);
+		snprintf(b, sizeof b, "%" PRId64, op->server);
+		if (on == op->server) {
+			log_kv(LOG_INFO, op->c->group, "floating IP already assigned to the target",
+			       "floating_ip", a, "server", b, NULL);
+			op_finish(op, 0);
+			return;
+		}
+		if (on && op->from != HC_FROM_ANY && on != op->from) {
+			hc_error_set(&op->r.err, "floating_ip_assigned",
+				     "floating IP %" PRId64 " is on server %" PRId64 ", not on %" PRId64
+				     " as planned: somebody else moved it; left alone",
+				     op->fip, on, op->from);
+			op->r.err.retryable = false;
+			op_finish(op, -1);
+			return;
+		}
+		hc_error_release(&op->r.err);
+		if (on) {
+			char o[24];
+			snprintf(o, sizeof o, "%" PRId64, on);
+			log_kv(LOG_WARN, op->c->group, "the API will not move the floating IP directly; "
+			       "unassigning it, then assigning it again", "floating_ip", a,
+			       "from", o, "to", b, NULL);
+			op->step = STEP_UNASSIGN;
+			assign_post(op, "unassign", "{}");
+		} else {
+			op->step = STEP_REASSIGN;
+			assign_post(op, "assign", op->body);
+		}
+		return;
+	}
+	hc_action_release(&op->action);
+	struct hc_error perr = HC_ERROR_INIT;
+	if (hc_parse_action(k->r.body.data, k->r.body.len, &op->action, &perr) < 0) {
+		annotate(&perr, k);
+		hc_error_release(&op->r.err);
+		op->r.err = perr;
+		call_free(k);
+		op_finish(op, -1);
+		return;
+	}
+	call_free(k);
+	action_wait(op);
+}
 
-	snprintf(path, sizeof path, "/floating_ips/%" PRId64 "/actions/%s", fip, verb);
-	struct call k = { "POST", verb, path, NULL, body, HC_MAX_BODY_OBJECT, deadline };
-	if (request(c, &k, &r, err) < 0)
-		return -1;
-	int rc = hc_parse_action(r.body.data, r.body.len, &a, err);
-	if (rc < 0)
-		annotate(err, &k, &r);
-	buf_release(&r.body);
-	if (rc == 0)
-		rc = wait_action(c, &a, path, deadline, err);
-	hc_action_release(&a);
-	return rc;
+static void action_poll_fire(struct loop_timer *t)
+{
+	struct hc_op *op = container_of(t, struct hc_op, timer);
+	char *path = xasprintf("/actions/%" PRId64, op->action.id);
+	op->call = call_new(op, "GET", "actions", path, NULL, NULL, HC_MAX_BODY_OBJECT,
+			    action_answered);
+	call_attempt(op->call);
+}
+
+/* POST /floating_ips/{id}/actions/{verb}. */
+static void assign_post(struct hc_op *op, const char *verb, const char *body)
+{
+	snprintf(op->action_path, sizeof op->action_path,
+		 "/floating_ips/%" PRId64 "/actions/%s", op->fip, verb);
+	op->call = call_new(op, "POST", verb, xstrdup(op->action_path), NULL, body,
+			    HC_MAX_BODY_OBJECT, action_answered);
+	call_attempt(op->call);
+}
+
+static void assign_step_done(struct hc_op *op)
+{
+	if (op->step == STEP_UNASSIGN) {
+		op->step = STEP_REASSIGN;
+		assign_post(op, "assign", op->body);
+		return;
+	}
+	hc_error_release(&op->r.err);
+	op_finish(op, 0);
 }
 
 /*
@@ -874,75 +1421,22 @@ static int fip_action(struct hcloud_client *c, int64_t fip, const char *verb,
  * is success; on the server the plan moves it from, the API will not move
  * it directly, so unassign it and assign again, once; unassigned
  * meanwhile, assign again; on a third server, somebody else moved it:
- * leave it to the next round, which plans on what the API says then.
- * err holds the 422 on entry.
+ * leave it to the next pass, which plans on what the API says then.
  */
-static int check_assigned(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
-			  const char *body, int64_t deadline, struct hc_error *err)
+struct hc_op *hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
+			    int64_t deadline, hc_done_fn done, void *arg)
 {
-	struct hc_error gerr = HC_ERROR_INIT;
-	struct hc_fip f;
-	char a[24], b[24];
-
-	if (hcloud_get_floating_ip(c, fip, deadline, &f, &gerr) < 0) {
-		hc_error_release(err);
-		*err = gerr;
-		return -1;
-	}
-	int64_t on = f.server;
-	hc_fip_release(&f);
-	snprintf(a, sizeof a, "%" PRId64, fip);
-	snprintf(b, sizeof b, "%" PRId64, server);
-	if (on == server) {
-		log_kv(LOG_INFO, c->group, "floating IP already assigned to the target",
-		       "floating_ip", a, "server", b, NULL);
-		hc_error_release(err);
-		return 0;
-	}
-	if (on && from != HC_FROM_ANY && on != from) {
-		hc_error_set(err, "floating_ip_assigned",
-			     "floating IP %" PRId64 " is on server %" PRId64 ", not on %" PRId64
-			     " as planned: somebody else moved it; left alone", fip, on, from);
-		err->retryable = false;
-		return -1;
-	}
-	hc_error_release(err);
-	if (on) {
-		char o[24];
-		snprintf(o, sizeof o, "%" PRId64, on);
-		log_kv(LOG_WARN, c->group, "the API will not move the floating IP directly; "
-		       "unassigning it, then assigning it again", "floating_ip", a,
-		       "from", o, "to", b, NULL);
-		if (fip_action(c, fip, "unassign", "{}", deadline, err) < 0)
-			return -1;
-	}
-	if (fip_action(c, fip, "assign", body, deadline, err) == 0)
-		return 0;
-	if (str_eq(err->code, "floating_ip_assigned")) {
-		/* Somebody else moved it in between: leave it to the next round. */
-		hc_error_set(err, "floating_ip_assigned",
-			     "floating IP %" PRId64 " was assigned again by someone else while "
-			     "flipper moved it to server %" PRId64, fip, server);
-		err->retryable = false;
-	}
-	return -1;
-}
-
-int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
-		  int64_t deadline, struct hc_error *err)
-{
-	char body[48];
-
+	struct hc_op *op = op_new(c, deadline, true, done, arg);
+	op->fip = fip;
+	op->server = server;
+	op->from = from;
 	if (fip <= 0 || server <= 0) {
-		hc_error_set(err, "invalid_argument",
-			     "cannot assign floating IP %" PRId64 " to server %" PRId64,
-			     fip, server);
-		return -1;
+		hc_error_set(&op->r.err, "invalid_argument",
+			     "cannot assign floating IP %" PRId64 " to server %" PRId64, fip, server);
+		return op_fail_soon(op);
 	}
-	snprintf(body, sizeof body, "{\"server\":%" PRId64 "}", server);
-	if (fip_action(c, fip, "assign", body, deadline, err) == 0)
-		return 0;
-	if (!str_eq(err->code, "floating_ip_assigned"))
-		return -1;
-	return check_assigned(c, fip, server, from, body, deadline, err);
+	snprintf(op->body, sizeof op->body, "{\"server\":%" PRId64 "}", server);
+	op->step = STEP_ASSIGN;
+	assign_post(op, "assign", op->body);
+	return op;
 }

@@ -5,19 +5,19 @@
  * Two layers:
  *   hcloud_parse.c  pure parsing of response bodies into owned structs; no
  *                   I/O, no clock, safe on arbitrary bytes (fuzzed).
- *   hcloud.c        HTTP over one reused libcurl easy handle: bearer auth,
+ *   hcloud.c        operations on the event loop (loop.h): bearer auth,
  *                   pagination, assign + action polling, retries with
- *                   jittered exponential backoff, rate-limit headers and
- *                   request counters.
+ *                   jittered exponential backoff, rate-limit headers, the
+ *                   request budget of each token and request counters.
  *
  * Ownership: every struct here owns its strings. S_release() frees what a
  * struct owns and zeroes it (the struct itself may live on the stack);
  * S_free() frees an array of them and the array. Every function that fills
  * a struct hc_error expects it zeroed (HC_ERROR_INIT) or released before.
  *
- * Deadlines: every client call takes an absolute mono_ms() deadline
- * (poll_timeout for listing, plan_apply_timeout for applying). No request,
- * retry sleep or poll goes past it.
+ * Deadlines: every operation takes an absolute mono_ms() deadline
+ * (poll_timeout for listing, plan_apply_timeout for an assignment). No
+ * request, retry backoff or poll goes past it.
  *
  * Secrets: the token lives only in the client's Authorization header. It is
  * never logged, never put in a struct hc_error, and is scrubbed from any
@@ -156,7 +156,10 @@ int hc_parse_action(const char *body, size_t len, struct hc_action *out,
 int hc_parse_error(const char *body, size_t len, struct hc_error *err);
 
 /* hcloud.c */
+struct loop;
+
 struct hcloud_options {
+	struct loop *loop;           /* where the client's operations run */
 	const char *endpoint;        /* resolved by the caller; trailing '/' dropped */
 	const char *token;           /* secret */
 	const char *user_agent;      /* NULL: "flipper/" FLIPPER_VERSION */
@@ -181,42 +184,69 @@ struct hcloud_stats {
 	int64_t ratelimit_limit;     /* last RateLimit-* headers seen; -1: none yet */
 	int64_t ratelimit_remaining;
 	int64_t ratelimit_reset;     /* UNIX seconds when the budget is full again */
+	int64_t budget_left;         /* what this token may still send now (its bucket) */
 };
 
 struct hcloud_client;
 
-/* NULL with err set if an option is unusable (the token is never quoted). */
+/*
+ * NULL with err set if an option is unusable (the token is never quoted).
+ * Clients with the same token share one request budget: 3,600 an hour,
+ * refilling one a second; below a reserve, listings wait and the
+ * requests of an apply go first.
+ */
 struct hcloud_client *hcloud_client_new(const struct hcloud_options *o,
 					struct hc_error *err);
+/* Operations still in flight are cancelled (no callbacks). */
 void hcloud_client_free(struct hcloud_client *c);
 /* Owned by the client; valid until the next call or hcloud_client_free(). */
 const struct hcloud_stats *hcloud_client_stats(const struct hcloud_client *c);
 
 /*
- * All servers / floating IPs matching selector (URL-encoded here; NULL or
- * "" lists everything), every page, sorted by id, duplicates dropped.
- * All or nothing: on failure *out is NULL and *n 0.
+ * Operations run on the client's loop: each starts at once and ends in
+ * one call of its done callback, from the loop (never from inside the
+ * starting call), with the result. Every operation has an absolute
+ * mono_ms() deadline (poll_timeout for listing, plan_apply_timeout for an
+ * assignment); no request, retry or poll goes past it. The callback owns
+ * r's contents (hc_result_release() frees what it does not take). An
+ * operation may be cancelled until then: no callback.
  */
-int hcloud_list_servers(struct hcloud_client *c, const char *selector,
-			int64_t deadline, struct hc_server **out, size_t *n,
-			struct hc_error *err);
-int hcloud_list_floating_ips(struct hcloud_client *c, const char *selector,
-			     int64_t deadline, struct hc_fip **out, size_t *n,
-			     struct hc_error *err);
-int hcloud_get_floating_ip(struct hcloud_client *c, int64_t id,
-			   int64_t deadline, struct hc_fip *out,
-			   struct hc_error *err);
+struct hc_result {
+	int rc;                      /* 0 ok; -1 failed, see err */
+	struct hc_error err;
+	struct hc_server *servers;   /* sorted by id, each id once */
+	size_t n_servers;
+	struct hc_fip *fips;         /* sorted by id, each id once */
+	size_t n_fips;
+};
+
+typedef void (*hc_done_fn)(void *arg, struct hc_result *r);
+struct hc_op;
+
+#define HC_LIST_SERVERS  1u
+#define HC_LIST_FIPS     2u
+/* Part of an apply (the re-read before it): served first when the budget is low. */
+#define HC_LIST_FOR_APPLY 4u
+/*
+ * All servers and/or floating IPs (what) matching their selector
+ * (URL-encoded here; NULL or "" lists everything), every page; servers
+ * first. All or nothing.
+ */
+struct hc_op *hcloud_list(struct hcloud_client *c, unsigned what, const char *server_selector,
+			  const char *fip_selector, int64_t deadline, hc_done_fn done, void *arg);
 /*
  * Assign floating IP fip to server and wait until the action succeeds.
  * from is where the plan found it (0: unassigned), or HC_FROM_ANY.
  * 422 floating_ip_assigned counts as success when the IP already points
  * at server; when it points at from, the IP is unassigned and assigned
  * again (an API that will not move it directly); anywhere else, somebody
- * else moved it and it is left alone. 0 ok; -1 with err (an action that
- * ended in error, a permanent API error, or the deadline).
+ * else moved it and it is left alone. Fails with err on an action that
+ * ended in error, a permanent API error, or the deadline.
  */
 #define HC_FROM_ANY (-1)
-int hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
-		  int64_t deadline, struct hc_error *err);
+struct hc_op *hcloud_assign(struct hcloud_client *c, int64_t fip, int64_t server, int64_t from,
+			    int64_t deadline, hc_done_fn done, void *arg);
+void hcloud_op_cancel(struct hc_op *op);
+void hc_result_release(struct hc_result *r);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * health.c — health counters (HAProxy rise/fall), server status as the
- * worst of its targets, and when a check target is due again.
+ * worst of its targets.
  */
 #include <limits.h>
 
@@ -71,35 +71,4 @@ enum health health_server_status(const struct health_counters *targets,
 	for (size_t i = 0; i < n; i++)
 		worst = health_worse(worst, targets[i].state);
 	return worst;
-}
-
-int64_t check_due_tolerance(int64_t interval_ms)
-{
-	int64_t t;
-
-	if (interval_ms <= 0)
-		return 0;
-	t = interval_ms / 10;
-	return t < CHECK_DUE_TOLERANCE_MAX_MS ? t : CHECK_DUE_TOLERANCE_MAX_MS;
-}
-
-int64_t check_due_at(int64_t last_run_ms, int64_t interval_ms)
-{
-	int64_t wait, at;
-
-	if (last_run_ms <= 0 || interval_ms <= 0)
-		return 0;
-	wait = interval_ms - check_due_tolerance(interval_ms);
-	if (__builtin_add_overflow(last_run_ms, wait, &at))
-		return INT64_MAX;
-	return at;
-}
-
-bool check_is_due(int64_t last_run_ms, int64_t interval_ms, int64_t now_ms)
-{
-	if (last_run_ms <= 0 || interval_ms <= 0)
-		return true;
-	if (now_ms < last_run_ms)
-		return true;
-	return now_ms >= check_due_at(last_run_ms, interval_ms);
 }

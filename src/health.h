@@ -1,9 +1,7 @@
 /*
- * health.h — health counters with HAProxy semantics, server status and
- * the "is this check due" rule (SPEC sections 3.4 and 3.5). Pure: no I/O,
- * no clock, no allocation. Times are passed in by the caller, in
- * milliseconds of one clock (the round uses now_ms(), the wall clock,
- * because the times are stored between runs).
+ * health.h — health counters with HAProxy semantics and server status
+ * (SPEC section 3.5). Pure: no I/O, no clock, no allocation. When a check
+ * is due is schedule.h's.
  */
 #ifndef FLIPPER_HEALTH_H
 #define FLIPPER_HEALTH_H
@@ -48,20 +46,5 @@ enum health health_worse(enum health a, enum health b);
  */
 enum health health_server_status(const struct health_counters *targets,
 				 size_t n);
-
-/*
- * Due logic. last_run_ms is when the target last ran (the start of that
- * round), 0 if it never ran. A target is due when it never ran, when
- * interval_ms has elapsed minus a tolerance, or when the clock went
- * backwards (now < last run: waiting for the old time could take hours).
- * The tolerance is min(interval / 10, 1 s), so a timer that fires every
- * interval never skips a round because the previous round started a few
- * milliseconds late. An interval <= 0 is always due.
- */
-#define CHECK_DUE_TOLERANCE_MAX_MS 1000
-int64_t check_due_tolerance(int64_t interval_ms);
-/* The earliest time the target is due; 0 when it is due at once. */
-int64_t check_due_at(int64_t last_run_ms, int64_t interval_ms);
-bool check_is_due(int64_t last_run_ms, int64_t interval_ms, int64_t now_ms);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * metrics.h — the Prometheus text-format file written after each round
+ * metrics.h — the Prometheus text-format file written after passes
  * (telemetry.metrics.textfile), for node_exporter's textfile collector.
  *
  * Samples are grouped by family (one HELP and TYPE line each, as the

@@ -6,10 +6,14 @@
 #include <string.h>
 
 #include "curl_api.h"
+#include "http.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
+#include "messages.h"
 
 #define BACKOFF_FIRST_MS 15000
+#define NOTIFY_RETRY_MIN_MS 100
 #define BACKOFF_MAX_MS (30 * 60 * 1000)
 
 /*
@@ -34,18 +38,6 @@ static int64_t backoff_delay(int attempts)
 	return delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay;
 }
 
-/*
- * Make a delivery durable at once: commit the caller's transaction and
- * open the next. false when the state cannot be written: the message just
- * sent would stay queued and be sent again every round, so delivery stops.
- */
-static bool checkpoint(struct store *s)
-{
-	if (store_commit(s) < 0)
-		return false;
-	return store_begin(s) == 0;
-}
-
 void notify_target_hash(const struct notify_target *t, char out[17])
 {
 	/* FNV-1a: stable across versions, and no secret is stored. */
@@ -57,55 +49,6 @@ void notify_target_hash(const struct notify_target *t, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-/*
- * Messages are written in Mattermost's Markdown. Slack's mrkdwn differs:
- * *bold* instead of **bold**, <url|text> instead of [text](url), no
- * backslash escapes, and &, <, > as entities. Our own markup is regular
- * (md_text() escapes every markup character of names), so a small
- * rewrite is exact.
- */
-static void markdown_to_slack(const char *in, struct buf *out)
-{
-	for (const char *p = in; *p; p++) {
-		if (p[0] == '\\' && p[1]) {
-			p++;
-			if (*p == '<')
-				buf_addstr(out, "&lt;");
-			else if (*p == '>')
-				buf_addstr(out, "&gt;");
-			else
-				buf_addch(out, *p);
-		} else if (p[0] == '*' && p[1] == '*') {
-			buf_addch(out, '*');
-			p++;
-		} else if (*p == '[') {
-			const char *mid = strstr(p, "](");
-			const char *end = mid ? strchr(mid + 2, ')') : NULL;
-			if (!end) {
-				buf_addch(out, *p);
-				continue;
-			}
-			buf_addch(out, '<');
-			buf_add(out, mid + 2, (size_t)(end - mid - 2));
-			buf_addch(out, '|');
-			struct buf label = BUF_INIT;
-			buf_add(&label, p + 1, (size_t)(mid - p - 1));
-			markdown_to_slack(label.data, out);
-			buf_release(&label);
-			buf_addch(out, '>');
-			p = end;
-		} else if (*p == '&') {
-			buf_addstr(out, "&amp;");
-		} else if (*p == '<') {
-			buf_addstr(out, "&lt;");
-		} else if (*p == '>') {
-			buf_addstr(out, "&gt;");
-		} else {
-			buf_addch(out, *p);
-		}
-	}
-}
-
 static char *payload_for(const struct notify_target *t, const char *text)
 {
 	struct buf b = BUF_INIT, slack = BUF_INIT;
@@ -113,7 +56,7 @@ static char *payload_for(const struct notify_target *t, const char *text)
 	jw_init(&jw, &b, false);
 	jw_object_begin(&jw, NULL);
 	if (t->type == NOTIFY_SLACK) {
-		markdown_to_slack(text, &slack);
+		msg_to_slack(text, &slack);
 		jw_string(&jw, "text", slack.data);
 	} else {
 		jw_string(&jw, "text", text);
@@ -159,41 +102,6 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* One HTTP request; 0 on a 2xx answer, else -1 with *err (owned). */
-static int http_send(CURL *h, const char *url, const char *body, int64_t timeout_ms, char **err)
-{
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs = NULL;
-	curl_easy_reset(h);
-	/* These fail only for options older than curl_api_load()'s floor. */
-	(void)curl_easy_setopt(h, CURLOPT_URL, url);
-	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	(void)curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	(void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	(void)curl_easy_setopt(h, CURLOPT_USERAGENT, "flipper/" FLIPPER_VERSION);
-	if (body) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	}
-	CURLcode rc = curl_easy_perform(h);
-	long status = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	if (rc != CURLE_OK) {
-		*err = xstrdup(errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	if (status < 200 || status > 299) {
-		*err = xasprintf("HTTP %ld", status);
-		return -1;
-	}
-	return 0;
-}
-
 static const struct notify_target *target_by_hash(const struct config *c, const char *hash)
 {
 	for (size_t i = 0; i < c->n_targets; i++) {
@@ -205,133 +113,334 @@ static const struct notify_target *target_by_hash(const struct config *c, const 
 	return NULL;
 }
 
-int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int64_t budget_ms)
+/* ---- sending on the loop ------------------------------------------------------- */
+
+/* One HTTP request of the notifier: a webhook POST or the heartbeat GET. */
+struct send {
+	struct notifier *n;
+	struct loop_xfer xfer;
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	/* a webhook message */
+	int64_t id;
+	char *target_hash;
+	char *group;
+	char *kind;
+	int attempts;
+	char *url;                   /* for redacted logs */
+	bool heartbeat;
+	int64_t started_wall;
+	struct send *next;
+};
+
+struct notifier {
+	const struct config *c;
+	struct store *s;
+	struct loop *loop;
+	struct notify_writer w;
+	struct send *sends;          /* in flight */
+	struct loop_timer timer;     /* the next message whose backoff ends */
+	bool held;                   /* the state cannot record deliveries: stop */
+	/* Targets that failed in this invocation, when it tries each once. */
+	bool once;
+	char **failed;
+	size_t n_failed, cap_failed;
+	void (*beat_done)(void *arg, bool ok);
+	void *beat_arg;
+};
+
+static void send_free(struct send *x)
+{
+	struct notifier *n = x->n;
+	for (struct send **pp = &n->sends; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (x->xfer.easy) {
+		loop_abort(n->loop, &x->xfer);
+		curl_easy_cleanup(x->xfer.easy);
+	}
+	curl_slist_free_all(x->headers);
+	free(x->target_hash);
+	free(x->group);
+	free(x->kind);
+	free(x->url);
+	free(x);
+}
+
+static bool target_busy(const struct notifier *n, const char *hash)
+{
+	for (size_t i = 0; i < n->n_failed; i++)
+		if (strcmp(n->failed[i], hash) == 0)
+			return true;     /* once is enough in a one-shot run */
+	for (const struct send *x = n->sends; x; x = x->next)
+		if (!x->heartbeat && strcmp(x->target_hash, hash) == 0)
+			return true;
+	return false;
+}
+
+/* The outcome as an error text (owned), or NULL for a 2xx answer. */
+static char *send_error(struct send *x, CURLcode rc)
+{
+	long status = 0;
+	curl_easy_getinfo(x->xfer.easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK)
+		return xstrdup(http_error_text(rc, x->errbuf));
+	if (status < 200 || status > 299)
+		return xasprintf("HTTP %ld", status);
+	return NULL;
+}
+
+static void message_done(struct loop_xfer *xf, CURLcode rc)
+{
+	struct send *x = container_of(xf, struct send, xfer);
+	struct notifier *n = x->n;
+	char *err = send_error(x, rc);
+	if (!err) {
+		/* Delivered: gone from the outbox for good, at once. */
+		if (n->w.begin(n->w.arg) < 0 || store_outbox_delete(n->s, x->id) < 0 ||
+		    n->w.commit(n->w.arg) < 0) {
+			log_kv(LOG_ERROR, x->group, "notification delivered, but the state file "
+			       "cannot record it; it will be sent again", "kind", x->kind,
+			       "error", store_write_error(n->s), NULL);
+			n->held = true;
+		} else {
+			log_kv(LOG_DEBUG, x->group, "notification delivered", "kind", x->kind, NULL);
+		}
+	} else {
+		int attempts = x->attempts + 1;
+		int64_t delay = backoff_delay(attempts);
+		char *where = log_redact_url(x->url);
+		char att[16];
+		snprintf(att, sizeof att, "%d", attempts);
+		log_kv(LOG_WARN, x->group, "notification not delivered; will retry", "kind", x->kind,
+		       "webhook", where, "error", err, "attempts", att, NULL);
+		free(where);
+		if (n->w.begin(n->w.arg) == 0) {
+			store_outbox_retry(n->s, x->id, attempts, now_ms() + delay, err);
+			n->w.commit(n->w.arg);
+		}
+		free(err);
+		if (n->once) {
+			n->failed = xgrow(n->failed, &n->cap_failed, n->n_failed + 1, sizeof *n->failed);
+			n->failed[n->n_failed++] = xstrdup(x->target_hash);
+		}
+	}
+	send_free(x);
+	notifier_kick(n);
+}
+
+static struct send *send_start(struct notifier *n, const char *url, const char *body,
+			       int64_t timeout_ms, void (*done)(struct loop_xfer *, CURLcode))
+{
+	struct send *x = xcalloc(1, sizeof *x);
+	x->n = n;
+	x->url = xstrdup(url);
+	x->xfer.done = done;
+	CURL *h = x->xfer.easy = curl_easy_init();
+	struct http_opts ho = { .timeout_ms = timeout_ms, .errbuf = x->errbuf };
+	if (!h || http_setup(h, &ho) != CURLE_OK) {
+		if (h)
+			curl_easy_cleanup(h);
+		free(x->url);
+		free(x);
+		return NULL;
+	}
+	(void)curl_easy_setopt(h, CURLOPT_URL, url);
+	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (body) {
+		x->headers = curl_slist_append(NULL, "Content-Type: application/json");
+		(void)curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
+		(void)curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	if (loop_start(n->loop, &x->xfer, false) < 0) {
+		curl_easy_cleanup(h);
+		curl_slist_free_all(x->headers);
+		free(x->url);
+		free(x);
+		return NULL;
+	}
+	x->next = n->sends;
+	n->sends = x;
+	return x;
+}
+
+static void notifier_fire(struct loop_timer *t)
+{
+	notifier_kick(container_of(t, struct notifier, timer));
+}
+
+struct notifier *notifier_new(const struct config *c, struct store *s, struct loop *l,
+			      const struct notify_writer *w, bool once)
+{
+	struct notifier *n = xcalloc(1, sizeof *n);
+	n->once = once;
+	n->c = c;
+	n->s = s;
+	n->loop = l;
+	n->w = *w;
+	n->timer.fire = notifier_fire;
+	return n;
+}
+
+void notifier_free(struct notifier *n)
+{
+	if (!n)
+		return;
+	while (n->sends)
+		send_free(n->sends);
+	loop_timer_disarm(n->loop, &n->timer);
+	for (size_t i = 0; i < n->n_failed; i++)
+		free(n->failed[i]);
+	free(n->failed);
+	free(n);
+}
+
+bool notifier_busy(const struct notifier *n)
+{
+	for (const struct send *x = n->sends; x; x = x->next)
+		if (!x->heartbeat)
+			return true;
+	return false;
+}
+
+void notifier_stop(struct notifier *n)
+{
+	for (struct send *x = n->sends, *next; x; x = next) {
+		next = x->next;
+		if (!x->heartbeat)
+			send_free(x);
+	}
+	loop_timer_disarm(n->loop, &n->timer);
+}
+
+int64_t notifier_kick(struct notifier *n)
 {
 	struct outbox_msg *v;
-	size_t n;
-	/* What is sent must be deleted for good, or it is sent every round. */
-	if (store_write_error(s)) {
-		log_kv(LOG_WARN, NULL, "notifications held back: the state file cannot be written", NULL);
+	size_t cnt;
+	/* What is sent must be deleted for good, or it is sent every time. */
+	if (n->held || store_write_error(n->s)) {
+		if (!n->held)
+			log_kv(LOG_WARN, NULL, "notifications held back: the state file cannot be "
+			       "written", NULL);
+		n->held = true;
 		return -1;
 	}
-	if (store_outbox_load(s, &v, &n) < 0)
+	if (store_outbox_load(n->s, &v, &cnt) < 0)
 		return -1;
-	if (n == 0) {
-		free(v);
-		return 0;
-	}
-	char *why = NULL;
-	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
-	if (!h) {
-		char *msg = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
-				      why ? why : "cannot set up a libcurl handle");
-		log_kv(LOG_WARN, NULL, "notifications held back", "error", msg, NULL);
-		free(msg);
-		free(why);
-		store_outbox_free(v, n);
-		return -1;
-	}
-	int64_t end = mono_ms() + budget_ms;
-	int64_t depth = 0;
-	/* Targets that failed this round: the rest of their queue waits, in order. */
-	char **blocked = NULL;
-	size_t n_blocked = 0, cap_blocked = 0;
-
-	for (size_t i = 0; i < n; i++) {
+	int64_t now = now_ms(), next = INT64_MAX, depth = (int64_t)cnt;
+	/* Targets whose oldest message was looked at: the rest waits, in order. */
+	char **seen = xcalloc(cnt + 1, sizeof *seen);
+	size_t n_seen = 0;
+	bool wrote = false;
+	for (size_t i = 0; i < cnt; i++) {
 		struct outbox_msg *m = &v[i];
-		const struct notify_target *t = target_by_hash(c, m->target_hash);
-		if (!t || !c->notifications_enabled) {
-			log_kv(LOG_WARN, m->group_id, "dropping queued notification: its target is no longer configured",
-			       "kind", m->kind, NULL);
-			store_outbox_delete(s, m->id);
+		const struct notify_target *t = target_by_hash(n->c, m->target_hash);
+		bool dead = !t || !n->c->notifications_enabled;
+		bool expired = !dead && now - m->created_at > NOTIFY_KEEP_MS &&
+			       m->created_at <= now;
+		if (dead || expired) {
+			if (dead)
+				log_kv(LOG_WARN, m->group_id, "dropping queued notification: its target "
+				       "is no longer configured", "kind", m->kind, NULL);
+			else
+				log_kv(LOG_ERROR, m->group_id, "giving up on a notification after 48 "
+				       "hours", "kind", m->kind, "last_error", m->last_error, NULL);
+			if (!wrote && n->w.begin(n->w.arg) < 0)
+				break;
+			wrote = true;
+			store_outbox_delete(n->s, m->id);
+			depth--;
 			continue;
 		}
 		bool skip = false;
-		for (size_t b = 0; b < n_blocked; b++)
-			if (strcmp(blocked[b], m->target_hash) == 0)
-				skip = true;
+		for (size_t k = 0; k < n_seen && !skip; k++)
+			skip = strcmp(seen[k], m->target_hash) == 0;
 		if (skip)
 			continue;
-		if (now - m->created_at > NOTIFY_KEEP_MS) {
-			log_kv(LOG_ERROR, m->group_id, "giving up on a notification after 48 hours",
-			       "kind", m->kind, "last_error", m->last_error, NULL);
-			store_outbox_delete(s, m->id);
+		seen[n_seen++] = m->target_hash;
+		if (target_busy(n, m->target_hash))
+			continue;
+		/* A next attempt far ahead: the clock stepped back; try now. */
+		if (m->next_attempt > now && m->next_attempt - now <= BACKOFF_MAX_MS) {
+			if (m->next_attempt < next)
+				next = m->next_attempt;
 			continue;
 		}
-		if (m->next_attempt > now || mono_ms() >= end) {
-			blocked = xgrow(blocked, &cap_blocked, n_blocked + 1, sizeof *blocked);
-			blocked[n_blocked++] = m->target_hash;
+		struct send *x = send_start(n, t->url, m->payload, NOTIFY_TIMEOUT_MS, message_done);
+		if (!x)
 			continue;
-		}
-		char *err = NULL;
-		int64_t left = end - mono_ms();
-		int64_t timeout = left < NOTIFY_TIMEOUT_MS ? (left < 1 ? 1 : left) : NOTIFY_TIMEOUT_MS;
-		if (http_send(h, t->url, m->payload, timeout, &err) == 0) {
-			store_outbox_delete(s, m->id);
-			if (!checkpoint(s)) {
-				log_kv(LOG_ERROR, m->group_id, "notification delivered, but the state file "
-				       "cannot record it; it will be sent again", "kind", m->kind,
-				       "error", store_write_error(s), NULL);
-				depth = -1;
-				break;
-			}
-			log_kv(LOG_DEBUG, m->group_id, "notification delivered", "kind", m->kind, NULL);
-			continue;
-		}
-		int attempts = m->attempts + 1;
-		int64_t delay = backoff_delay(attempts);
-		char *where = log_redact_url(t->url);
-		char att[16];
-		snprintf(att, sizeof att, "%d", attempts);
-		log_kv(LOG_WARN, m->group_id, "notification not delivered; will retry", "kind", m->kind,
-		       "webhook", where, "error", err, "attempts", att, NULL);
-		free(where);
-		store_outbox_retry(s, m->id, attempts, now + delay, err);
-		free(err);
-		blocked = xgrow(blocked, &cap_blocked, n_blocked + 1, sizeof *blocked);
-		blocked[n_blocked++] = m->target_hash;
+		x->id = m->id;
+		x->target_hash = xstrdup(m->target_hash);
+		x->group = m->group_id ? xstrdup(m->group_id) : NULL;
+		x->kind = xstrdup(m->kind);
+		x->attempts = m->attempts;
 	}
-	free(blocked);
-	curl_easy_cleanup(h);
-	store_outbox_free(v, n);
-	return depth < 0 ? depth : store_outbox_depth(s);
+	if (wrote)
+		n->w.commit(n->w.arg);
+	free(seen);
+	store_outbox_free(v, cnt);
+	/* A retry never comes back sooner than this: no busy loop on a zero backoff. */
+	if (next != INT64_MAX)
+		loop_timer_arm(n->loop, &n->timer,
+			       mono_ms() + (next - now < NOTIFY_RETRY_MIN_MS ? NOTIFY_RETRY_MIN_MS :
+					    next - now));
+	else
+		loop_timer_disarm(n->loop, &n->timer);
+	return depth;
 }
 
-int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now)
+/* ---- the heartbeat ------------------------------------------------------------------ */
+
+static void beat_done(struct loop_xfer *xf, CURLcode rc)
 {
-	if (!c->heartbeat_enabled || !c->heartbeat_url)
-		return 0;
-	char *last = store_meta_get(s, "heartbeat_last_ok");
-	int64_t last_ok = 0;
-	if (last)
-		parse_int64(last, &last_ok);
-	free(last);
-	/* Same tolerance idea as checks: a timer at the interval must not skip. */
-	int64_t slack = c->heartbeat_interval_ms / 10 > 1000 ? 1000 : c->heartbeat_interval_ms / 10;
-	if (last_ok && now >= last_ok && now - last_ok < c->heartbeat_interval_ms - slack)
-		return 0;
-	char *err = NULL, *why = NULL;
-	int rc = -1;
-	CURL *h = curl_api_load(&why) == 0 ? curl_easy_init() : NULL;
-	if (h) {
-		rc = http_send(h, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, &err);
-		curl_easy_cleanup(h);
-	} else {
-		err = xasprintf("%s: %s", CURL_API_UNAVAILABLE,
-				why ? why : "cannot set up a libcurl handle");
-	}
-	free(why);
-	char *where = log_redact_url(c->heartbeat_url);
-	if (rc < 0) {
+	struct send *x = container_of(xf, struct send, xfer);
+	struct notifier *n = x->n;
+	char *err = send_error(x, rc);
+	char *where = log_redact_url(x->url);
+	bool ok = !err;
+	if (err) {
 		log_kv(LOG_WARN, NULL, "heartbeat failed", "url", where, "error", err, NULL);
-		free(err);
-		free(where);
-		return -1;
+	} else {
+		log_kv(LOG_DEBUG, NULL, "heartbeat sent", "url", where, NULL);
+		char t[32];
+		snprintf(t, sizeof t, "%lld", (long long)x->started_wall);
+		if (n->w.begin(n->w.arg) == 0) {
+			store_meta_set(n->s, "heartbeat_last_ok", t);
+			n->w.commit(n->w.arg);
+		}
 	}
-	log_kv(LOG_DEBUG, NULL, "heartbeat sent", "url", where, NULL);
+	free(err);
 	free(where);
-	char t[32];
-	snprintf(t, sizeof t, "%lld", (long long)now);
-	store_meta_set(s, "heartbeat_last_ok", t);
-	return 1;
+	void (*done)(void *, bool) = n->beat_done;
+	void *arg = n->beat_arg;
+	n->beat_done = NULL;
+	send_free(x);
+	if (done)
+		done(arg, ok);
+}
+
+bool heartbeat_busy(const struct notifier *n)
+{
+	for (const struct send *x = n->sends; x; x = x->next)
+		if (x->heartbeat)
+			return true;
+	return false;
+}
+
+int heartbeat_start(struct notifier *n, void (*done)(void *arg, bool ok), void *arg)
+{
+	const struct config *c = n->c;
+	if (!c->heartbeat_enabled || !c->heartbeat_url || heartbeat_busy(n))
+		return -1;
+	struct send *x = send_start(n, c->heartbeat_url, NULL, c->heartbeat_timeout_ms, beat_done);
+	if (!x)
+		return -1;
+	x->heartbeat = true;
+	x->started_wall = now_ms();
+	n->beat_done = done;
+	n->beat_arg = arg;
+	return 0;
 }

@@ -4,9 +4,10 @@
  *
  * notify_post() only stores: one outbox row per configured target, inside
  * the caller's transaction, so a message exists before anyone tries to
- * send it. notify_deliver() sends what is due, oldest first per target;
- * a target that fails keeps its queue (in order) and is retried later
- * with backoff, for at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
+ * send it. The notifier sends what is due on the event loop, oldest
+ * first per target, one request per target at a time; a target that
+ * fails keeps its queue (in order) and is retried later with backoff, for
+ * at least NOTIFY_KEEP_MS. Webhook URLs are secrets:
  * the state keeps a hash to tell targets apart, logs show them redacted.
  *
  * Delivery is at least once, not exactly once. A message leaves the
@@ -30,23 +31,52 @@
 #define NOTIFY_KEEP_MS (48LL * 3600 * 1000)   /* give up on a message after this */
 #define NOTIFY_TIMEOUT_MS 5000                /* one webhook POST */
 
+/*
+ * How the notifier writes to the state: begin() makes sure a transaction
+ * is open, commit() makes what was written durable (the engine's turn
+ * transaction). Each returns -1 when the state cannot be written.
+ */
+struct notify_writer {
+	int (*begin)(void *arg);
+	int (*commit)(void *arg);
+	void *arg;
+};
+
+struct loop;
+struct notifier;
+
 /* notify.c */
 /* Queue text (Markdown) for every target. No-op when notifications are off. */
 int notify_post(const struct config *c, struct store *s, const char *group,
 		const char *kind, const char *text, int64_t now);
-/*
- * Send what is due, until budget_ms has passed. Returns the number of
- * messages still queued (or -1 on a state error). Called inside a
- * transaction, it commits after each delivered message (and begins a new
- * one), so a crash later in the round does not send it again.
- */
-int64_t notify_deliver(const struct config *c, struct store *s, int64_t now, int64_t budget_ms);
 /* The outbox identity of a target: a hex hash of its URL. */
 void notify_target_hash(const struct notify_target *t, char out[17]);
+
 /*
- * GET the heartbeat URL if it is enabled and due; remembers the last
- * success in the state. 1 sent, 0 not due or disabled, -1 failed.
+ * Delivery on the loop: at most one POST per target in flight, oldest
+ * first. once: a one-shot run, which tries each target at most once.
  */
-int heartbeat_maybe_send(const struct config *c, struct store *s, int64_t now);
+struct notifier *notifier_new(const struct config *c, struct store *s, struct loop *l,
+			      const struct notify_writer *w, bool once);
+/* POSTs and the heartbeat in flight are dropped (they stay queued). */
+void notifier_free(struct notifier *n);
+/*
+ * Look at the outbox and send what is due, keeping each target's order;
+ * a target that failed waits for its backoff (a timer kicks again).
+ * Returns the messages queued (or -1 when the state cannot be written:
+ * then nothing is sent, since a delivery could not be recorded).
+ */
+int64_t notifier_kick(struct notifier *n);
+/* A webhook POST is in flight. */
+bool notifier_busy(const struct notifier *n);
+/* Drop the POSTs in flight (they stay queued) and stop the backoff timer. */
+void notifier_stop(struct notifier *n);
+/*
+ * GET the heartbeat URL (within heartbeat.timeout) and remember a success
+ * in the state; done(arg, ok) follows from the loop. -1: not started (off,
+ * or one already in flight).
+ */
+int heartbeat_start(struct notifier *n, void (*done)(void *arg, bool ok), void *arg);
+bool heartbeat_busy(const struct notifier *n);
 
 #endif

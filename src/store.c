@@ -22,6 +22,9 @@ extern const size_t store_migration_count;
 
 struct store {
 	sqlite3 *db;
+	/* Statements run once per check result, prepared once. */
+	sqlite3_stmt *put_target;
+	sqlite3_stmt *put_health;
 	bool readonly;
 	/* A BEGIN or COMMIT failed since the last store_write_error_clear(). */
 	bool write_failed;
@@ -243,6 +246,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	sqlite3_finalize(s->put_target);
+	sqlite3_finalize(s->put_health);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -784,6 +789,29 @@ out:
 	return s;
 }
 
+char *store_peek_meta(const char *path, const char *key)
+{
+	if (access(path, F_OK) < 0)
+		return NULL;
+	sqlite3 *db = open_db(path, SQLITE_OPEN_READONLY);
+	if (!db)
+		return NULL;
+	int64_t app = 0, version = 0;
+	char *value = NULL;
+	sqlite3_stmt *st = NULL;
+	if (pragma_int(db, "PRAGMA application_id", &app) == 0 && app == STORE_APPLICATION_ID &&
+	    pragma_int(db, "PRAGMA user_version", &version) == 0 &&
+	    version == (int64_t)store_migration_count &&
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			value = xstrdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return value;
+}
+
 struct store *store_open_readonly(const char *path, char **err)
 {
 	return open_readonly(path, false, err);
@@ -1182,7 +1210,132 @@ void store_group_release(struct store_group *g)
 	memset(g, 0, sizeof *g);
 }
 
+/* ---- pass record -------------------------------------------------------- */
+
+int store_pass_load(struct store *s, const char *group, struct store_pass *p)
+{
+	memset(p, 0, sizeof *p);
+	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert, last_pass_at, last_pass_ok, "
+				"fail_phase, fail_error, fail_key, fail_since FROM group_pass "
+				"WHERE group_id = ?");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		p->deferred_since = sqlite3_column_int64(st, 0);
+		p->defer_alert = col_text(st, 1);
+		p->last_pass_at = sqlite3_column_int64(st, 2);
+		p->last_pass_ok = sqlite3_column_int64(st, 3) != 0;
+		p->fail_phase = col_text(st, 4);
+		p->fail_error = col_text(st, 5);
+		p->fail_key = col_text(st, 6);
+		p->fail_since = sqlite3_column_int64(st, 7);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_pass_save(struct store *s, const char *group, const struct store_pass *p)
+{
+	if (ensure_group(s, group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert, "
+				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since) "
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+				"deferred_since = excluded.deferred_since, "
+				"defer_alert = excluded.defer_alert, last_pass_at = excluded.last_pass_at, "
+				"last_pass_ok = excluded.last_pass_ok, fail_phase = excluded.fail_phase, "
+				"fail_error = excluded.fail_error, fail_key = excluded.fail_key, "
+				"fail_since = excluded.fail_since");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	sqlite3_bind_int64(st, 2, p->deferred_since);
+	bind_text(st, 3, p->defer_alert);
+	sqlite3_bind_int64(st, 4, p->last_pass_at);
+	sqlite3_bind_int(st, 5, p->last_pass_ok);
+	bind_text(st, 6, p->fail_phase);
+	bind_text(st, 7, p->fail_error);
+	bind_text(st, 8, p->fail_key);
+	sqlite3_bind_int64(st, 9, p->fail_since);
+	return run(st);
+}
+
+void store_pass_release(struct store_pass *p)
+{
+	free(p->defer_alert);
+	free(p->fail_phase);
+	free(p->fail_error);
+	free(p->fail_key);
+	memset(p, 0, sizeof *p);
+}
+
+int store_holds_load(struct store *s, const char *group, struct store_hold **out, size_t *n)
+{
+	struct store_hold *v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, "SELECT fip_id, server, until FROM fip_hold WHERE group_id = ? "
+				"ORDER BY fip_id");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, cnt + 1, sizeof *v);
+		v[cnt++] = (struct store_hold){ sqlite3_column_int64(st, 0),
+						sqlite3_column_int64(st, 1),
+						sqlite3_column_int64(st, 2) };
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n)
+{
+	if (ensure_group(s, group) < 0 || delete_group_rows(s, "fip_hold", group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "INSERT INTO fip_hold (group_id, fip_id, server, until) "
+				"VALUES (?, ?, ?, ?)");
+	if (!st)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bind_text(st, 1, group);
+		sqlite3_bind_int64(st, 2, v[i].fip);
+		sqlite3_bind_int64(st, 3, v[i].server);
+		sqlite3_bind_int64(st, 4, v[i].until);
+		if (step_reset(st) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 /* ---- servers ----------------------------------------------------------- */
+
+int store_server_health_put(struct store *s, const char *group, const struct store_server *v)
+{
+	if (!s->put_health &&
+	    !(s->put_health = prep(s, "UPDATE servers SET health = ?, health_since = ? "
+				   "WHERE group_id = ? AND id = ?")))
+		return -1;
+	sqlite3_stmt *st = s->put_health;
+	bind_text(st, 1, health_name(v->health));
+	sqlite3_bind_int64(st, 2, v->health_since);
+	bind_text(st, 3, group);
+	sqlite3_bind_int64(st, 4, v->s.id);
+	return step_reset(st);
+}
 
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n)
 {
@@ -1426,35 +1579,36 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 	return 0;
 }
 
-int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n)
+int store_targets_clear(struct store *s, const char *group)
 {
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "targets", group) < 0)
+	return delete_group_rows(s, "targets", group);
+}
+
+int store_target_put(struct store *s, const char *group, const struct store_target *e)
+{
+	if (!s->put_target &&
+	    !(s->put_target = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
+				   "rise_count, fall_count, state, last_run, last_ok, duration_ms, "
+				   "last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				   "ON CONFLICT (group_id, server_id, check_id, family) DO UPDATE SET "
+				   "rise_count = excluded.rise_count, fall_count = excluded.fall_count, "
+				   "state = excluded.state, last_run = excluded.last_run, "
+				   "last_ok = excluded.last_ok, duration_ms = excluded.duration_ms, "
+				   "last_error = excluded.last_error")))
 		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
-				"rise_count, fall_count, state, last_run, last_ok, duration_ms, "
-				"last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct store_target *e = &v[i];
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, e->server_id);
-		bind_text(st, 3, e->check_id);
-		sqlite3_bind_int(st, 4, e->family);
-		sqlite3_bind_int(st, 5, e->c.rise_count);
-		sqlite3_bind_int(st, 6, e->c.fall_count);
-		bind_text(st, 7, health_name(e->c.state));
-		sqlite3_bind_int64(st, 8, e->last_run);
-		sqlite3_bind_int64(st, 9, e->last_ok);
-		sqlite3_bind_int64(st, 10, e->duration_ms);
-		bind_text(st, 11, e->last_error);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+	sqlite3_stmt *st = s->put_target;
+	bind_text(st, 1, group);
+	sqlite3_bind_int64(st, 2, e->server_id);
+	bind_text(st, 3, e->check_id);
+	sqlite3_bind_int(st, 4, e->family);
+	sqlite3_bind_int(st, 5, e->c.rise_count);
+	sqlite3_bind_int(st, 6, e->c.fall_count);
+	bind_text(st, 7, health_name(e->c.state));
+	sqlite3_bind_int64(st, 8, e->last_run);
+	sqlite3_bind_int64(st, 9, e->last_ok);
+	sqlite3_bind_int64(st, 10, e->duration_ms);
+	bind_text(st, 11, e->last_error);
+	return step_reset(st);
 }
 
 void store_targets_free(struct store_target *v, size_t n)
@@ -1551,6 +1705,14 @@ int64_t store_outbox_depth(struct store *s)
 	int64_t n = 0;
 	if (pragma_int(s->db, "SELECT count(*) FROM outbox", &n) < 0)
 		return -1;
+	return n;
+}
+
+int64_t store_outbox_next_attempt(struct store *s)
+{
+	int64_t n = 0;
+	if (pragma_int(s->db, "SELECT coalesce(min(next_attempt), 0) FROM outbox", &n) < 0)
+		return 0;
 	return n;
 }
 

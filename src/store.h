@@ -79,6 +79,26 @@ struct store_group {
 	struct plan_options planner;
 };
 
+/* What the engine remembers of a group's passes (table group_pass). */
+struct store_pass {
+	int64_t deferred_since;  /* moves first waited for unknown servers; 0: none */
+	char *defer_alert;       /* unknown servers last named in an alert */
+	int64_t last_pass_at;    /* when the last pass ended; 0: never */
+	bool last_pass_ok;
+	/* While the group fails (fail_since != 0): where, what, and since when. */
+	char *fail_phase;        /* inventory, checks, plan, apply, state */
+	char *fail_error;        /* for people: the whole message */
+	char *fail_key;          /* what makes a failure news (no correlation ids) */
+	int64_t fail_since;
+};
+
+/* A floating IP moved outside flipper, held until `until` (table fip_hold). */
+struct store_hold {
+	int64_t fip;
+	int64_t server;          /* where it was moved to */
+	int64_t until;
+};
+
 struct outbox_msg {
 	int64_t id;
 	int64_t created_at;
@@ -164,6 +184,13 @@ int store_checkpoint_truncate(struct store *s);
  */
 int store_backup(const char *path, const char *dest, bool force, char **err);
 void store_close(struct store *s);
+/*
+ * One meta value of a current flipper state, read-only and without the
+ * integrity check of store_open(): for the one-shot run that finds
+ * nothing due and so writes nothing. NULL when absent, or when the file
+ * is not a current flipper state (the full open then says why).
+ */
+char *store_peek_meta(const char *path, const char *key);
 void store_info_release(struct store_info *info);
 /* The last SQLite error, for messages. */
 const char *store_errmsg(struct store *s);
@@ -185,6 +212,13 @@ int store_group_ids(struct store *s, char ***out, size_t *n);
 int store_group_load(struct store *s, const char *group, struct store_group *g);
 int store_group_save(struct store *s, const char *group, const struct store_group *g);
 void store_group_release(struct store_group *g);
+
+int store_pass_load(struct store *s, const char *group, struct store_pass *p);
+int store_pass_save(struct store *s, const char *group, const struct store_pass *p);
+void store_pass_release(struct store_pass *p);
+int store_holds_load(struct store *s, const char *group, struct store_hold **out, size_t *n);
+/* Replace the group's holds by v. */
+int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n);
 
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n);
 int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n);
@@ -219,7 +253,11 @@ int store_fips_load(struct store *s, const char *group, struct hc_fip **out, siz
 int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, size_t n);
 
 int store_targets_load(struct store *s, const char *group, struct store_target **out, size_t *n);
-int store_targets_save(struct store *s, const char *group, const struct store_target *v, size_t n);
+/* Insert or update one target (counters saved in batches); the group's row must exist. */
+int store_target_put(struct store *s, const char *group, const struct store_target *t);
+int store_targets_clear(struct store *s, const char *group);
+/* Update one server's health and health_since. */
+int store_server_health_put(struct store *s, const char *group, const struct store_server *v);
 void store_targets_free(struct store_target *v, size_t n);
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
@@ -230,6 +268,8 @@ int store_outbox_delete(struct store *s, int64_t id);
 int store_outbox_retry(struct store *s, int64_t id, int attempts, int64_t next_attempt,
 		       const char *error);
 int64_t store_outbox_depth(struct store *s);
+/* The earliest next_attempt of a queued message; 0: none queued. */
+int64_t store_outbox_next_attempt(struct store *s);
 void store_outbox_free(struct outbox_msg *v, size_t n);
 
 /* Key/value: NULL when absent. */

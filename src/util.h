@@ -80,7 +80,6 @@ int parse_long_range(const char *s, long min, long max, long *out);
 /* Time. */
 int64_t now_ms(void);            /* CLOCK_REALTIME in milliseconds */
 int64_t mono_ms(void);           /* CLOCK_MONOTONIC in milliseconds */
-void sleep_ms(int64_t ms);
 /* RFC 3339 UTC ("2026-11-24T12:00:00Z") from milliseconds since epoch. */
 void format_time_utc(int64_t ms, char out[32]);
 

@@ -1,6 +1,7 @@
 /*
  * hcloud-driver.c — drive the Hetzner client from the command line, for
- * the black-box tests (tests/blackbox/test_hcloud_client.py).
+ * the black-box tests (tests/blackbox/test_hcloud_client.py): start one
+ * operation on an event loop of its own and turn the loop until it ends.
  *
  *   hcloud-driver servers SELECTOR
  *   hcloud-driver fips SELECTOR
@@ -24,6 +25,7 @@
 #include "curl_api.h"
 #include "hcloud.h"
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 static int64_t env_ms(const char *name, int64_t dflt)
@@ -145,29 +147,55 @@ static int usage(void)
 	return 2;
 }
 
-static int run(struct hcloud_client *c, int argc, char **argv, struct hc_error *err)
+/* The operation's result, when it came. */
+struct wait {
+	bool done;
+	struct hc_result r;
+};
+
+static void on_done(void *arg, struct hc_result *r)
+{
+	struct wait *w = arg;
+	w->r = *r;
+	memset(r, 0, sizeof *r);
+	w->done = true;
+}
+
+/* Turn the loop until the operation ended. */
+static int finish(struct loop *l, struct wait *w, struct hc_error *err)
+{
+	while (!w->done)
+		loop_turn(l, -1);
+	if (w->r.rc < 0) {
+		*err = w->r.err;
+		memset(&w->r.err, 0, sizeof w->r.err);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct hcloud_client *c, struct loop *l, int argc, char **argv,
+	       struct hc_error *err)
 {
 	int64_t deadline = mono_ms() + env_ms("HCLOUD_DEADLINE_MS", 20000);
+	struct wait w = { 0 };
+	int rc;
 
 	if (strcmp(argv[1], "servers") == 0 && argc == 3) {
-		struct hc_server *v;
-		size_t n;
-		if (hcloud_list_servers(c, argv[2], deadline, &v, &n, err) < 0)
-			return 1;
-		for (size_t i = 0; i < n; i++)
-			print_server(&v[i]);
-		hc_servers_free(v, n);
-		return 0;
+		hcloud_list(c, HC_LIST_SERVERS, argv[2], NULL, deadline, on_done, &w);
+		if ((rc = finish(l, &w, err)) == 0)
+			for (size_t i = 0; i < w.r.n_servers; i++)
+				print_server(&w.r.servers[i]);
+		hc_result_release(&w.r);
+		return rc < 0 ? 1 : 0;
 	}
 	if (strcmp(argv[1], "fips") == 0 && argc == 3) {
-		struct hc_fip *v;
-		size_t n;
-		if (hcloud_list_floating_ips(c, argv[2], deadline, &v, &n, err) < 0)
-			return 1;
-		for (size_t i = 0; i < n; i++)
-			print_fip(&v[i]);
-		hc_fips_free(v, n);
-		return 0;
+		hcloud_list(c, HC_LIST_FIPS, NULL, argv[2], deadline, on_done, &w);
+		if ((rc = finish(l, &w, err)) == 0)
+			for (size_t i = 0; i < w.r.n_fips; i++)
+				print_fip(&w.r.fips[i]);
+		hc_result_release(&w.r);
+		return rc < 0 ? 1 : 0;
 	}
 	if (strcmp(argv[1], "assign") == 0 && (argc == 5 || argc == 6)) {
 		int64_t fip, server, timeout, from = HC_FROM_ANY;
@@ -175,7 +203,10 @@ static int run(struct hcloud_client *c, int argc, char **argv, struct hc_error *
 		    parse_int64(argv[4], &timeout) < 0 ||
 		    (argc == 6 && parse_int64(argv[5], &from) < 0))
 			return usage();
-		if (hcloud_assign(c, fip, server, from, mono_ms() + timeout, err) < 0)
+		hcloud_assign(c, fip, server, from, mono_ms() + timeout, on_done, &w);
+		rc = finish(l, &w, err);
+		hc_result_release(&w.r);
+		if (rc < 0)
 			return 1;
 		printf("{\"assigned\":true,\"floating_ip\":%" PRId64 ",\"server\":%" PRId64 "}\n",
 		       fip, server);
@@ -196,8 +227,16 @@ int main(int argc, char **argv)
 	if (lvl && log_level_parse(lvl, &level) < 0)
 		return usage();
 	log_setup(level, LOG_FORMAT_TEXT);
+	char *why = NULL;
+	struct loop *l = loop_new(&why);
+	if (!l) {
+		fprintf(stderr, "hcloud-driver: cannot start the event loop: %s\n", why);
+		free(why);
+		return 1;
+	}
 
 	struct hcloud_options o = {
+		.loop = l,
 		.endpoint = getenv("HCLOUD_ENDPOINT"),
 		.token = getenv("HCLOUD_TOKEN"),
 		.group = "driver",
@@ -210,7 +249,7 @@ int main(int argc, char **argv)
 	if (!c) {
 		rc = 1;
 	} else {
-		rc = run(c, argc, argv, &err);
+		rc = run(c, l, argc, argv, &err);
 		print_stats(hcloud_client_stats(c));
 		hcloud_client_free(c);
 	}
@@ -220,6 +259,7 @@ int main(int argc, char **argv)
 		free(msg);
 	}
 	hc_error_release(&err);
+	loop_free(l);
 	curl_api_release();
 	return rc;
 }

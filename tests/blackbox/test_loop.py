@@ -156,7 +156,7 @@ def test_monitor_sigterm_finishes_cleanly(env):
     assert stop(p, signal.SIGTERM) == 0, stderr_of(p)
     assert time.monotonic() - t0 < 3.0
     logs = log_lines(stderr_of(p))
-    assert logs[-1]["msg"] == "stopping on signal after the round", logs[-3:]
+    assert "stopping on signal" in [l.get("msg") for l in logs[-3:]], logs[-3:]
     assert integrity(env) == "ok"
     st = status_json(env)
     text = json.dumps(st)
@@ -168,23 +168,29 @@ def test_monitor_sigterm_finishes_cleanly(env):
     assert len(env.texts()) == 1
 
 
-def test_monitor_sigint_during_a_slow_round_finishes_that_round(env):
+def test_monitor_sigint_drops_checks_in_flight_and_exits_cleanly(env):
+    """A stop signal does not wait for checks: those in flight are dropped
+    and not counted; the state is saved and consistent; what was queued
+    is delivered; exit 0."""
     env.pair()
-    configure(env, interval="200ms", checks=[env.check(interval="200ms", timeout="3s")])
-    env.backends.set("127.0.0.11", env.port, delay=1.0)
-    env.backends.set("127.0.0.12", env.port, delay=1.0)
+    configure(env, interval="200ms", checks=[env.check(interval="200ms", timeout="30s")])
+    env.backends.set("127.0.0.11", env.port, delay=30)
+    env.backends.set("127.0.0.12", env.port, delay=30)
     p = env.start("monitor")
-    wait_for(lambda: checks_at(env), 10, what="the first check to start")
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGINT)        # while the round waits for its checks
-    assert p.wait(10) == 0, stderr_of(p)
-    # It did not die on the spot: it waited for the checks, saved them and
-    # delivered the round's message.
-    assert time.monotonic() - t0 > 0.5
-    assert len(env.texts()) == 1 and "started watching" in env.texts()[0]
+    wait_for(lambda: checks_at(env) and checks_at(env, "127.0.0.12"), 10,
+             what="both checks in flight")
+    p.send_signal(signal.SIGINT)        # while both checks wait for their answer
+    assert p.wait(20) == 0, stderr_of(p)
+    # Neither backend had answered: nothing was counted.
+    assert len(checks_at(env)) == 1 and len(checks_at(env, "127.0.0.12")) == 1
+    st = status_json(env)
+    targets = [t for s in st["groups"][0]["servers"] for t in s["targets"]]
+    assert targets and all((t["rise"], t["fall"], t["last_run"]) == (0, 0, 0)
+                           for t in targets), targets
     assert integrity(env) == "ok"
-    assert json.dumps(status_json(env)).count('"healthy"') >= 2
-    assert len(checks_at(env)) == 1
+    assert len(env.texts()) == 1 and "started watching" in env.texts()[0]
+    logs = log_lines(stderr_of(p))
+    assert "stopping on signal" in [l.get("msg") for l in logs]
 
 
 def test_monitor_exits_zero_on_signal_even_after_failed_rounds(env):

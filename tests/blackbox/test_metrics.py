@@ -279,6 +279,9 @@ def test_metrics_after_a_failover(env):
         "flipper_api_ratelimit_remaining": "gauge",
         "flipper_notifications_queued": "gauge",
         "flipper_last_round_timestamp_seconds": "gauge",
+        "flipper_api_budget_remaining": "gauge",
+        "flipper_group_pass_ok": "gauge",
+        "flipper_group_failing_since_timestamp_seconds": "gauge",
         "flipper_last_round_duration_seconds": "gauge",
     }
     assert {n: f["type"] for n, f in fams.items()} == want
@@ -374,7 +377,7 @@ def test_outbox_depth_and_unassigned_ip(env):
 
 
 def test_file_is_replaced_atomically(env):
-    """A reader polling the file while monitor rewrites it every 100 ms
+    """A reader polling the file while monitor rewrites it after passes
     only ever sees complete files; no temporary file is left behind."""
     env.pair()
     configure(env, checks=[env.check(interval="100ms")])
@@ -399,16 +402,17 @@ def test_file_is_replaced_atomically(env):
 
     t = threading.Thread(target=reader)
     t.start()
-    time.sleep(1.5)
+    time.sleep(4.5)
     stop.set()
     t.join()
     p.send_signal(15)
     assert p.wait(10) == 0, stderr_of(p)
     assert seen["errors"] == []
     assert seen["reads"] > 50
-    # Rewritten round after round, each time as a new file (rename), not
-    # in place (inode numbers may be reused, so count loosely).
-    assert len(seen["rounds"]) >= 4, seen["rounds"]
+    # Rewritten pass after pass (at most once a second), each time as a
+    # new file (rename), not in place (inode numbers may be reused, so
+    # count loosely).
+    assert len(seen["rounds"]) >= 3, seen["rounds"]
     assert len(seen["inodes"]) >= 2, seen["inodes"]
     leftovers = [n for n in os.listdir(env.tmp) if n.startswith("metrics.prom.")]
     assert leftovers == []

@@ -116,9 +116,14 @@ def last_seq(env):
 
 
 def status(env):
+    """status --json: exit 0 while every group's last pass succeeded, 1
+    when one failed (the JSON is the same either way)."""
     r = env.run("status", "--json")
-    assert r.rc == 0, r
-    return json.loads(r.out)
+    assert r.rc in (0, 1), r
+    doc = json.loads(r.out)
+    failing = any(g["pass"]["failing"] for g in doc["groups"])
+    assert r.rc == (1 if failing else 0), r
+    return doc
 
 
 def group(env, gid="web"):
@@ -263,8 +268,9 @@ def test_canonical_mapping_by_resource_index(w):
     assert r.rc == 0, r
     # Canonical: vip-1 (0) -> lb-b (0), vip-2 (1) -> lb-a (1). vip-3 (7
     # matches nobody) and vip-4 (not an integer: none) stay where they
-    # are: their servers are healthy.
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_A)]
+    # are: their servers are healthy. Actions on distinct servers run at
+    # once: the order of the POSTs is theirs to choose.
+    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_A)]
     reasons = {l["floating_ip"]: l["reason"] for l in logs_with(r, "applying")}
     assert reasons == {"vip-1": "canonical", "vip-2": "unassigned"}
     assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_A, VIP_2 + 1: LB_B,
@@ -361,16 +367,18 @@ def test_fail_open_with_when_none_healthy_spread(w):
 
 @pytest.mark.parametrize("apply_unknown", [False, True])
 def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
+    """Only a move whose destination could change once the unknown server
+    is checked waits: vip-1 goes to lb-b now, but to lb-a (which holds
+    nothing) if lb-a turns out healthy."""
     env = w
     env.add_lb(LB_A, "lb-a", A, up=False)
     env.add_lb(LB_B, "lb-b", B)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", None)
-    env.add_vip(VIP_2, "vip-2", "198.51.100.2", LB_A)
+    env.add_vip(VIP_2, "vip-2", "198.51.100.2", LB_B)
     env.config(checks=[check(fall=2)],
                group_extra={"plan_apply_with_unknown_status": apply_unknown})
 
-    # Round 1: lb-a failed once of two (unknown), lb-b healthy. The plan
-    # wants vip-1 on lb-b; vip-2 stays on lb-a, which keeps what it holds.
+    # Pass 1: lb-a failed once of two (unknown), lb-b healthy.
     r = env.reconcile()
     assert r.rc == 0, r
     assert health(env) == {"lb-a": "unknown", "lb-b": "healthy"}
@@ -388,14 +396,13 @@ def test_plan_deferred_while_a_server_is_unknown(w, apply_unknown):
     else:
         assert logs_with(r, "plan deferred") == []
         assert assigns(env) == [(VIP_1, LB_B)]
-    assert env.cloud.floating_ip(VIP_2)["server"] == LB_A
-    # Round 2: lb-a is known unhealthy now; everything goes to lb-b.
+    # Pass 2: lb-a is known unhealthy now: vip-1 goes to lb-b.
     r = env.reconcile()
     assert r.rc == 0, r
     assert health(env)["lb-a"] == "unhealthy"
     assert logs_with(r, "plan deferred") == []
-    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_B)]
-    assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
+    assert assigns(env) == [(VIP_1, LB_B)]
+    assert env.cloud.floating_ip(VIP_2)["server"] == LB_B
 
 
 @pytest.mark.parametrize("mode", ["freeze", "spread"])
@@ -745,9 +752,9 @@ def test_a_state_file_that_cannot_be_written_fails_the_round_loudly(w):
     for _ in range(2):
         r = env.reconcile(env=quick, preexec=_disk_full_at(wal))
         assert r.rc == 1, r
-        assert logs_with(r, "cannot save the round's health; not planning"), r.err
+        assert logs_with(r, "cannot save the health; not planning"), r.err
         assert logs_with(r, "the state file cannot be written: counters, notifications "
-                            "and the inventory of this round may be lost"), r.err
+                            "and the inventory may be lost"), r.err
     assert env.beats() == []                  # a flipper that cannot save falls silent
     assert env.webhooks() == []               # nothing sent that could not be recorded
     assert assigns(env) == []
@@ -1084,8 +1091,9 @@ def test_apply_rereads_ips_and_acts_on_a_new_one(w):
     env.add_vip(VIP_2, "vip-2", "198.51.100.2", None)      # not in the cache
     r = env.reconcile()
     assert r.rc == 0, r
-    # Spread on the fresh list: vip-1 -> lb-b, vip-2 -> lb-c.
-    assert assigns(env) == [(VIP_1, LB_B), (VIP_2, LB_C)]
+    # Spread on the fresh list: vip-1 -> lb-b, vip-2 -> lb-c (at once:
+    # distinct servers).
+    assert sorted(assigns(env)) == [(VIP_1, LB_B), (VIP_2, LB_C)]
     assert stored_fips(env) == {VIP_1: LB_B, VIP_2: LB_C}
 
 

@@ -71,6 +71,8 @@ def test_three_formats_mean_the_same():
     assert g["id"] == "some_group_id"
     assert g["hetzner"]["project_id"] == "123456"
     assert g["checks"][0]["interval"] == "2s"
+    # fast_interval is new: it defaults to the interval.
+    assert g["checks"][0]["fast_interval"] == "2s"
     assert g["checks"][0]["fall"] == 3 and g["checks"][0]["rise"] == 2
     assert g["checks"][0]["port"] == 443
     assert y["heartbeat"]["interval"] == "1m0s"
@@ -292,3 +294,15 @@ def test_bad_config_contacts_nothing(tmp_path, cloud):
     assert "nothing was contacted" in r.err
     assert cloud.requests() == []
     assert not os.path.exists(tmp_path / "s.db")
+
+
+def test_fast_interval_is_printed_and_checked(tmp_path):
+    base = MINIMAL.replace("        type: http\n",
+                           "        type: http\n        interval: 2s\n        fast_interval: 500ms\n")
+    r = validate(write(tmp_path, "f.yaml", base), "--print")
+    assert r.rc == 0, r
+    c = json.loads(r.out.splitlines()[0])["groups"][0]["checks"][0]
+    assert (c["interval"], c["fast_interval"]) == ("2s", "500ms")
+    r = validate(write(tmp_path, "g.yaml", base.replace("500ms", "5")))
+    assert r.rc == 2, r
+    assert "fast_interval: invalid duration" in r.err

@@ -1,4 +1,4 @@
-/* test_health.c — health counters, server status and due logic. */
+/* test_health.c — health counters and server status. */
 #include <limits.h>
 
 #include "health.h"
@@ -152,65 +152,6 @@ TEST(server_status_worst_of_targets)
 	CHECK_EQ_INT(health_server_status(NULL, 0), HEALTH_UNKNOWN);
 }
 
-TEST(due_never_ran)
-{
-	CHECK(check_is_due(0, 60000, 1700000000000));
-	CHECK(check_is_due(-1, 60000, 1700000000000));
-	CHECK_EQ_INT(check_due_at(0, 60000), 0);
-}
-
-TEST(due_interval)
-{
-	int64_t last = 1700000000000;
-
-	/* 60 s: tolerance 1 s (capped). */
-	CHECK_EQ_INT(check_due_tolerance(60000), 1000);
-	CHECK_EQ_INT(check_due_at(last, 60000), last + 59000);
-	CHECK(!check_is_due(last, 60000, last));
-	CHECK(!check_is_due(last, 60000, last + 58999));
-	CHECK(check_is_due(last, 60000, last + 59000));
-	CHECK(check_is_due(last, 60000, last + 60000));
-	CHECK(check_is_due(last, 60000, last + 3600000));
-}
-
-TEST(due_tolerance_small_intervals)
-{
-	int64_t last = 1700000000000;
-
-	/* 2 s: tolerance 200 ms, so a timer that fires 2 s after a round
-	 * that started 150 ms late still runs. */
-	CHECK_EQ_INT(check_due_tolerance(2000), 200);
-	CHECK(check_is_due(last + 150, 2000, last + 2000));
-	CHECK(!check_is_due(last, 2000, last + 1799));
-	CHECK(check_is_due(last, 2000, last + 1800));
-	/* 10 s: 1 s. */
-	CHECK_EQ_INT(check_due_tolerance(10000), 1000);
-	CHECK(check_is_due(last, 10000, last + 9000));
-	CHECK(!check_is_due(last, 10000, last + 8999));
-	/* Tiny and degenerate intervals. */
-	CHECK_EQ_INT(check_due_tolerance(5), 0);
-	CHECK(check_is_due(last, 5, last + 5));
-	CHECK(!check_is_due(last, 5, last + 4));
-	CHECK_EQ_INT(check_due_tolerance(0), 0);
-	CHECK(check_is_due(last, 0, last));
-	CHECK(check_is_due(last, -1, last));
-}
-
-TEST(due_clock_backwards)
-{
-	int64_t last = 1700000000000;
-
-	CHECK(check_is_due(last, 60000, last - 1));
-	CHECK(check_is_due(last, 60000, last - 3600000));
-}
-
-TEST(due_no_overflow)
-{
-	CHECK_EQ_INT(check_due_at(INT64_MAX - 10, 60000), INT64_MAX);
-	CHECK(!check_is_due(INT64_MAX - 10, 60000, INT64_MAX - 5));
-	CHECK(check_is_due(1, INT64_MAX, INT64_MAX));
-}
-
 int main(void)
 {
 	RUN(starts_unknown);
@@ -223,10 +164,5 @@ int main(void)
 	RUN(counters_saturate);
 	RUN(worse);
 	RUN(server_status_worst_of_targets);
-	RUN(due_never_ran);
-	RUN(due_interval);
-	RUN(due_tolerance_small_intervals);
-	RUN(due_clock_backwards);
-	RUN(due_no_overflow);
 	return test_report();
 }

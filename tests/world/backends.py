@@ -25,12 +25,15 @@ Control API (JSON in and out):
 
 config: {"addr": "127.0.0.11", "port": 8080, "tls": false, "status": 200,
          "delay": 0, "down": false, "body": "ok\\n", "drop": false,
-         "cert": "server", "headers": {}}
+         "hang": false, "cert": "server", "headers": {}}
   delay  seconds to wait before answering
+  hang   accept and read the request, then hold the connection without a
+         byte of answer until hang is set false again or the backend goes
   down   true: close the listening socket (connections are REFUSED) and cut
          live connections; false: listen again on the same port
   drop   accept and read the request, then close without answering
-info:   config + {"connections": N, "requests": N, "tls_errors": [...]}
+info:   config + {"connections": N, "requests": N, "hanging": N (requests held
+        by hang right now), "tls_errors": [...]}
 A request record: {"time", "method", "path", "headers", "host", "sni",
                    "tls", "client", "body"}.
 {addr} in a path may be written as is ("::1") or percent-encoded.
@@ -51,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import certs  # noqa: E402
 import netkit  # noqa: E402
 
-CONFIG_KEYS = ("status", "delay", "down", "body", "drop", "cert", "headers")
+CONFIG_KEYS = ("status", "delay", "down", "body", "drop", "hang", "cert", "headers")
 
 
 class Backend:
@@ -64,6 +67,10 @@ class Backend:
         self.down = False
         self.body = "ok\n"
         self.drop = False
+        self.hang = False
+        self.hanging = 0
+        self.released = threading.Event()   # set while not hanging
+        self.released.set()
         self.cert = "server"
         self.headers = {}
         self.requests = []
@@ -84,17 +91,23 @@ class Backend:
                 v = int(v)
             elif k == "delay":
                 v = float(v)
-            elif k in ("down", "drop"):
+            elif k in ("down", "drop", "hang"):
                 v = bool(v)
             elif k == "cert":
                 self.hub.tls_context(v)  # fail now if the files are missing
             setattr(self, k, v)
+            if k == "hang":
+                if v:
+                    self.released.clear()
+                else:
+                    self.released.set()
 
     def info(self):
         with self.lock:
             return {"addr": self.addr, "port": self.port, "tls": self.tls,
                     "status": self.status, "delay": self.delay,
                     "down": self.down, "body": self.body, "drop": self.drop,
+                    "hang": self.hang, "hanging": self.hanging,
                     "cert": self.cert, "headers": self.headers,
                     "connections": self.site.accepted,
                     "requests": len(self.requests),
@@ -142,7 +155,16 @@ class BackendHandler(netkit.QuietHandlerMixin, BaseHTTPRequestHandler):
         with b.lock:
             b.requests.append(rec)
             status, delay, data = b.status, b.delay, b.body
-            drop, headers = b.drop, dict(b.headers)
+            drop, headers, hang = b.drop, dict(b.headers), b.hang
+            if hang:
+                b.hanging += 1
+        if hang:
+            # Hold the connection, answering nothing, until released.
+            b.released.wait()
+            with b.lock:
+                b.hanging -= 1
+            self.close_connection = True
+            return
         if delay > 0:
             time.sleep(delay)
         if drop:
@@ -226,11 +248,13 @@ class Hub:
 
     def remove(self, addr, port):
         b = self.get(addr, port)
+        b.released.set()
         self.conn_server.close(b.site)
         del self.backends[(b.addr, b.port)]
 
     def remove_all(self):
         for b in list(self.backends.values()):
+            b.released.set()
             self.conn_server.close(b.site)
         self.backends.clear()
 

@@ -371,6 +371,10 @@ class World:
         self.fips = {}          # id -> spec (see add_fip)
         self.actions = {}       # id -> internal action dict
         self.faults = []        # list of rule dicts (with "left")
+        # hold name -> Event set when released; a reset lets everything go.
+        for ev in getattr(self, "holds", {}).values():
+            ev.set()
+        self.holds = {}
         self.log = []           # request log entries
         self.created_counter = 0
         self.next_server_id = SERVER_ID_BASE
@@ -687,13 +691,15 @@ class World:
 
     # ---- fault rules -----------------------------------------------------
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, query_string=""):
         for rule in self.faults:
             if rule["left"] == 0:
                 continue
             if rule["method"] not in ("*", method):
                 continue
             if not rule["_re"].search(path):
+                continue
+            if rule.get("_qre") and not rule["_qre"].search(query_string):
                 continue
             if rule["left"] > 0:
                 rule["left"] -= 1
@@ -712,8 +718,13 @@ class World:
             rule.setdefault("path", ".*")
             try:
                 rule["_re"] = re.compile(rule["path"])
+                rule["_qre"] = re.compile(rule["query"]) if rule.get("query") else None
             except re.error as e:
-                raise ApiError(400, "invalid_input", "bad path regex: %s" % e)
+                raise ApiError(400, "invalid_input", "bad path or query regex: %s" % e)
+            if "hold" in rule:
+                if not isinstance(rule["hold"], str) or not rule["hold"]:
+                    raise ApiError(400, "invalid_input", "hold: a name")
+                self.holds.setdefault(rule["hold"], threading.Event())
             count = rule.get("count", 1)
             if not isinstance(count, int) or count == 0 or count < -1:
                 raise ApiError(400, "invalid_input", "count: N > 0 or -1")
@@ -983,7 +994,8 @@ class Handler(BaseHTTPRequestHandler):
             world.log.append(entry)
             # api.md §6: every request counts, authenticated or not.
             allowed, rl_headers = world.bucket.take()
-            fault = None if not allowed else world.take_fault(method, path)
+            fault = None if not allowed else world.take_fault(
+                method, path, urllib.parse.urlsplit(self.path).query)
 
         def answer(reply):
             entry["status"] = reply.status
@@ -999,6 +1011,11 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None:
             entry["fault"] = {k: v for k, v in fault.items()
                               if not k.startswith("_") and k not in ("left", "hits")}
+            if fault.get("hold"):
+                ev = world.holds[fault["hold"]]
+                entry["held"] = True
+                ev.wait()
+                entry["released"] = True
             if fault.get("delay"):
                 time.sleep(float(fault["delay"]))
             if fault.get("drop"):
@@ -1310,6 +1327,7 @@ class ControlAPI:
     GET    /_control/requests[?since=SEQ] -> [entry...] (oldest first)
     DELETE /_control/requests
     GET    /_control/state               -> {"servers", "floating_ips", "actions", "rate"}
+    POST   /_control/release   {"hold": NAME}  lets the requests held by that name go
 
     Order of processing for every /v1 request:
       log entry -> rate limit (429) -> fault rules -> auth (401 /
@@ -1342,9 +1360,15 @@ class ControlAPI:
       "body":    raw string sent instead of JSON; "content_type" defaults to
                  text/html if it starts with "<", else text/plain
       "headers": extra response headers
+      "query":   regex, re.search on the raw query string, e.g.
+                 "label_selector=role%3Da" (default: any)
       "delay":   seconds to sleep first; a rule with only a delay then
                  answers normally (slow API), with "drop" it then drops
       "drop":    true: close the connection without any response
+      "hold":    a name: the request is held open, without a byte of
+                 answer, until POST /_control/release {"hold": name}; then
+                 the rule's other parts apply (none: the normal answer).
+                 The log entry says "held": true, then "released": true.
     """
 
     def __init__(self, world):
@@ -1400,6 +1424,12 @@ class ControlAPI:
                 return Reply(200, [])
             since = int(query.get("since", ["0"])[-1])
             return Reply(200, [e for e in w.log if e["seq"] > since])
+        if (method, p) == ("POST", "/release"):
+            ev = w.holds.get(data.get("hold"))
+            if ev is None:
+                raise ApiError(404, "not_found", "no hold named %r" % data.get("hold"))
+            ev.set()
+            return Reply(200, {"ok": True})
         if (method, p) == ("GET", "/state"):
             return Reply(200, {
                 "servers": [w.render_server(s) for _, s in sorted(w.servers.items())],

@@ -590,6 +590,32 @@ def test_fault_delay_and_drop(populated):
     assert dropped.get("dropped") is True and dropped["status"] is None
 
 
+def test_fault_hold_until_released_and_query_match(populated):
+    c = populated
+    c.add_fault(method="GET", path="^/v1/servers$", query="label_selector=role%3Da",
+                hold="A", count=-1)
+    out = {}
+
+    def held():
+        out["status"] = c.api("GET", "/servers?label_selector=role%3Da")[0]
+    t = threading.Thread(target=held)
+    t.start()
+    world.wait_until(lambda: any(r.get("held") for r in c.requests(path="^/v1/servers$")),
+                     what="the held request")
+    # Another query is not held; the held one is still open meanwhile.
+    assert c.api("GET", "/servers?label_selector=role%3Db")[0] == 200
+    assert t.is_alive() and "status" not in out
+    entry = [r for r in c.requests(path="^/v1/servers$") if r.get("held")][0]
+    assert "released" not in entry and entry["status"] is None
+    c.release("A")
+    t.join(10)
+    assert out["status"] == 200
+    entry = [r for r in c.requests(path="^/v1/servers$") if r.get("held")][0]
+    assert entry["released"] is True and entry["status"] == 200
+    with pytest.raises(world.WorldError):
+        c.release("nobody")
+
+
 def test_control_validation(cloud):
     with pytest.raises(world.WorldError):
         cloud.settings(no_such_setting=1)
@@ -647,6 +673,19 @@ def test_backend_status_flip_down_delay(backends):
     r = curl("http://127.0.0.31:%d/" % port)
     assert r.returncode == 52  # empty reply from server
     b.remove("127.0.0.31", port)
+
+
+def test_backend_hang_holds_until_released(backends):
+    b = backends
+    port = b.add("127.0.0.32", 0, hang=True)["port"]
+    with pytest.raises(socket.timeout):
+        world.http_json("127.0.0.32", port, "GET", "/", timeout=0.3)
+    world.wait_until(lambda: b.info("127.0.0.32", port)["hanging"] == 1, what="a held check")
+    assert b.info("127.0.0.32", port)["requests"] == 1
+    b.set("127.0.0.32", port, hang=False)
+    world.wait_until(lambda: b.info("127.0.0.32", port)["hanging"] == 0, what="the release")
+    assert world.http_json("127.0.0.32", port, "GET", "/")[0] == 200
+    b.remove("127.0.0.32", port)
 
 
 def test_backend_down_cuts_keepalive(backends):

@@ -234,6 +234,10 @@ class FakeCloud(_Child):
     def clear_faults(self):
         self._control("DELETE", "/_control/faults")
 
+    def release(self, hold):
+        """Let the requests held by fault rules with "hold": hold go."""
+        self._control("POST", "/_control/release", {"hold": hold})
+
     def requests(self, method=None, path=None, since=0):
         """The /v1 request log, optionally filtered by method and by a path
         regex (re.search)."""
@@ -318,10 +322,10 @@ class Backends(_Child):
         return "/backends/%s/%d%s" % (urllib.parse.quote(addr, safe=""), port, suffix)
 
     def add(self, addr, port=0, tls=False, status=200, delay=0, down=False,
-            body=None, drop=False, cert=None, headers=None):
+            body=None, drop=False, cert=None, headers=None, hang=False):
         """Start a backend; returns its info (info["port"] is the real port)."""
         cfg = {"addr": addr, "port": port, "tls": tls, "status": status,
-               "delay": delay, "down": down, "drop": drop}
+               "delay": delay, "down": down, "drop": drop, "hang": hang}
         if body is not None:
             cfg["body"] = body
         if cert is not None:
@@ -336,7 +340,7 @@ class Backends(_Child):
                              dict(cfg, addrs=list(addrs), port=port))["backends"]
 
     def set(self, addr, port, **cfg):
-        """Change status / delay / down / body / drop / cert / headers."""
+        """Change status / delay / down / body / drop / hang / cert / headers."""
         return self._control("POST", self._path(addr, port), cfg)
 
     def info(self, addr, port):

@@ -1,0 +1,224 @@
+/*
+ * group.h — the engine's rooms and what they share: one configured group
+ * as the engine holds it for the whole invocation, its check targets,
+ * and the engine itself. Private to the engine: commands see engine.h.
+ *
+ *   engine.c          the loop, loading, check targets and their results,
+ *                     batched saves, the heartbeat, the outbox, stopping
+ *   pass.c            a group's pass: inventory, plan, apply, its outcome
+ *   inventory.c       the listing merged into what is known; targets
+ *   apply.c           the plan: computed, deferred, refused, applied
+ *   rules.c           the pure decisions the others rely on
+ *   metrics_export.c  the textfile
+ *
+ * Ownership: a struct group owns everything it points at except cfg (the
+ * configuration) and e. Targets are allocated one by one, so a check in
+ * flight may keep a pointer to its target while the list is rebuilt.
+ */
+#ifndef FLIPPER_GROUP_H
+#define FLIPPER_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "config.h"
+#include "engine.h"
+#include "hcloud.h"
+#include "loop.h"
+#include "messages.h"
+#include "planner.h"
+#include "store.h"
+
+struct group;
+
+struct target {
+	struct store_target st;      /* what is stored: counters, last run */
+	struct group *g;
+	const struct check_config *check;
+	struct check_target in;      /* the check's inputs while one is in flight */
+	struct check_probe *probe;   /* in flight, or NULL */
+	struct loop_timer timer;     /* the next start */
+	int64_t started;             /* mono_ms() of the check in flight */
+	int64_t started_wall;
+	char address[64];            /* of the check in flight */
+	char server_name[128];
+	bool dirty;                  /* changed since it was last saved */
+	bool kept;                   /* private to a rebuild of the list */
+	bool ran;                    /* a check started in this invocation */
+};
+
+enum pass_state {
+	PASS_IDLE,
+	PASS_LISTING,                /* the inventory is being listed */
+	PASS_CHECKING,               /* one-shot: waiting for the group's checks */
+	PASS_APPLYING,               /* re-reading the floating IPs, or applying */
+};
+
+struct group {
+	const struct group_config *cfg;
+	struct engine *e;
+	struct hcloud_client *api;
+
+	/* What the state knows, kept for the whole invocation. */
+	struct store_group meta;
+	struct store_pass pass;
+	struct store_server *servers;    /* sorted by id */
+	size_t n_servers;
+	struct hc_fip *fips;             /* sorted by id */
+	size_t n_fips;
+	struct target **targets;         /* sorted by server id, check id, family */
+	size_t n_targets;
+	bool have_inventory;
+	int64_t inventory_at;            /* mono_ms() of the last good listing */
+	bool listing_failed;             /* the last listing failed: list again */
+	bool pass_listing_failed;        /* ... in this pass: it fails */
+	char *listing_error, *listing_key;   /* why the last listing failed */
+
+	bool broken;                     /* its state could not be read */
+
+	/* Dirty rows, written by the next save. */
+	bool save_meta, save_inventory, save_fips;
+	int64_t *health_changed;         /* ids of servers whose health changed */
+	size_t n_health_changed, cap_health_changed;
+	size_t checks_in_flight;
+	bool runner_failed;              /* a check could not run */
+
+	/* The pass. */
+	enum pass_state state;
+	bool pass_wanted;                /* something changed: pass again */
+	struct loop_timer pass_timer;
+	struct hc_op *op;                /* the API operation of the pass */
+	int64_t pass_started;            /* mono_ms() */
+	bool begun;                      /* a pass began in this invocation */
+	bool passed;                     /* a pass concluded in this invocation */
+	bool pass_ok;                    /* ... and the last one succeeded */
+	int64_t pass_at;                 /* mono_ms() it concluded */
+
+	/* The plan of the pass. */
+	struct plan plan;
+	struct plan_server *pservers;
+	struct plan_fip *pfips;
+	int64_t *pending_due;            /* per plan.pending: when its probation ends */
+	bool *deferred;                  /* per action: waits for unknown servers */
+	bool *held;                      /* per action: its IP was moved outside flipper */
+	size_t n_deferred;
+	char *defer_reason;
+	char *logged_defer;              /* the deferral last logged */
+	int64_t defer_since;             /* mono_ms() of the first deferral; 0: none */
+	size_t applied, apply_failed;
+	size_t changes;
+	struct apply *apply;             /* in flight, or NULL */
+	/* IPs somebody else moved: left alone for a while (kept in the state). */
+	struct store_hold *holds;
+	size_t n_holds, cap_holds;
+	bool save_holds;
+	/* Where flipper last asked IPs to go, until a listing shows it. */
+	struct store_hold *asked;
+	size_t n_asked, cap_asked;
+
+	/* Kept across passes: API request counts already added to the state. */
+	struct hc_request_count *persisted;
+	size_t n_persisted;
+};
+
+struct engine {
+	const struct config *cfg;
+	struct store *store;
+	struct engine_options o;
+	struct loop *loop;
+	struct checker *checker;
+	struct notifier *notifier;       /* webhooks and the heartbeat; NULL: dry run */
+	struct group *g;
+	size_t n_g;
+	char *reset_moved;
+	char *reset_why;
+	bool tx_open;                    /* a write transaction of this turn */
+	bool save_urgent;                /* commit at the end of this turn */
+	struct loop_timer save_timer;    /* the batched save */
+	int64_t saved_at;                /* mono_ms() of the last save */
+	struct loop_timer deliver_timer;
+	bool stopping;                   /* no new checks or passes */
+	bool failed;                     /* the state could not be kept */
+	int64_t started;                 /* mono_ms() */
+	int64_t started_wall;
+	int64_t end;                     /* ENGINE_FOR: mono_ms() of the end */
+	int64_t outbox_depth;
+	int64_t metrics_at;              /* mono_ms() the textfile was last written */
+	int64_t beat_last_ok;            /* wall clock of the last heartbeat; 0: never */
+};
+
+/* engine.c */
+struct store_server *group_server(struct group *g, int64_t id);
+const struct hc_fip *group_fip(const struct group *g, int64_t id);
+struct msg_server group_msg_server(const struct store_server *s);
+/* The API client of a group, made on first use; NULL (logged) if it cannot be. */
+struct hcloud_client *group_client(struct group *g);
+/* Queue a notification (nothing in dry-run mode), inside this turn's transaction. */
+void engine_post(struct engine *e, struct group *g, const char *kind, struct buf *text);
+/* Start writing: this turn's transaction, opened on first use. -1: cannot. */
+int engine_write(struct engine *e);
+/* Commit everything dirty now (before planning or telling on it). -1: not stored. */
+int engine_flush(struct engine *e);
+/* Targets changed (inventory): start what is due, drop what is gone. */
+void engine_targets_changed(struct group *g, struct target **old, size_t n_old);
+/* Judge each server's health from its targets; tell and store changes. */
+void engine_judge_health(struct group *g);
+/* The group's pass ended. */
+void engine_pass_concluded(struct group *g);
+
+/* pass.c */
+void pass_fire(struct loop_timer *t);
+/* Ask for a pass as soon as the group is free. */
+void pass_request(struct group *g);
+/* The pass may go on from waiting for checks (one-shot). */
+void pass_checks_done(struct group *g);
+/* How often a group passes when nothing asks for it (ms). */
+int64_t pass_interval(const struct group_config *cfg);
+/* The apply of the pass ended: error NULL when every action succeeded and was stored. */
+void pass_applied(struct group *g, const char *error, const char *key);
+/* Drop the API operation in flight (stopping). */
+void pass_abandon(struct group *g);
+
+/* inventory.c */
+/* Is the inventory due for listing? */
+bool inventory_due(const struct group *g, int64_t mono_now);
+/* Take a successful listing (servers and floating IPs) into the group. */
+void inventory_take(struct group *g, struct hc_result *r);
+/* Targets from the inventory and the checks, keeping known counters. */
+void inventory_rebuild_targets(struct group *g);
+/*
+ * The floating IPs as the API shows them now (sorted by id) against the
+ * cache: an IP on another server, and not where flipper asked it to go,
+ * was moved outside flipper: told, and held for a poll_interval.
+ */
+void inventory_outside_moves(struct group *g, const struct hc_fip *now, size_t n_now);
+/* flipper asked fip to go to server (an assignment started). */
+void inventory_asked(struct group *g, int64_t fip, int64_t server);
+
+/* apply.c */
+/* How long moves may wait for servers of unknown health (ms). */
+int64_t group_defer_bound(const struct group_config *cfg);
+void group_compute_plan(struct group *g);
+/* When the earliest failback withheld by probation may go (wall clock); 0: none. */
+int64_t group_failback_due(const struct group *g);
+/*
+ * Decide on the pass's plan: alerts, deferral, readonly, refusal. Returns
+ * true when actions are to be applied (after a re-read of the floating IPs).
+ */
+bool apply_decide(struct group *g);
+/*
+ * The floating IPs re-read: apply what the plan still wants. Ends in
+ * pass_applied(), at once or when the last action ended.
+ */
+void apply_run(struct group *g, struct hc_result *reread);
+void apply_release(struct group *g);
+
+/* metrics_export.c */
+/* Add the API requests since the last call to the counters kept in the state. */
+void metrics_persist_api_counts(struct engine *e);
+/* The textfile, after a pass concluded (at most once a second) and at the end. */
+void metrics_export(struct engine *e);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * metrics_export.c — the engine's data as Prometheus text: the textfile
+ * written after passes, and the API request counters kept in the
+ * state so they survive across invocations.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "log.h"
+#include "metrics.h"
+
+void metrics_persist_api_counts(struct engine *e)
+{
+	store_begin(e->store);
+	for (size_t gi = 0; gi < e->n_g; gi++) {
+		struct group *g = &e->g[gi];
+		if (!g->api)
+			continue;
+		const struct hcloud_stats *st = hcloud_client_stats(g->api);
+		for (size_t i = 0; i < st->n_requests; i++) {
+			const struct hc_request_count *rc = &st->requests[i];
+			struct hc_request_count *p = NULL;
+			for (size_t k = 0; k < g->n_persisted; k++)
+				if (g->persisted[k].status == rc->status && !strcmp(g->persisted[k].kind, rc->kind))
+					p = &g->persisted[k];
+			if (!p) {
+				g->persisted = xrealloc(g->persisted, (g->n_persisted + 1) * sizeof *g->persisted);
+				p = &g->persisted[g->n_persisted++];
+				*p = (struct hc_request_count){ .kind = rc->kind, .status = rc->status };
+			}
+			if (rc->count <= p->count)
+				continue;
+			struct buf l;
+			char status[16];
+			buf_init(&l, 0);
+			snprintf(status, sizeof status, "%d", rc->status);
+			metrics_label(&l, "group", g->cfg->id);
+			metrics_label(&l, "endpoint", rc->kind);
+			metrics_label(&l, "status", status);
+			store_counter_add(e->store, "flipper_api_requests_total", l.data,
+					  (int64_t)(rc->count - p->count));
+			buf_release(&l);
+			p->count = rc->count;
+		}
+	}
+	store_commit(e->store);
+}
+
+struct counter_ctx {
+	struct metrics *m;
+};
+
+static void emit_counter(void *arg, const char *name, const char *labels, int64_t value)
+{
+	struct counter_ctx *c = arg;
+	metrics_sample_raw(c->m, name, labels, (double)value);
+}
+
+void metrics_export(struct engine *e)
+{
+	struct metrics *m = metrics_new();
+	metrics_family(m, "flipper_server_health", "gauge",
+		       "Health of each server as flipper sees it (1 for its current status).");
+	metrics_family(m, "flipper_check_duration_seconds", "gauge",
+		       "Duration of the last run of each check target.");
+	metrics_family(m, "flipper_check_last_success_timestamp_seconds", "gauge",
+		       "When each check target last succeeded (0: never).");
+	metrics_family(m, "flipper_floating_ip_assigned", "gauge",
+		       "Which server each floating IP points at (server=\"\" when unassigned).");
+	metrics_family(m, "flipper_actions_total", "counter",
+		       "Floating IP assignments flipper applied, by result.");
+	metrics_family(m, "flipper_api_requests_total", "counter",
+		       "Hetzner Cloud API requests, by endpoint and HTTP status (0: no answer).");
+	metrics_family(m, "flipper_api_ratelimit_remaining", "gauge",
+		       "RateLimit-Remaining of the last API answer.");
+	metrics_family(m, "flipper_api_budget_remaining", "gauge",
+		       "Requests the group's API token may still send now (its token bucket: "
+		       "3600 an hour, refilling one a second).");
+	metrics_family(m, "flipper_group_pass_ok", "gauge",
+		       "Whether the group's last pass succeeded (1) or failed (0).");
+	metrics_family(m, "flipper_group_failing_since_timestamp_seconds", "gauge",
+		       "While a group fails: since when, and in which phase.");
+	metrics_family(m, "flipper_notifications_queued", "gauge",
+		       "Notifications waiting in the outbox.");
+	metrics_family(m, "flipper_last_round_timestamp_seconds", "gauge",
+		       "When the last pass of a group started.");
+	metrics_family(m, "flipper_last_round_duration_seconds", "gauge",
+		       "How long that pass took.");
+
+	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN,
+					      HEALTH_UNCHECKABLE };
+	int64_t started = 0, took = 0;
+	for (size_t gi = 0; gi < e->n_g; gi++) {
+		struct group *g = &e->g[gi];
+		const char *gid = g->cfg->id;
+		for (size_t i = 0; i < g->n_servers; i++) {
+			const struct store_server *s = &g->servers[i];
+			for (size_t k = 0; k < ARRAY_SIZE(states); k++)
+				metrics_sample(m, "flipper_server_health", s->health == states[k] ? 1 : 0,
+					       "group", gid, "server", s->s.name, "location", s->s.location,
+					       "status", health_name(states[k]), NULL);
+		}
+		if (g->pass.last_pass_at)
+			metrics_sample(m, "flipper_group_pass_ok", g->pass.last_pass_ok ? 1 : 0,
+				       "group", gid, NULL);
+		if (g->pass.fail_since)
+			metrics_sample(m, "flipper_group_failing_since_timestamp_seconds",
+				       (double)g->pass.fail_since / 1000.0, "group", gid,
+				       "phase", g->pass.fail_phase, NULL);
+		if (g->meta.last_round_at > started) {
+			started = g->meta.last_round_at;
+			took = g->meta.last_round_ms;
+		}
+		for (size_t i = 0; i < g->n_targets; i++) {
+			const struct store_target *t = &g->targets[i]->st;
+			struct store_server *s = group_server(g, t->server_id);
+			const char *fam = t->family == 4 ? "ipv4" : "ipv6";
+			metrics_sample(m, "flipper_check_duration_seconds", (double)t->duration_ms / 1000.0,
+				       "group", gid, "server", s ? s->s.name : "?", "check", t->check_id,
+				       "family", fam, NULL);
+			metrics_sample(m, "flipper_check_last_success_timestamp_seconds",
+				       (double)(t->last_ok / 1000), "group", gid, "server", s ? s->s.name : "?",
+				       "check", t->check_id, "family", fam, NULL);
+		}
+		for (size_t i = 0; i < g->n_fips; i++) {
+			const struct hc_fip *f = &g->fips[i];
+			struct store_server *s = f->server ? group_server(g, f->server) : NULL;
+			char other[32] = "";
+			if (f->server && !s)
+				snprintf(other, sizeof other, "%lld", (long long)f->server);
+			metrics_sample(m, "flipper_floating_ip_assigned", 1, "group", gid,
+				       "floating_ip", f->name, "ip", f->ip,
+				       "server", s ? s->s.name : other, NULL);
+		}
+		if (g->api) {
+			const struct hcloud_stats *st = hcloud_client_stats(g->api);
+			if (st->ratelimit_remaining >= 0)
+				metrics_sample(m, "flipper_api_ratelimit_remaining",
+					       (double)st->ratelimit_remaining, "group", gid, NULL);
+			metrics_sample(m, "flipper_api_budget_remaining", (double)st->budget_left,
+				       "group", gid, NULL);
+		}
+	}
+	struct counter_ctx cc = { m };
+	store_counters_each(e->store, emit_counter, &cc);
+	metrics_sample(m, "flipper_notifications_queued", (double)(e->outbox_depth < 0 ? 0 : e->outbox_depth), NULL);
+	metrics_sample(m, "flipper_last_round_timestamp_seconds", (double)started / 1000.0, NULL);
+	metrics_sample(m, "flipper_last_round_duration_seconds", (double)took / 1000.0, NULL);
+	char *err = NULL;
+	if (metrics_write_file(m, e->cfg->metrics_textfile, &err) < 0) {
+		log_kv(LOG_WARN, NULL, "metrics not written", "error", err, NULL);
+		free(err);
+	}
+	metrics_free(m);
+}
+

@@ -1,0 +1,311 @@
+/*
+ * pass.c — a group's pass (SPEC section 9) as a small state machine:
+ *
+ *   IDLE ──► LISTING ──► (CHECKING) ──► plan ──► APPLYING ──► IDLE
+ *            when the     one-shot:      apply.c   re-read the
+ *            inventory    wait for the             IPs, apply
+ *            is due       group's checks
+ *
+ * A pass starts when something asks for one (a server's health changed,
+ * the first start), or every pass_interval() when nothing does: that
+ * lists the inventory when it is due, retries a plan that failed, and
+ * shows that the group is alive (the heartbeat counts on it). Each pass
+ * ends in pass_conclude(), which records whether it succeeded.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "log.h"
+#include "rules.h"
+
+static void pass_plan(struct group *g);
+
+int64_t pass_interval(const struct group_config *cfg)
+{
+	int64_t every = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : 0;
+	for (size_t i = 0; i < cfg->n_checks; i++)
+		if (cfg->checks[i].interval_ms > 0 &&
+		    (!every || cfg->checks[i].interval_ms < every))
+			every = cfg->checks[i].interval_ms;
+	/*
+	 * Not faster than once a second: a plan the API refuses is retried
+	 * at this pace, and the API allows one request a second on average.
+	 */
+	return every < 1000 ? 1000 : every;
+}
+
+/* What makes an API failure news: the request and the code, no correlation id. */
+static char *hc_error_key(const struct hc_error *err)
+{
+	if (err->code)
+		return xasprintf("%s %s: %s", err->method ? err->method : "?",
+				 err->path ? err->path : "?", err->code);
+	return xasprintf("%s %s: HTTP %d", err->method ? err->method : "?",
+			 err->path ? err->path : "?", err->http_status);
+}
+
+/*
+ * The group's failure record: kept while it fails, told once per
+ * distinct failure, and once more when the group passes again. A
+ * failing apply is told by its own messages (plan_outcome), so it is
+ * recorded here but not told twice.
+ */
+static void record(struct group *g, const char *phase, const char *error, const char *key)
+{
+	struct engine *e = g->e;
+	struct store_pass *p = &g->pass;
+	int64_t now = now_ms();
+	struct buf b = BUF_INIT;
+	p->last_pass_at = now;
+	p->last_pass_ok = !phase;
+	if (!phase) {
+		if (p->fail_since) {
+			char since[32];
+			format_time_utc(p->fail_since, since);
+			log_kv(LOG_INFO, g->cfg->id, "the group passes again", "failing_since", since,
+			       "phase", p->fail_phase, NULL);
+			if (!str_eq(p->fail_phase, "apply")) {
+				msg_group_recovered(&b, g->cfg, p->fail_phase, since);
+				engine_post(e, g, "group_recovered", &b);
+			}
+		}
+		free(p->fail_phase);
+		free(p->fail_error);
+		free(p->fail_key);
+		p->fail_phase = p->fail_error = p->fail_key = NULL;
+		p->fail_since = 0;
+		buf_release(&b);
+		return;
+	}
+	char *full = xasprintf("%s: %s", phase, key ? key : error);
+	bool news = !str_eq(full, p->fail_key);
+	if (!p->fail_since || p->fail_since > now)
+		p->fail_since = now;
+	free(p->fail_phase);
+	free(p->fail_error);
+	free(p->fail_key);
+	p->fail_phase = xstrdup(phase);
+	p->fail_error = xstrdup(error ? error : "");
+	p->fail_key = full;
+	if (news) {
+		char since[32];
+		format_time_utc(p->fail_since, since);
+		log_kv(LOG_WARN, g->cfg->id, "the group is failing", "phase", phase,
+		       "error", error, "since", since, NULL);
+		if (strcmp(phase, "apply") != 0) {
+			msg_group_failing(&b, g->cfg, phase, error, since);
+			engine_post(e, g, "group_failing", &b);
+		}
+	}
+	buf_release(&b);
+}
+
+/* The pass ended; phase NULL: it succeeded, else where it failed and why. */
+static void conclude(struct group *g, const char *phase, const char *error, const char *key)
+{
+	struct engine *e = g->e;
+	int64_t mono = mono_ms();
+	bool ok = !phase;
+	g->state = PASS_IDLE;
+	g->passed = true;
+	g->pass_ok = ok;
+	g->pass_at = mono;
+	if (!e->o.dry_run) {
+		record(g, phase, error, key);
+		g->meta.last_round_at = now_ms() - (mono - g->pass_started);
+		g->meta.last_round_ms = mono - g->pass_started;
+		/* The planner settings of this pass: status reads no configuration. */
+		g->meta.failback_delay_ms = g->cfg->failback_delay_ms;
+		g->meta.planner = g->cfg->planner;
+		g->save_meta = true;
+	}
+	engine_pass_concluded(g);
+	if (e->o.mode == ENGINE_ONCE || e->stopping)
+		return;
+	int64_t next = g->pass_wanted ? mono : mono + pass_interval(g->cfg);
+	/*
+	 * Pass again when a timer says so: a failback withheld by probation
+	 * may go, or moves waiting for unknown servers have waited enough.
+	 */
+	int64_t wall = now_ms();
+	int64_t dues[] = { group_failback_due(g),
+			   g->n_deferred && g->pass.deferred_since ?
+			   g->pass.deferred_since + group_defer_bound(g->cfg) : 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(dues); i++)
+		if (dues[i] && mono + (dues[i] - wall) < next)
+			next = mono + (dues[i] > wall ? dues[i] - wall : 0);
+	if (!loop_timer_armed(&g->pass_timer) || g->pass_timer.due > next)
+		loop_timer_arm(e->loop, &g->pass_timer, next);
+}
+
+void pass_request(struct group *g)
+{
+	struct engine *e = g->e;
+	g->pass_wanted = true;
+	if (g->state != PASS_IDLE || e->stopping || !e->loop)
+		return;
+	if (e->o.mode == ENGINE_ONCE && g->begun)
+		return;              /* one pass, which sees every change */
+	int64_t now = mono_ms();
+	if (!loop_timer_armed(&g->pass_timer) || g->pass_timer.due > now)
+		loop_timer_arm(e->loop, &g->pass_timer, now);
+}
+
+static void listed(void *arg, struct hc_result *r)
+{
+	struct group *g = arg;
+	struct engine *e = g->e;
+	g->op = NULL;
+	if (r->rc < 0) {
+		char *msg = hc_error_format(&r->err);
+		log_kv(LOG_ERROR, g->cfg->id, g->have_inventory ?
+		       "inventory refresh failed; keeping the previous inventory and not planning" :
+		       "inventory refresh failed", "error", msg, NULL);
+		free(g->listing_error);
+		free(g->listing_key);
+		g->listing_error = msg;
+		g->listing_key = hc_error_key(&r->err);
+		g->listing_failed = g->pass_listing_failed = true;
+		/* One-shot: the checks of the kept inventory still count. */
+		if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
+			g->state = PASS_CHECKING;
+			return;
+		}
+		pass_plan(g);
+		return;
+	}
+	inventory_take(g, r);
+	if (!g->meta.watching_since && !e->o.dry_run) {
+		g->meta.watching_since = now_ms();
+		struct buf b = BUF_INIT;
+		msg_started_watching(&b, g->cfg, g->n_servers, g->n_fips);
+		engine_post(e, g, "started_watching", &b);
+		buf_release(&b);
+	}
+	inventory_rebuild_targets(g);
+	engine_judge_health(g);
+	if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
+		g->state = PASS_CHECKING;
+		return;
+	}
+	pass_plan(g);
+}
+
+static void pass_begin(struct group *g)
+{
+	struct engine *e = g->e;
+	if (g->state != PASS_IDLE || e->stopping)
+		return;
+	g->pass_wanted = false;
+	g->begun = true;
+	g->pass_started = mono_ms();
+	if (inventory_due(g, g->pass_started)) {
+		struct hcloud_client *api = group_client(g);
+		if (!api) {
+			conclude(g, "inventory", "cannot set up the API client (see the log)", NULL);
+			return;
+		}
+		g->state = PASS_LISTING;
+		g->op = hcloud_list(api, HC_LIST_SERVERS | HC_LIST_FIPS, g->cfg->server_selector,
+				    g->cfg->fip_selector, g->pass_started + g->cfg->poll_timeout_ms,
+				    listed, g);
+		return;
+	}
+	if (e->o.mode == ENGINE_ONCE && g->checks_in_flight) {
+		g->state = PASS_CHECKING;
+		return;
+	}
+	pass_plan(g);
+}
+
+void pass_fire(struct loop_timer *t)
+{
+	pass_begin(container_of(t, struct group, pass_timer));
+}
+
+void pass_checks_done(struct group *g)
+{
+	if (g->state == PASS_CHECKING)
+		pass_plan(g);
+}
+
+static void reread(void *arg, struct hc_result *r)
+{
+	struct group *g = arg;
+	g->op = NULL;
+	if (r->rc < 0) {
+		char *msg = hc_error_format(&r->err);
+		char *key = hc_error_key(&r->err);
+		log_kv(LOG_ERROR, g->cfg->id, "cannot re-read the floating IPs before applying; "
+		       "not applying", "error", msg, NULL);
+		conclude(g, "apply", msg, key);
+		free(msg);
+		free(key);
+		return;
+	}
+	apply_run(g, r);
+}
+
+void pass_applied(struct group *g, const char *error, const char *key)
+{
+	if (error)
+		conclude(g, "apply", error, key);
+	else
+		conclude(g, NULL, NULL, NULL);
+}
+
+static void pass_plan(struct group *g)
+{
+	struct engine *e = g->e;
+	g->state = PASS_IDLE;
+	if (e->o.mode == ENGINE_ONCE)
+		engine_judge_health(g);
+	/* Health that is not stored is not planned on: it would be lost. */
+	if (engine_flush(e) < 0) {
+		log_kv(LOG_ERROR, g->cfg->id, "cannot save the health; not planning",
+		       "error", store_write_error(e->store), NULL);
+		conclude(g, "state", store_write_error(e->store) ? store_write_error(e->store) :
+			 "the state file cannot be written", "the state file cannot be written");
+		return;
+	}
+	if (g->pass_listing_failed) {
+		/* Never plan on an inventory the API could not confirm. */
+		g->pass_listing_failed = false;
+		conclude(g, "inventory", g->listing_error, g->listing_key);
+		return;
+	}
+	if (g->runner_failed) {
+		/* Results that say nothing about the backends: plan on none of them. */
+		g->runner_failed = false;
+		conclude(g, "checks", "a check could not run (see the log)", NULL);
+		return;
+	}
+	if (!apply_decide(g)) {
+		conclude(g, NULL, NULL, NULL);
+		return;
+	}
+	/* --for: no apply starts after the end. */
+	struct hcloud_client *api = group_client(g);
+	if (!api) {
+		conclude(g, "apply", "cannot set up the API client (see the log)", NULL);
+		return;
+	}
+	if (e->stopping) {
+		conclude(g, NULL, NULL, NULL);
+		return;
+	}
+	g->state = PASS_APPLYING;
+	g->op = hcloud_list(api, HC_LIST_FIPS | HC_LIST_FOR_APPLY, NULL, g->cfg->fip_selector,
+			    mono_ms() + g->cfg->plan_apply_timeout_ms, reread, g);
+}
+
+void pass_abandon(struct group *g)
+{
+	if (g->op) {
+		hcloud_op_cancel(g->op);
+		g->op = NULL;
+	}
+	if (g->state == PASS_LISTING || g->state == PASS_CHECKING)
+		g->state = PASS_IDLE;
+}
