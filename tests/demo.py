@@ -99,7 +99,7 @@ version: 1
 groups:
   - id: web
     display_name: "Web frontends"
-    poll_interval: 0s
+    poll_interval: always
     hetzner:
       project_id: 123456
       endpoint: {cloud.endpoint}

@@ -49,6 +49,9 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     # token or state source the test did not ask for.
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.pop("STATE_DIRECTORY", None)
+    # FLIPPER_SECTION__KEY overrides the configuration: only a test's own.
+    for k in [k for k in e if k.startswith("FLIPPER_")]:
+        del e[k]
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
@@ -81,7 +84,7 @@ class Env:
         if groups is None:
             g = {
                 "id": "web", "display_name": "Web",
-                "poll_interval": "0s", "plan_apply_timeout": "20s",
+                "poll_interval": "always", "plan_apply_timeout": "20s",
                 "hetzner": {
                     "api_token": TOKEN, "endpoint": self.cloud.endpoint,
                     "project_id": 4242,
@@ -157,7 +160,7 @@ FAST_CHECK = {"id": "http", "display_name": "HTTP health", "type": "http",
 def flipper_env(extra=None):
     """The environment run_flipper() gives flipper, for Popen users."""
     e = dict(os.environ)
-    for k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "FLIPPER_CONFIG", "FLIPPER_STATE"):
+    for k in [k for k in e if k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT") or k.startswith("FLIPPER_")]:
         e.pop(k, None)
     if extra:
         e.update(extra)

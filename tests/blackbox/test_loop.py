@@ -196,7 +196,7 @@ def test_monitor_sigint_drops_checks_in_flight_and_exits_cleanly(env):
 def test_monitor_exits_zero_on_signal_even_after_failed_rounds(env):
     env.pair()
     configure(env, interval="200ms",
-              group_extra={"poll_interval": "0s", "poll_timeout": "500ms"})
+              group_extra={"poll_interval": "always", "poll_timeout": "500ms"})
     env.cloud.add_fault(path="^/v1/servers$", status=503, count=-1)
     # A single round reports the failure...
     assert env.reconcile().rc == 1

@@ -48,7 +48,7 @@ def group(env, gid="web", name="Web", project_id=4242, token=TOKEN,
           "floating_ips": {"label_selector": "role=vip"}}
     if project_id is not None:
         hz["project_id"] = project_id
-    g = {"id": gid, "display_name": name, "poll_interval": "0s",
+    g = {"id": gid, "display_name": name, "poll_interval": "always",
          "poll_timeout": "2s", "plan_apply_timeout": "20s", "hetzner": hz,
          "checks": [env.check()]}
     g.update(extra)
@@ -664,7 +664,9 @@ def test_each_target_keeps_its_own_queue_and_order(env):
         queued = env.outbox()
         assert len(queued) == 7
         assert [p["text"] for _, p, _ in queued] == [to_slack(b["text"]) for b in first]
-        assert all(p == {"text": p["text"], "username": "flipper"} for _, p, _ in queued)
+        # the original's default icon comes along: the target sets no icon_url
+        assert all(p == {"text": p["text"], "username": "flipper", "icon_emoji": ":dolphin:"}
+                   for _, p, _ in queued)
 
         other.mode(down=False)
         reconcile(env, extra_env=FAST_RETRY)

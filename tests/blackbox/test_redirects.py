@@ -121,8 +121,7 @@ def test_flipper_follows_as_configured(env):
     env.config(checks=[env.check(host=HOST, follow_redirects=1)])
     v = run_flipper("-c", env.config_path, "validate", "--print")
     assert v.rc == 0, v
-    # The document, without "configuration OK" after it (on stdout before issue 16).
-    check = json.JSONDecoder().raw_decode(v.out)[0]["groups"][0]["checks"][0]
+    check = json.loads(v.out)["groups"][0]["checks"][0]
     assert check["follow_redirects"] == 1
     assert (check["tls_expiry_warning"], check["tls_expiry_error"]) == ("336h0m0s", "168h0m0s")
     r = env.reconcile()

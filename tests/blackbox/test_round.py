@@ -8,7 +8,7 @@ read-only with sqlite3) and what was printed. No timing thresholds here:
 timing belongs in bench/.
 
 Checks use `interval: 1ms` so every invocation finds them due, and
-`poll_interval: 0s` (the default of env.config) so every invocation
+`poll_interval: always` (the default of env.config) so every invocation
 lists the inventory afresh, unless a test is about the cache.
 
 Run: cd /work/main && make flipper &&

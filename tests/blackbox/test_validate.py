@@ -173,11 +173,11 @@ def test_toml_syntax_error_has_position(tmp_path):
     assert f"{p}:4:" in r.err
 
 
-def test_unknown_keys_are_warnings(tmp_path):
+def test_unknown_keys_are_errors(tmp_path):
     p = write(tmp_path, "f.yaml", MINIMAL + "colour: blue\n")
     r = validate(p)
-    assert r.rc == 0, r
-    assert f"warning: {p}:12:1: colour: unknown key" in r.err
+    assert r.rc == 2, r
+    assert f"error: {p}:12:1: colour: unknown key\n" in r.err
 
 
 def test_duplicate_keys_are_errors(tmp_path):
