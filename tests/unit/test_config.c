@@ -110,7 +110,7 @@ TEST(readme_shape_values)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	CHECK(c->server_section_present);
+	CHECK(!c->server_enabled);
 	const struct group_config *g = &c->groups[0];
 	CHECK_EQ_STR(g->id, "shop_frontend");
 	CHECK_EQ_STR(g->display_name, "Shop frontend");
@@ -195,24 +195,24 @@ TEST(missing_input_is_an_error_not_an_abort)
 	CHECK(yaml_read(NULL, 0, &root, &d) <= 0);
 	node_free(root);
 	root = NULL;
-	CHECK(config_parse("none.yaml", NULL, 0, yaml_read, &d) == NULL);
-	CHECK(config_parse("none.json", NULL, 0, json_read, &d) == NULL);
-	CHECK(config_parse("none.toml", NULL, 0, toml_read, &d) == NULL);
+	CHECK(config_parse("none.yaml", NULL, 0, yaml_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.json", NULL, 0, json_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.toml", NULL, 0, toml_read, CONFIG_VALIDATE, &d) == NULL);
 	diags_release(&d);
 	diags_init(&d, "tests/fixtures/original/no-such-file.yaml");
-	CHECK(config_load("tests/fixtures/original/no-such-file.yaml", &d) == NULL);
+	CHECK(config_load("tests/fixtures/original/no-such-file.yaml", CONFIG_VALIDATE, &d) == NULL);
 	CHECK(has_diag(DIAG_ERROR, "no-such-file.yaml", "cannot read: No such file"));
 }
 
-/* "always" lists the inventory every pass (DURATION_ALWAYS), and stays apart from "0s". */
+/* "always" lists the inventory every pass (DURATION_ALWAYS); "0s" is the original's default, one minute. */
 TEST(poll_interval_always)
 {
 	static const char *const forms[][3] = {
 		/* the value as written, YAML or JSON, what --print shows */
 		{ "always", "y", "always" },
 		{ "\"always\"", "j", "always" },
-		{ "0s", "y", "0s" },
-		{ "\"0s\"", "j", "0s" },
+		{ "0s", "y", "1m0s" },
+		{ "\"0s\"", "j", "1m0s" },
 		{ "90s", "y", "1m30s" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
@@ -233,7 +233,7 @@ TEST(poll_interval_always)
 			continue;
 		bool always = str_eq(forms[i][2], "always");
 		CHECK_EQ_INT(c->groups[0].poll_interval_ms,
-			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "0s") ? 0 : 90000);
+			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "1m0s") ? 60000 : 90000);
 		struct buf out;
 		buf_init(&out, 0);
 		config_print_json(c, &out);
