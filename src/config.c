@@ -1218,7 +1218,8 @@ bool check_expects(const struct check_config *c, int status)
  * test suite.
  */
 static const char *const env_reserved[] = {
-	"FLIPPER_CONFIG", "FLIPPER_STATE", "FLIPPER_CI", "FLIPPER_NOTIFY_BACKOFF_MS",
+	"FLIPPER_CONFIG", "FLIPPER_STATE", "FLIPPER_CI", "FLIPPER_SHARED_DIR",
+	"FLIPPER_NOTIFY_BACKOFF_MS",
 };
 #define ENV_PREFIX "FLIPPER_"
 #define ENV_TEST_PREFIX "FLIPPER_TEST_"

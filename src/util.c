@@ -222,18 +222,130 @@ int parse_long_range(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-int64_t now_ms(void)
+/*
+ * The test clock. FLIPPER_TEST_CLOCK_FILE names a file holding two
+ * integers, "WALL_OFFSET_MS MONO_OFFSET_MS", added to CLOCK_REALTIME and
+ * CLOCK_MONOTONIC. The test suite rewrites the file while flipper runs (a
+ * clock step in the middle of `monitor`), so the file is looked at again,
+ * at most every TEST_CLOCK_RECHECK_MS of real time, and read only when
+ * its inode, size or mtime changed. Honoured only with FLIPPER_TEST_MODE=1
+ * (test_clock_setup); without the variable the clocks are read directly.
+ */
+#define TEST_CLOCK_RECHECK_MS 5
+#define TEST_CLOCK_MAX_BYTES 128
+
+static struct {
+	char *path;                  /* NULL: the real clocks */
+	int64_t wall_offset_ms;
+	int64_t mono_offset_ms;
+	int64_t checked_at;          /* real monotonic ms of the last look */
+	struct stat seen;            /* the file as last read */
+} test_clock;
+
+static int64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "WALL MONO" (decimal, either may be negative); 0 ok, -1 bad. */
+static int test_clock_parse(const char *text, int64_t *wall, int64_t *mono)
+{
+	char *end;
+	errno = 0;
+	long long w = strtoll(text, &end, 10);
+	if (errno || end == text || (*end != ' ' && *end != '\t'))
+		return -1;
+	const char *p = end;
+	long long m = strtoll(p, &end, 10);
+	if (errno || end == p)
+		return -1;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end)
+		return -1;
+	*wall = w;
+	*mono = m;
+	return 0;
+}
+
+/* Read the file if it changed; a half-written file keeps the old offsets. */
+static int test_clock_load(void)
+{
+	struct stat st;
+	char *text;
+	int64_t wall, mono;
+	if (stat(test_clock.path, &st) < 0)
+		return -1;
+	if (st.st_ino == test_clock.seen.st_ino && st.st_size == test_clock.seen.st_size &&
+	    st.st_mtim.tv_sec == test_clock.seen.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == test_clock.seen.st_mtim.tv_nsec)
+		return 0;
+	if (read_file(test_clock.path, TEST_CLOCK_MAX_BYTES, &text, NULL) < 0)
+		return -1;
+	int rc = test_clock_parse(text, &wall, &mono);
+	free(text);
+	if (rc < 0) {
+		errno = 0;
+		return -1;
+	}
+	test_clock.wall_offset_ms = wall;
+	test_clock.mono_offset_ms = mono;
+	test_clock.seen = st;
+	return 0;
+}
+
+static void test_clock_refresh(void)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	if (now - test_clock.checked_at < TEST_CLOCK_RECHECK_MS)
+		return;
+	test_clock.checked_at = now;
+	test_clock_load();
+}
+
+int test_clock_setup(char **err)
+{
+	const char *path = getenv("FLIPPER_TEST_CLOCK_FILE");
+	const char *mode = getenv("FLIPPER_TEST_MODE");
+	*err = NULL;
+	free(test_clock.path);
+	memset(&test_clock, 0, sizeof test_clock);
+	if (!path || !*path)
+		return 0;
+	if (!str_eq(mode, "1")) {
+		*err = xstrdup("FLIPPER_TEST_CLOCK_FILE is set, but the test clock is for the "
+			       "test suite only (it needs FLIPPER_TEST_MODE=1): unset "
+			       "FLIPPER_TEST_CLOCK_FILE");
+		return -1;
+	}
+	test_clock.path = xstrdup(path);
+	if (test_clock_load() < 0) {
+		*err = xasprintf("FLIPPER_TEST_CLOCK_FILE=%s: %s", path, errno ? strerror(errno) :
+				 "expected two integers, WALL_OFFSET_MS MONO_OFFSET_MS");
+		free(test_clock.path);
+		test_clock.path = NULL;
+		return -1;
+	}
+	test_clock.checked_at = clock_ms(CLOCK_MONOTONIC);
+	return 0;
+}
+
+int64_t now_ms(void)
+{
+	if (!test_clock.path)
+		return clock_ms(CLOCK_REALTIME);
+	test_clock_refresh();
+	return clock_ms(CLOCK_REALTIME) + test_clock.wall_offset_ms;
 }
 
 int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!test_clock.path)
+		return clock_ms(CLOCK_MONOTONIC);
+	test_clock_refresh();
+	return clock_ms(CLOCK_MONOTONIC) + test_clock.mono_offset_ms;
 }
 
 void format_time_utc(int64_t ms, char out[32])

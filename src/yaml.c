@@ -481,7 +481,9 @@ int yaml_read(const char *text, size_t len, struct node **out, struct diags *d)
 		diag_add(d, DIAG_ERROR, 0, 0, NULL, "cannot initialise the YAML parser");
 		return -1;
 	}
-	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+	/* libyaml asserts on a NULL input: no text reads as an empty document. */
+	yaml_parser_set_input_string(&r.parser, (const unsigned char *)(text ? text : ""),
+				     text ? len : 0);
 
 	for (;;) {
 		if (!next_event(&r, &ev))

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import HOOK_PATH, TOKEN, log_lines, run_flipper
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "config")
+ORIGINAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "original")
 
 
 def write(tmp_path, name, text, mode=0o600):
@@ -123,7 +123,7 @@ def test_unused_server_keys_are_not_logged_by_runs(env):
 
 def test_the_originals_server_section_says_nothing(tmp_path):
     """enabled: false with empty assets and templates asks for nothing."""
-    r = validate(os.path.join(DATA, "original.yaml"))
+    r = validate(os.path.join(ORIGINAL, "readme-shape.yaml"))
     assert r.rc == 0, r
     assert "server" not in r.err
 
@@ -257,7 +257,7 @@ def test_zero_means_the_default(tmp_path):
 
 
 def test_a_file_without_extension_is_toml(tmp_path):
-    with open(os.path.join(DATA, "original.toml")) as f:
+    with open(os.path.join(ORIGINAL, "readme-shape.toml")) as f:
         toml = f.read()
     p = write(tmp_path, "flipper", toml)
     r = validate(p)
@@ -430,8 +430,8 @@ def test_print_masks_header_values_and_userinfo(tmp_path):
 
 def test_original_readme_example_in_three_formats_unchanged():
     outs = []
-    for name in ("original.yaml", "original.json", "original.toml"):
-        cfg, r = printed(os.path.join(DATA, name))
+    for name in ("readme-shape.yaml", "readme-shape.json", "readme-shape.toml"):
+        cfg, r = printed(os.path.join(ORIGINAL, name))
         assert "error" not in r.err and r.err.endswith("configuration OK\n"), r
         outs.append(cfg)
     assert outs[0] == outs[1] == outs[2]

@@ -1,5 +1,7 @@
 /* Configuration mapping and validation, through the YAML and JSON readers. */
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_keys.h"
@@ -79,15 +81,86 @@ TEST(defaults)
 	config_free(c);
 }
 
-TEST(original_example_values)
+/* Parse a YAML file, or fail the test saying why it could not be read. */
+static struct config *load_file(const char *path)
 {
 	char *text;
 	size_t len;
-	CHECK(read_file("../shared/original-config.yaml", 1 << 20, &text, &len) == 0);
+	if (read_file(path, 1 << 20, &text, &len) < 0) {
+		TEST_FAIL_("cannot read %s: %s (run from the repo root)", path, strerror(errno));
+		return NULL;
+	}
 	diags_release(&d);
-	diags_init(&d, "original-config.yaml");
-	struct config *c = config_parse("original-config.yaml", text, len, yaml_read, CONFIG_VALIDATE, &d);
+	diags_init(&d, path);
+	struct config *c = config_parse(path, text, len, yaml_read, CONFIG_VALIDATE, &d);
 	free(text);
+	for (size_t i = 0; i < d.n; i++) {
+		char *s = diag_format(&d, &d.list[i]);
+		if (d.list[i].severity == DIAG_ERROR)
+			TEST_FAIL_("%s", s);
+		free(s);
+	}
+	return c;
+}
+
+/* The layout of the original README's example, with our own values. */
+TEST(readme_shape_values)
+{
+	struct config *c = load_file("tests/fixtures/original/readme-shape.yaml");
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(!c->server_enabled);
+	const struct group_config *g = &c->groups[0];
+	CHECK_EQ_STR(g->id, "shop_frontend");
+	CHECK_EQ_STR(g->display_name, "Shop frontend");
+	CHECK(!g->readonly);
+	CHECK_EQ_INT(g->poll_interval_ms, 45000);
+	CHECK_EQ_STR(g->api_token, "fixture-token-7f3a");
+	CHECK_EQ_STR(g->project_id, "3141592");
+	CHECK_EQ_STR(g->server_selector, "stage=live,role=edge,app=shop");
+	CHECK_EQ_STR(g->fip_selector, "stage=live,app=shop");
+	CHECK_EQ_INT(g->n_checks, 1);
+	const struct check_config *k = &g->checks[0];
+	CHECK_EQ_STR(k->id, "storefront_ping");
+	CHECK_EQ_STR(k->display_name, "Storefront ping page");
+	CHECK_EQ_INT(k->type, CHECK_HTTPS);
+	CHECK_EQ_INT(k->interval_ms, 3000);
+	CHECK_EQ_INT(k->timeout_ms, 1500);
+	CHECK_EQ_INT(k->fall, 4);
+	CHECK_EQ_INT(k->rise, 3);
+	CHECK_EQ_INT(k->port, 8443);
+	CHECK_EQ_STR(k->host, "shop.example.org");
+	CHECK_EQ_STR(k->path, "/internal/ping");
+	CHECK_EQ_INT(k->ip_version, IPV_4);
+	CHECK(c->heartbeat_enabled);
+	CHECK_EQ_STR(c->heartbeat_url, "https://beats.example.org/ping/7f3a");
+	CHECK_EQ_INT(c->heartbeat_interval_ms, 90000);
+	CHECK_EQ_INT(c->heartbeat_timeout_ms, 5000);
+	CHECK_EQ_STR(c->log_level, "warn");
+	CHECK_EQ_STR(c->log_format, "text");
+	CHECK(c->notifications_enabled);
+	CHECK_EQ_INT(c->n_targets, 1);
+	if (c->n_targets == 1) {
+		CHECK_EQ_INT(c->targets[0].type, NOTIFY_MATTERMOST);
+		CHECK_EQ_STR(c->targets[0].channel, "shop-oncall");
+		CHECK_EQ_STR(c->targets[0].url, "https://chat.example.org/hooks/fixture-hook-id");
+	}
+	config_free(c);
+}
+
+/*
+ * The original's README example itself, when the reference material is
+ * beside the checkout ($FLIPPER_SHARED_DIR, default ../shared).
+ */
+TEST(original_example_values)
+{
+	const char *dir = getenv("FLIPPER_SHARED_DIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/original-config.yaml", dir && *dir ? dir : "../shared");
+	if (access(path, F_OK) < 0)
+		SKIP("%s not found (the reference material beside the checkout)", path);
+	struct config *c = load_file(path);
 	CHECK(c != NULL);
 	CHECK_EQ_INT(d.errors, 0);
 	if (!c)
@@ -110,6 +183,72 @@ TEST(original_example_values)
 	CHECK_EQ_INT(c->n_targets, 1);
 	CHECK_EQ_STR(c->targets[0].channel, "my_channel");
 	config_free(c);
+}
+
+/* A file that is not there fails the test with a message; nothing aborts. */
+TEST(missing_input_is_an_error_not_an_abort)
+{
+	struct node *root = (struct node *)1;
+	diags_release(&d);
+	diags_init(&d, "none.yaml");
+	/* No text at all (a caller that could not read its file). */
+	CHECK(yaml_read(NULL, 0, &root, &d) <= 0);
+	node_free(root);
+	root = NULL;
+	CHECK(config_parse("none.yaml", NULL, 0, yaml_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.json", NULL, 0, json_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.toml", NULL, 0, toml_read, CONFIG_VALIDATE, &d) == NULL);
+	diags_release(&d);
+	diags_init(&d, "tests/fixtures/original/no-such-file.yaml");
+	CHECK(config_load("tests/fixtures/original/no-such-file.yaml", CONFIG_VALIDATE, &d) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "no-such-file.yaml", "cannot read: No such file"));
+}
+
+/* "always" lists the inventory every pass (DURATION_ALWAYS); "0s" is the original's default, one minute. */
+TEST(poll_interval_always)
+{
+	static const char *const forms[][3] = {
+		/* the value as written, YAML or JSON, what --print shows */
+		{ "always", "y", "always" },
+		{ "\"always\"", "j", "always" },
+		{ "0s", "y", "1m0s" },
+		{ "\"0s\"", "j", "1m0s" },
+		{ "90s", "y", "1m30s" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		bool yaml = forms[i][1][0] == 'y';
+		char *text = yaml ?
+			xasprintf("version: 1\ngroups:\n  - id: w\n    display_name: W\n"
+				  "    poll_interval: %s\n    hetzner:\n      api_token: t\n"
+				  "      servers: {label_selector: a}\n"
+				  "      floating_ips: {label_selector: b}\n", forms[i][0]) :
+			xasprintf("{\"version\":1,\"groups\":[{\"id\":\"w\",\"display_name\":\"W\","
+				  "\"poll_interval\":%s,\"hetzner\":{\"api_token\":\"t\","
+				  "\"servers\":{\"label_selector\":\"a\"},"
+				  "\"floating_ips\":{\"label_selector\":\"b\"}}}]}", forms[i][0]);
+		struct config *c = load(text, yaml ? yaml_read : json_read);
+		free(text);
+		CHECK(c != NULL);
+		if (!c)
+			continue;
+		bool always = str_eq(forms[i][2], "always");
+		CHECK_EQ_INT(c->groups[0].poll_interval_ms,
+			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "1m0s") ? 60000 : 90000);
+		struct buf out;
+		buf_init(&out, 0);
+		config_print_json(c, &out);
+		char *want = xasprintf("\"poll_interval\":\"%s\"", forms[i][2]);
+		CHECK(strstr(out.data, want) != NULL);
+		free(want);
+		buf_release(&out);
+		config_free(c);
+	}
+	/* Only the one word: anything else is still a duration, with its error. */
+	CHECK(load("version: 1\ngroups:\n  - id: w\n    display_name: W\n"
+		   "    poll_interval: Always\n    hetzner:\n      api_token: t\n"
+		   "      servers: {label_selector: a}\n"
+		   "      floating_ips: {label_selector: b}\n", yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].poll_interval", "invalid duration \"Always\""));
 }
 
 TEST(project_id_string_or_number)
@@ -709,7 +848,10 @@ int main(void)
 {
 	diags_init(&d, "t.yaml");
 	RUN(defaults);
+	RUN(readme_shape_values);
 	RUN(original_example_values);
+	RUN(missing_input_is_an_error_not_an_abort);
+	RUN(poll_interval_always);
 	RUN(project_id_string_or_number);
 	RUN(json_numbers_are_strings_objects_are_not);
 	RUN(every_error_is_reported_with_position);
