@@ -54,7 +54,7 @@ static struct config *setup(struct globals *g, const char *cmd, const struct rou
 {
 	struct diags d;
 	diags_init(&d, g->config_path);
-	struct config *c = config_load(g->config_path, &d);
+	struct config *c = config_load(g->config_path, CONFIG_RUN, &d);
 	diags_print(&d, 0, "nothing was contacted");
 	diags_release(&d);
 	*rc = EXIT_USAGE;
@@ -66,6 +66,7 @@ static struct config *setup(struct globals *g, const char *cmd, const struct rou
 	log_level_parse(g->log_level ? g->log_level : c->log_level, &lv);
 	log_format_parse(g->log_format ? g->log_format : c->log_format, &fm);
 	log_setup(lv, fm);
+	log_set_service(c->service_name);
 
 	for (size_t i = 0; i < a->groups.n; i++) {
 		if (!config_group(c, a->groups.v[i])) {

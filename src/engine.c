@@ -407,6 +407,7 @@ static void check_done(void *arg, struct check_result *r)
 			       "error", t->st.last_error, NULL);
 		}
 		t->dirty = true;
+		cert_watch(t, r);
 		schedule_save(e);
 		/* Leaving a freeze: the last server's rise checks are in. */
 		if (g->pass.thaw_since && t->results - t->thaw_mark == (uint64_t)(c->rise < 1 ? 1 : c->rise) &&
@@ -1003,9 +1004,6 @@ void engine_run(struct engine *e, struct engine_result *res)
 	e->end = e->o.mode == ENGINE_FOR ? e->started + e->o.for_ms : INT64_MAX;
 	if (!e->o.dry_run)
 		loop_catch_signals(e->loop);
-	if (e->cfg->server_section_present && !e->o.dry_run)
-		log_kv(LOG_INFO, NULL, "server.* settings belong to the original daemon's web UI "
-		       "and are not used", NULL);
 	if (e->store && !e->o.dry_run) {
 		store_write_error_clear(e->store);
 		char *v = store_meta_get(e->store, "heartbeat_last_ok");

@@ -10,6 +10,7 @@
  *   apply.c           the plan: computed, deferred, refused, applied
  *   rules.c           the pure decisions the others rely on
  *   metrics_export.c  the textfile
+ *   certwatch.c       https certificates about to expire
  *
  * Ownership: a struct group owns everything it points at except cfg (the
  * configuration) and e. Targets are allocated one by one, so a check in
@@ -49,6 +50,7 @@ struct target {
 	bool ran;                    /* a check started in this invocation */
 	uint64_t results;            /* results counted in this invocation */
 	uint64_t thaw_mark;          /* results when its group's wait to leave a freeze began */
+	bool cert_unreadable_told;   /* logged that its certificate's date is unreadable */
 };
 
 enum pass_state {
@@ -264,6 +266,10 @@ void apply_release(struct group *g);
 int64_t apply_left_next(struct group *g, size_t *index);
 /* Say how the apply a dead flipper left ended, and forget it. */
 void apply_left_conclude(struct group *g);
+
+/* certwatch.c */
+/* A check of t answered: keep its certificate's expiry, tell when it is near. */
+void cert_watch(struct target *t, const struct check_result *r);
 
 /* metrics_export.c */
 /* Add the API requests since the last call to the counters kept in the state. */

@@ -10,6 +10,8 @@
 
 static enum log_level min_level = LOG_INFO;
 static enum log_format out_format = LOG_FORMAT_TEXT;
+/* service.name, on every line as the original had it; owned. */
+static char *service_name;
 
 const char *const log_level_names[] = { "debug", "info", "warn", "error", NULL };
 const char *const log_format_names[] = { "json", "text", NULL };
@@ -18,6 +20,17 @@ void log_setup(enum log_level level, enum log_format format)
 {
 	min_level = level;
 	out_format = format;
+}
+
+void log_set_service(const char *name)
+{
+	free(service_name);
+	service_name = name && *name ? xstrdup(name) : NULL;
+}
+
+static const char *service(void)
+{
+	return service_name ? service_name : "flipper";
 }
 
 enum log_level log_get_level(void)
@@ -100,6 +113,7 @@ static void emit_json(struct buf *b, const char *ts, enum log_level l, const cha
 	jw_string(&jw, "ts", ts);
 	jw_string(&jw, "level", log_level_names[l]);
 	jw_string(&jw, "msg", msg);
+	jw_string(&jw, "service", service());
 	if (group)
 		jw_string(&jw, "group", group);
 	for (;;) {
@@ -113,6 +127,18 @@ static void emit_json(struct buf *b, const char *ts, enum log_level l, const cha
 	jw_end(&jw);
 }
 
+static void add_text_field(struct buf *b, const char *k, const char *v)
+{
+	buf_printf(b, " %s=", k);
+	if (needs_quotes(v)) {
+		buf_addch(b, '"');
+		log_escape(b, v);
+		buf_addch(b, '"');
+	} else {
+		log_escape(b, v);
+	}
+}
+
 static void emit_text(struct buf *b, const char *ts, enum log_level l, const char *group,
 		      const char *msg, va_list ap)
 {
@@ -123,6 +149,7 @@ static void emit_text(struct buf *b, const char *ts, enum log_level l, const cha
 		buf_addstr(b, "] ");
 	}
 	log_escape(b, msg);
+	add_text_field(b, "service", service());
 	for (;;) {
 		const char *k = va_arg(ap, const char *);
 		if (!k)
@@ -130,14 +157,7 @@ static void emit_text(struct buf *b, const char *ts, enum log_level l, const cha
 		const char *v = va_arg(ap, const char *);
 		if (!v)
 			continue;
-		buf_printf(b, " %s=", k);
-		if (needs_quotes(v)) {
-			buf_addch(b, '"');
-			log_escape(b, v);
-			buf_addch(b, '"');
-		} else {
-			log_escape(b, v);
-		}
+		add_text_field(b, k, v);
 	}
 }
 
@@ -200,4 +220,16 @@ char *log_redact_url(const char *url)
 	const char *host = at ? at + 1 : p;
 	size_t hl = hostlen - (size_t)(host - p);
 	return xasprintf("%.*s%.*s/…", (int)(p - url), url, (int)hl, host);
+}
+
+char *log_mask_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return xstrdup(url);
+	p += 3;
+	const char *at = memchr(p, '@', strcspn(p, "/?#"));
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int)(p - url), url, at);
 }

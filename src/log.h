@@ -1,6 +1,7 @@
 /*
  * log.h — leveled logging to stderr, one line per event, as JSON objects
- * ({"ts","level","msg","group",...context}) or as text.
+ * ({"ts","level","msg","service","group",...context}) or as text
+ * ("TS LEVEL [group] msg service=NAME key=value...").
  *
  * Every string that may come from outside (API messages, bodies, curl
  * errors, names) is escaped here, so callers pass it as it came. Context
@@ -28,6 +29,8 @@ enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
 extern const char *const log_level_names[];
 extern const char *const log_format_names[];
 void log_setup(enum log_level level, enum log_format format);
+/* service.name: every line carries it ("service"); NULL or "": flipper. */
+void log_set_service(const char *name);
 enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *out);
 int log_format_parse(const char *s, enum log_format *out);
@@ -43,5 +46,7 @@ void log_msg(enum log_level l, const char *group, const char *fmt, ...)
 void log_escape(struct buf *out, const char *s);
 /* "https://host/hooks/abc" -> "https://host/…" (newly allocated). */
 char *log_redact_url(const char *url);
+/* The URL with its userinfo ("user:pw@") shown as "***@"; newly allocated. */
+char *log_mask_userinfo(const char *url);
 
 #endif

@@ -74,6 +74,7 @@ struct store_target {
 	int64_t last_ok;         /* last success; 0: never */
 	int64_t duration_ms;
 	char *last_error;        /* NULL after a success */
+	int64_t cert_not_after;  /* https: the last certificate's expiry (unix s); 0: none */
 };
 
 struct store_group {
@@ -106,7 +107,7 @@ struct store_pass {
 	char *fail_error;        /* for people: the whole message */
 	char *fail_key;          /* what makes a failure news (no correlation ids) */
 	int64_t fail_since;
-	/* Safety (SPEC 9): see sql/006-safety.sql. */
+	/* Safety (SPEC 9): see sql/007-safety.sql. */
 	bool confirm_listing;    /* read the next listing twice before believing a loss */
 	int64_t corr_since;      /* a correlated failure was first seen; 0: none */
 	int64_t corr_hold_until; /* moves held until then; 0: no hold in this one yet */
@@ -306,6 +307,16 @@ int store_targets_clear(struct store *s, const char *group);
 /* Update one server's health and health_since. */
 int store_server_health_put(struct store *s, const char *group, const struct store_server *v);
 void store_targets_free(struct store_target *v, size_t n);
+
+/*
+ * The last notice about a certificate (by fingerprint) in a group:
+ * 0 found (*severity owned), 1 none, -1 error.
+ */
+int store_cert_notice_get(struct store *s, const char *group, const char *fingerprint,
+			  char **severity, int64_t *told_at);
+/* Record a notice; notices told before forget_before are dropped. */
+int store_cert_notice_put(struct store *s, const char *group, const char *fingerprint,
+			  const char *severity, int64_t told_at, int64_t forget_before);
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
 		     const char *target_hash, const char *target_key, const char *payload,

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,4 +413,45 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 	close(fd);
 	errno = e;
 	return rc;
+}
+
+bool url_host_is_loopback(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return false;
+	p += 3;
+	size_t authority = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', authority);
+	if (at) {
+		authority -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	char host[64];
+	size_t len;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', authority);
+		if (!close)
+			return false;
+		p++;
+		len = (size_t)(close - p);
+	} else {
+		len = strcspn(p, ":/?#");
+		if (len > authority)
+			len = authority;
+	}
+	if (len == 0 || len >= sizeof host)
+		return false;
+	memcpy(host, p, len);
+	host[len] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+		return true;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
 }

@@ -93,6 +93,11 @@ void format_time_utc(int64_t ms, char out[32]);
 bool str_eq(const char *a, const char *b);  /* NULL-safe */
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
+/*
+ * Does the URL's host name this machine: localhost, 127.0.0.0/8 or ::1
+ * (also as ::ffff:127.x)? Userinfo and port are skipped.
+ */
+bool url_host_is_loopback(const char *url);
 
 /*
  * Read a whole file (or everything from fd, e.g. stdin), at most max

@@ -52,6 +52,9 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     # token or state source the test did not ask for.
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.pop("STATE_DIRECTORY", None)
+    # FLIPPER_SECTION__KEY overrides the configuration: only a test's own.
+    for k in [k for k in e if k.startswith("FLIPPER_")]:
+        del e[k]
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
@@ -164,7 +167,7 @@ FAST_CHECK = {"id": "http", "display_name": "HTTP health", "type": "http",
 def flipper_env(extra=None):
     """The environment run_flipper() gives flipper, for Popen users."""
     e = dict(os.environ)
-    for k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "FLIPPER_CONFIG", "FLIPPER_STATE"):
+    for k in [k for k in e if k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT") or k.startswith("FLIPPER_")]:
         e.pop(k, None)
     if extra:
         e.update(extra)

@@ -280,6 +280,7 @@ def test_metrics_after_a_failover(env):
         "flipper_group_pass_ok": "gauge",
         "flipper_group_failing_since_timestamp_seconds": "gauge",
         "flipper_last_round_duration_seconds": "gauge",
+        "flipper_tls_certificate_expiry_timestamp_seconds": "gauge",
     }
     assert {n: f["type"] for n, f in fams.items()} == want
     assert all(f["help"] for f in fams.values())

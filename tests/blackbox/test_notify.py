@@ -684,7 +684,9 @@ def test_each_target_keeps_its_own_queue_and_order(env):
         queued = env.outbox()
         assert len(queued) == 7
         assert [p["text"] for _, p, _ in queued] == [to_slack(b["text"]) for b in first]
-        assert all(p == {"text": p["text"], "username": "flipper"} for _, p, _ in queued)
+        # the original's default icon comes along: the target sets no icon_url
+        assert all(p == {"text": p["text"], "username": "flipper", "icon_emoji": ":dolphin:"}
+                   for _, p, _ in queued)
 
         other.mode(down=False)
         reconcile(env, extra_env=FAST_RETRY)

@@ -68,7 +68,13 @@ def test_original_format_validates_without_a_word(tmp_path, name):
     r = validate(private_copy(tmp_path, name))
     assert r.rc == 0, r
     assert r.out == "configuration OK\n", r
-    assert r.err == "", r
+    if name == "server-section.yaml":
+        # enabled: true asks for the original's web server, which this
+        # build does not serve: one warning that says so, nothing else.
+        lines = r.err.splitlines()
+        assert len(lines) == 1 and "server" in lines[0] and "warn" in lines[0], r
+    else:
+        assert r.err == "", r
 
 
 def effective(path):
@@ -165,7 +171,8 @@ def test_poll_interval_always_is_its_own_spelling(tmp_path):
     zero = effective(write(tmp_path, "z.yaml", MINIMAL.replace(
         "    display_name: Web\n", "    display_name: Web\n    poll_interval: 0s\n")))
     assert always["groups"][0]["poll_interval"] == "always"
-    assert zero["groups"][0]["poll_interval"] == "0s"
+    # 0s is the original's "default": one minute, as it was there
+    assert zero["groups"][0]["poll_interval"] == "1m0s"
 
 
 def test_print_masks_secrets(tmp_path):
@@ -263,11 +270,11 @@ def test_toml_syntax_error_has_position(tmp_path):
     assert f"{p}:4:" in r.err
 
 
-def test_unknown_keys_are_warnings(tmp_path):
+def test_unknown_keys_are_errors(tmp_path):
     p = write(tmp_path, "f.yaml", MINIMAL + "colour: blue\n")
     r = validate(p)
-    assert r.rc == 0, r
-    assert f"warning: {p}:12:1: colour: unknown key" in r.err
+    assert r.rc == 2, r
+    assert f"error: {p}:12:1: colour: unknown key\n" in r.err
 
 
 def test_duplicate_keys_are_errors(tmp_path):

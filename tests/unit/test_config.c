@@ -13,7 +13,7 @@ static struct config *load(const char *text, config_reader_fn reader)
 {
 	diags_release(&d);
 	diags_init(&d, "t.yaml");
-	return config_parse("t.yaml", text, strlen(text), reader, &d);
+	return config_parse("t.yaml", text, strlen(text), reader, CONFIG_VALIDATE, &d);
 }
 
 /* Does some diagnostic of this severity contain all of the fragments? */
@@ -92,7 +92,7 @@ static struct config *load_file(const char *path)
 	}
 	diags_release(&d);
 	diags_init(&d, path);
-	struct config *c = config_parse(path, text, len, yaml_read, &d);
+	struct config *c = config_parse(path, text, len, yaml_read, CONFIG_VALIDATE, &d);
 	free(text);
 	for (size_t i = 0; i < d.n; i++) {
 		char *s = diag_format(&d, &d.list[i]);
@@ -110,7 +110,7 @@ TEST(readme_shape_values)
 	CHECK(c != NULL);
 	if (!c)
 		return;
-	CHECK(c->server_section_present);
+	CHECK(!c->server_enabled);
 	const struct group_config *g = &c->groups[0];
 	CHECK_EQ_STR(g->id, "shop_frontend");
 	CHECK_EQ_STR(g->display_name, "Shop frontend");
@@ -195,24 +195,24 @@ TEST(missing_input_is_an_error_not_an_abort)
 	CHECK(yaml_read(NULL, 0, &root, &d) <= 0);
 	node_free(root);
 	root = NULL;
-	CHECK(config_parse("none.yaml", NULL, 0, yaml_read, &d) == NULL);
-	CHECK(config_parse("none.json", NULL, 0, json_read, &d) == NULL);
-	CHECK(config_parse("none.toml", NULL, 0, toml_read, &d) == NULL);
+	CHECK(config_parse("none.yaml", NULL, 0, yaml_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.json", NULL, 0, json_read, CONFIG_VALIDATE, &d) == NULL);
+	CHECK(config_parse("none.toml", NULL, 0, toml_read, CONFIG_VALIDATE, &d) == NULL);
 	diags_release(&d);
 	diags_init(&d, "tests/fixtures/original/no-such-file.yaml");
-	CHECK(config_load("tests/fixtures/original/no-such-file.yaml", &d) == NULL);
+	CHECK(config_load("tests/fixtures/original/no-such-file.yaml", CONFIG_VALIDATE, &d) == NULL);
 	CHECK(has_diag(DIAG_ERROR, "no-such-file.yaml", "cannot read: No such file"));
 }
 
-/* "always" lists the inventory every pass (DURATION_ALWAYS), and stays apart from "0s". */
+/* "always" lists the inventory every pass (DURATION_ALWAYS); "0s" is the original's default, one minute. */
 TEST(poll_interval_always)
 {
 	static const char *const forms[][3] = {
 		/* the value as written, YAML or JSON, what --print shows */
 		{ "always", "y", "always" },
 		{ "\"always\"", "j", "always" },
-		{ "0s", "y", "0s" },
-		{ "\"0s\"", "j", "0s" },
+		{ "0s", "y", "1m0s" },
+		{ "\"0s\"", "j", "1m0s" },
 		{ "90s", "y", "1m30s" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
@@ -233,9 +233,8 @@ TEST(poll_interval_always)
 			continue;
 		bool always = str_eq(forms[i][2], "always");
 		CHECK_EQ_INT(c->groups[0].poll_interval_ms,
-			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "0s") ? 0 : 90000);
-		struct buf out;
-		buf_init(&out, 0);
+			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "1m0s") ? 60000 : 90000);
+		struct buf out = BUF_INIT;
 		config_print_json(c, &out);
 		char *want = xasprintf("\"poll_interval\":\"%s\"", forms[i][2]);
 		CHECK(strstr(out.data, want) != NULL);
@@ -269,14 +268,22 @@ TEST(project_id_string_or_number)
 	config_free(c);
 }
 
-TEST(json_numbers_are_not_strings)
+/* Weakly typed: a JSON number fills a string as its text; an object does not. */
+TEST(json_numbers_are_strings_objects_are_not)
 {
 	static const char js[] =
-		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":5,\"hetzner\":{"
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":5.5,\"hetzner\":{"
 		"\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
 		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
-	CHECK(load(js, json_read) == NULL);
-	CHECK(has_diag(DIAG_ERROR, "groups[0].display_name", "expected a string"));
+	struct config *c = load(js, json_read);
+	CHECK(c && str_eq(c->groups[0].display_name, "5.5"));
+	config_free(c);
+	static const char obj[] =
+		"{\"version\":1,\"groups\":[{\"id\":\"a\",\"display_name\":{},\"hetzner\":{"
+		"\"api_token\":\"x\",\"servers\":{\"label_selector\":\"a=b\"},"
+		"\"floating_ips\":{\"label_selector\":\"c\"}}}]}";
+	CHECK(load(obj, json_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].display_name", "expected a string, got a mapping"));
 }
 
 TEST(every_error_is_reported_with_position)
@@ -327,8 +334,7 @@ TEST(planner_keys)
 		CHECK_EQ_INT(g->failback_delay_ms, 150000);
 		CHECK(g->planner.rebalance);
 		CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_SPREAD);
-		struct buf b;
-		buf_init(&b, 0);
+		struct buf b = BUF_INIT;
 		config_print_json(c, &b);
 		CHECK(strstr(b.data, "\"failback_delay\":\"2m30s\",\"rebalance\":true,"
 			     "\"when_none_healthy\":\"spread\"") != NULL);
@@ -357,7 +363,7 @@ TEST(planner_keys)
 	CHECK_EQ_INT(d.errors, 3);
 }
 
-TEST(unknown_keys_warn_duplicates_fail)
+TEST(unknown_keys_and_duplicates_fail)
 {
 	static const char y[] =
 		"version: 1\n"
@@ -371,9 +377,9 @@ TEST(unknown_keys_warn_duplicates_fail)
 		"      servers: {label_selector: a}\n"
 		"      floating_ips: {label_selector: b}\n";
 	CHECK(load(y, yaml_read) == NULL);
-	CHECK(has_diag(DIAG_WARNING, "t.yaml:2:1: colour", "unknown key"));
-	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:5: groups[0].id", "duplicate key"));
-	CHECK_EQ_INT(d.errors, 1);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:2:1: colour", "unknown key"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:5:5: groups[0].id", "duplicate key (first at line 4)"));
+	CHECK_EQ_INT(d.errors, 2);
 }
 
 TEST(environment_references)
@@ -493,8 +499,8 @@ TEST(json_config_edge_cases)
 		   "\"hetzner\": {\"api_token\": \"x\", \"servers\": {\"label_selector\": \"a\"}, "
 		   "\"floating_ips\": {\"label_selector\": \"b\"}}}]}");
 	struct config *c = load(js.data, json_read);
-	CHECK(c != NULL);
-	CHECK(has_diag(DIAG_WARNING, "t.yaml:1:16: kkkkkkkk", "unknown key (ignored)"));
+	CHECK(c == NULL);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:16: kkkkkkkk", "unknown key"));
 	config_free(c);
 	buf_release(&js);
 
@@ -517,8 +523,13 @@ TEST(json_config_edge_cases)
 
 /* ---- the key table --------------------------------------------------------- */
 
-static void check_section_rows(const struct key_section *s, int *bad)
+static void check_section_rows(const struct key_section *s, size_t depth, int *bad)
 {
+	/* Hints look one level up: the walk's stack must hold the deepest section. */
+	if (depth > CFG_MAX_DEPTH) {
+		(*bad)++;
+		fprintf(stderr, "section %s: deeper than CFG_MAX_DEPTH\n", s->path);
+	}
 	for (size_t i = 0; i < s->n_rows; i++) {
 		const struct key_row *r = &s->rows[i];
 #define ROW_CHECK(cond) do { if (!(cond)) { (*bad)++; \
@@ -541,14 +552,12 @@ static void check_section_rows(const struct key_section *s, int *bad)
 			ROW_CHECK(r->section->size > 0 && r->count_field != r->field);
 		if (r->type == KEY_MAP)
 			ROW_CHECK(r->count_field != r->field);
-		ROW_CHECK(!(r->flags & KF_UNUSED) || r->type == KEY_SECTION || r->type == KEY_ANY ||
-			  r->field == KEY_NO_FIELD || r->type == KEY_BOOL);
 		/* One row per spelling in a section. */
 		for (size_t k = 0; k < i; k++)
 			ROW_CHECK(strcmp(s->rows[k].name, r->name) != 0);
 #undef ROW_CHECK
 		if (r->section)
-			check_section_rows(r->section, bad);
+			check_section_rows(r->section, depth + 1, bad);
 	}
 	if (s->unique) {
 		bool found = false;
@@ -566,7 +575,7 @@ static void check_section_rows(const struct key_section *s, int *bad)
 TEST(key_table_is_consistent)
 {
 	int bad = 0;
-	check_section_rows(&config_root, &bad);
+	check_section_rows(&config_root, 1, &bad);
 	CHECK_EQ_INT(bad, 0);
 }
 
@@ -596,7 +605,11 @@ TEST(key_list)
 	CHECK(strstr(b.data, "\ngroups[].hetzner.api_token\tstring\t$HCLOUD_TOKEN\toriginal,secret\t"));
 	CHECK(strstr(b.data, "\ntelemetry.logging.level\tdebug|info|warn|error\tinfo\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s or always\t1m0s\toriginal\t"));
-	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t0\toriginal,unused\t"));
+	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t9521\toriginal,unused\t"));
+	CHECK(strstr(b.data, "\nserver.host\tstring\tlocalhost\toriginal,unused\t"));
+	CHECK(strstr(b.data, "\nnotifications.targets[].icon_emoji\tstring\t:dolphin: unless "
+		     "icon_url is set\toriginal\t"));
+	CHECK(strstr(b.data, "\ngroups[].hetzner.allow_insecure_endpoint\tboolean\tfalse\t-\t"));
 	CHECK(strstr(b.data, "\ngroups\tlist of sections\t(required)\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].max_actions_per_round\tinteger 1..1000000\t-\t-\t"));
 	CHECK(strstr(b.data, "token_source") == NULL);     /* printed, not a key */
@@ -614,7 +627,7 @@ static const char hdr[] =
 	"      servers: {label_selector: a}\n"
 	"      floating_ips: {label_selector: b}\n";
 
-/* Every section warns about keys it does not know, under the right path. */
+/* Every section refuses keys it does not know, under the right path, with a hint. */
 TEST(unknown_keys_in_every_section)
 {
 	static const char y[] =
@@ -636,24 +649,26 @@ TEST(unknown_keys_in_every_section)
 		"      floating_ips: {label_selector: b}\n"
 		"    checks:\n"
 		"      - {id: h, type: http, hedaers: {}, headers: {X-A: b}}\n";
-	struct config *c = load(y, yaml_read);
-	CHECK(c != NULL);
-	static const char *const want[] = {
-		"t.yaml:2:20: service.nmae", "t.yaml:3:9: state.pth", "t.yaml:4:10: server.prot",
-		"t.yaml:5:23: telemetry.logging.levle", "telemetry.metrics.txtfile",
-		"t.yaml:6:13: heartbeat.urll", "notifications.targets[0].chanel",
-		"t.yaml:11:5: groups[0].readonyl", "groups[0].hetzner.token_source",
-		"groups[0].hetzner.servers.lable", "groups[0].checks[0].hedaers",
+	CHECK(load(y, yaml_read) == NULL);
+	static const char *const want[][2] = {
+		{ "t.yaml:2:20: service.nmae", "unknown key; did you mean `name`?" },
+		{ "t.yaml:3:9: state.pth", "unknown key; did you mean `path`?" },
+		{ "t.yaml:4:10: server.prot", "unknown key; did you mean `port`?" },
+		{ "t.yaml:5:23: telemetry.logging.levle", "unknown key; did you mean `level`?" },
+		{ "telemetry.metrics.txtfile", "unknown key; did you mean `textfile`?" },
+		{ "t.yaml:6:13: heartbeat.urll", "unknown key; did you mean `url`?" },
+		{ "notifications.targets[0].chanel", "unknown key; did you mean `channel`?" },
+		{ "t.yaml:11:5: groups[0].readonyl", "unknown key; did you mean `readonly`?" },
+		/* printed by --print, but not a key one may write */
+		{ "groups[0].hetzner.token_source", "unknown key" },
+		{ "groups[0].hetzner.servers.lable", "unknown key" },
+		{ "groups[0].checks[0].hedaers", "unknown key; did you mean `headers`?" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
-		if (!has_diag(DIAG_WARNING, want[i], "unknown key (ignored)"))
-			TEST_FAIL_("no unknown-key warning for %s", want[i]);
-	CHECK(!has_diag(DIAG_WARNING, "tracing", NULL));   /* accepted whatever it holds */
-	CHECK(has_diag(DIAG_WARNING, "notifications.targets[0]", "give this target a channel or an id"));
-	CHECK_EQ_INT(d.n, ARRAY_SIZE(want) + 1);
-	CHECK(c && c->server_section_present);
-	CHECK(c && c->groups[0].checks[0].n_headers == 1);
-	config_free(c);
+		if (!has_diag(DIAG_ERROR, want[i][0], want[i][1]))
+			TEST_FAIL_("no unknown-key error for %s", want[i][0]);
+	CHECK(!has_diag(DIAG_ERROR, "tracing", NULL));   /* accepted whatever it holds */
+	CHECK_EQ_INT(d.errors, ARRAY_SIZE(want));
 }
 
 TEST(cross_key_rules)
@@ -715,10 +730,12 @@ TEST(cross_key_rules)
 	c = load("groups: []\n", yaml_read);
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:1: version", "required (version: 1)"));
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:9: groups", "at least one group is required"));
+	/* An empty mapping is an empty list (mapstructure's rule). */
 	c = load("version: 2\ngroups: {}\n", yaml_read);
 	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:10: version", "unsupported version 2"));
-	CHECK(has_diag(DIAG_ERROR, "t.yaml:2:9: groups", "expected a list, got a mapping"));
-	CHECK(has_diag(DIAG_ERROR, "t.yaml:1:1: groups", "at least one group is required"));
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:2:9: groups", "at least one group is required"));
+	c = load("version: 1\ngroups: five\n", yaml_read);
+	CHECK(has_diag(DIAG_ERROR, "t.yaml:2:9: groups", "expected a list, got a string"));
 	buf_release(&y);
 }
 
@@ -739,11 +756,14 @@ TEST(endpoint_and_values)
 	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].host", "bare host name"));
 	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.Host", "with the check's host key"));
 	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.a b", "invalid header name"));
-	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.X-N", "line break"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].headers.X-N", "control characters"));
 	CHECK(has_diag(DIAG_ERROR, "telemetry.logging.level", "(want debug, info, warn, error)"));
 	CHECK_EQ_INT(d.errors, 8);
 
-	/* The endpoint: trailing slashes go, $HCLOUD_ENDPOINT wins. */
+	/*
+	 * The endpoint: trailing slashes go; the file's value outranks
+	 * $HCLOUD_ENDPOINT, which outranks the default (SPEC section 9).
+	 */
 	buf_reset(&y);
 	buf_addstr(&y, hdr);
 	y.len -= strlen("      floating_ips: {label_selector: b}\n");
@@ -755,6 +775,9 @@ TEST(endpoint_and_values)
 	config_free(c);
 	setenv("HCLOUD_ENDPOINT", "https://env.example/v1", 1);
 	c = load(y.data, yaml_read);
+	CHECK(c && str_eq(c->groups[0].endpoint, "http://127.0.0.1:1/v1"));
+	config_free(c);
+	c = load(hdr, yaml_read);
 	CHECK(c && str_eq(c->groups[0].endpoint, "https://env.example/v1"));
 	config_free(c);
 	unsetenv("HCLOUD_ENDPOINT");
@@ -770,6 +793,55 @@ TEST(reader_by_extension)
 	CHECK(config_reader_for("a.ini") == NULL);
 }
 
+/* follow_redirects and the expiry watch: defaults, bounds, https only. */
+TEST(redirect_and_expiry_keys)
+{
+	struct config *c = load(minimal, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct check_config *k = &c->groups[0].checks[0];
+		CHECK_EQ_INT(k->follow_redirects, 0);
+		CHECK_EQ_INT(k->tls_expiry_warning_ms, 336LL * 3600 * 1000);
+		CHECK_EQ_INT(k->tls_expiry_error_ms, 168LL * 3600 * 1000);
+	}
+	config_free(c);
+
+	struct buf y = BUF_INIT;
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: https, host: x.test, follow_redirects: 10, "
+		   "tls_expiry_warning: 720h, tls_expiry_error: 0s}\n"
+		   "      - {id: b, type: http, tls_expiry_error: 1h}\n");
+	c = load(y.data, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct check_config *k = &c->groups[0].checks[0];
+		CHECK_EQ_INT(k->follow_redirects, 10);
+		CHECK_EQ_INT(k->tls_expiry_warning_ms, 720LL * 3600 * 1000);
+		CHECK_EQ_INT(k->tls_expiry_error_ms, 0);
+	}
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:11:47: groups[0].checks[1].tls_expiry_error",
+		       "only used by https checks"));
+	config_free(c);
+
+	buf_reset(&y);
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: http, follow_redirects: 51}\n"
+		   "      - {id: b, type: http, follow_redirects: -1}\n"
+		   "      - {id: c, type: https, host: x.test, tls_expiry_warning: -1h}\n"
+		   "      - {id: d, type: https, host: x.test, tls_expiry_error: 7}\n");
+	CHECK(load(y.data, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].follow_redirects",
+		       "must be between 0 and 50 (got 51)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[1].follow_redirects",
+		       "must be between 0 and 50 (got -1)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[2].tls_expiry_warning", "must be at least 0s"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[3].tls_expiry_error", "needs a unit"));
+	CHECK_EQ_INT(d.errors, 4);
+	buf_release(&y);
+}
+
 int main(void)
 {
 	diags_init(&d, "t.yaml");
@@ -779,10 +851,10 @@ int main(void)
 	RUN(missing_input_is_an_error_not_an_abort);
 	RUN(poll_interval_always);
 	RUN(project_id_string_or_number);
-	RUN(json_numbers_are_not_strings);
+	RUN(json_numbers_are_strings_objects_are_not);
 	RUN(every_error_is_reported_with_position);
 	RUN(planner_keys);
-	RUN(unknown_keys_warn_duplicates_fail);
+	RUN(unknown_keys_and_duplicates_fail);
 	RUN(environment_references);
 	RUN(token_fallback_and_conflicts);
 	RUN(expect_status_forms);
@@ -794,6 +866,7 @@ int main(void)
 	RUN(cross_key_rules);
 	RUN(endpoint_and_values);
 	RUN(reader_by_extension);
+	RUN(redirect_and_expiry_keys);
 	diags_release(&d);
 	return test_report();
 }

@@ -63,10 +63,18 @@ TEST(json_log_lines)
 	char *got = captured(some_lines);
 	CHECK_EQ_STR(got,
 		     "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"plan \\\"refused\\\"\","
-		     "\"group\":\"web\\n\",\"actions\":\"3\",\"error\":\"a\\\\b\\u0001\\u007f\"}\n"
-		     "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"no group\"}\n"
-		     "{\"ts\":\"TS\",\"level\":\"error\",\"msg\":\"formatted 42\",\"group\":\"g\"}\n");
+		     "\"service\":\"flipper\",\"group\":\"web\\n\",\"actions\":\"3\","
+		     "\"error\":\"a\\\\b\\u0001\\u007f\"}\n"
+		     "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"no group\",\"service\":\"flipper\"}\n"
+		     "{\"ts\":\"TS\",\"level\":\"error\",\"msg\":\"formatted 42\",\"service\":\"flipper\","
+		     "\"group\":\"g\"}\n");
 	free(got);
+	/* service.name, as the original put it on every line. */
+	log_set_service("edge \"lb\"");
+	got = captured(some_lines);
+	CHECK(strstr(got, "\"msg\":\"no group\",\"service\":\"edge \\\"lb\\\"\"}\n") != NULL);
+	free(got);
+	log_set_service(NULL);
 }
 
 TEST(text_log_lines)
@@ -74,11 +82,16 @@ TEST(text_log_lines)
 	log_setup(LOG_INFO, LOG_FORMAT_TEXT);
 	char *got = captured(some_lines);
 	CHECK_EQ_STR(got,
-		     "TS warn  [web\\n] plan \\\"refused\\\" actions=3 error=\"a\\\\b\\x01\\x7f\"\n"
-		     "TS info  no group\n"
-		     "TS error [g] formatted 42\n");
+		     "TS warn  [web\\n] plan \\\"refused\\\" service=flipper actions=3 "
+		     "error=\"a\\\\b\\x01\\x7f\"\n"
+		     "TS info  no group service=flipper\n"
+		     "TS error [g] formatted 42 service=flipper\n");
 	free(got);
-	log_setup(LOG_INFO, LOG_FORMAT_JSON);
+	log_set_service("edge lb");
+	got = captured(some_lines);
+	CHECK(strstr(got, "TS info  no group service=\"edge lb\"\n") != NULL);
+	free(got);
+	log_set_service(NULL);
 }
 
 /* What notify_post() queues for each target, read back from a real store. */

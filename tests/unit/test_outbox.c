@@ -11,7 +11,7 @@ static struct config *load(const char *text)
 {
 	diags_release(&d);
 	diags_init(&d, "t.yaml");
-	return config_parse("t.yaml", text, strlen(text), yaml_read, &d);
+	return config_parse("t.yaml", text, strlen(text), yaml_read, CONFIG_RUN, &d);
 }
 
 static const char hdr[] =

@@ -1,4 +1,4 @@
--- Schema version 6: what flipper needs to stay safe when the world lies
+-- Schema version 7: what flipper needs to stay safe when the world lies
 -- (issue 15, SPEC section 9 "Safety").
 --
 -- servers: a server missing from a listing is kept for a while as
