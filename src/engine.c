@@ -195,14 +195,14 @@ int engine_flush(struct engine *e)
 	e->saved_at = mono_ms();
 	bool any = e->tx_open;
 	for (size_t i = 0; i < e->n_g && !any; i++)
-		any = group_dirty(&e->g[i]);
+		any = group_dirty(e->g[i]);
 	if (!any)
 		return e->failed ? -1 : 0;
 	if (engine_write(e) < 0)
 		goto failed;
 	for (size_t i = 0; i < e->n_g; i++) {
-		if (flush_group(e, &e->g[i]) < 0) {
-			log_kv(LOG_ERROR, e->g[i].cfg->id, "cannot save the state", "error",
+		if (flush_group(e, e->g[i]) < 0) {
+			log_kv(LOG_ERROR, e->g[i]->cfg->id, "cannot save the state", "error",
 			       store_errmsg(e->store), NULL);
 			store_rollback(e->store);
 			e->tx_open = false;
@@ -359,16 +359,28 @@ static void check_done(void *arg, struct check_result *r)
 		t->st.duration_ms = r->duration_ms;
 		free(t->st.last_error);
 		t->st.last_error = NULL;
+		/* A backend that stays dead is logged when its failure changes,
+		 * then once a minute, not on every check. */
+		char *key = xasprintf("check %s %lld %s %d", g->cfg->id, (long long)t->st.server_id,
+				      c->id, t->st.family);
 		if (r->ok) {
 			t->st.last_ok = t->started_wall;
+			log_repeat_clear(key);
 		} else {
 			t->st.last_error = r->error ? r->error : xstrdup("failed");
 			r->error = NULL;
-			log_kv(LOG_INFO, g->cfg->id, "check failed", "server", t->in.server_name,
-			       "check", c->id, "family", t->st.family == 4 ? "ipv4" : "ipv6",
-			       "address", t->address, "failure", http_failure_name(r->failure),
-			       "error", t->st.last_error, NULL);
+			char *state = xasprintf("%s %s", http_failure_name(r->failure), t->st.last_error);
+			long held = log_repeat(key, state);
+			if (held >= 0)
+				log_kv(LOG_INFO, g->cfg->id, "check failed", "server", t->in.server_name,
+				       "check", c->id, "family", t->st.family == 4 ? "ipv4" : "ipv6",
+				       "address", t->address, "failure", http_failure_name(r->failure),
+				       "error", t->st.last_error,
+				       LOG_I64("fall", t->st.c.fall_count), LOG_I64("repeated", held),
+				       NULL);
+			free(state);
 		}
+		free(key);
 		t->dirty = true;
 		schedule_save(e);
 		if (before != t->st.c.state) {
@@ -455,7 +467,7 @@ void engine_targets_changed(struct group *g, struct target **old, size_t n_old)
 	/* Room for every target's check at once, if the system allows. */
 	size_t all = 0;
 	for (size_t i = 0; i < e->n_g; i++)
-		all += e->g[i].n_targets;
+		all += e->g[i]->n_targets;
 	loop_reserve(e->loop, all);
 	for (size_t i = 0; i < g->n_targets; i++) {
 		struct target *t = g->targets[i];
@@ -555,9 +567,10 @@ struct engine *engine_new(const struct config *c, struct store *s,
 	for (size_t i = 0; i < c->n_groups; i++) {
 		if (!selected(o, c->groups[i].id))
 			continue;
-		struct group *g = &e->g[e->n_g++];
+		struct group *g = xcalloc(1, sizeof *g);
 		g->cfg = &c->groups[i];
 		g->e = e;
+		e->g[e->n_g++] = g;
 	}
 	return e;
 }
@@ -583,6 +596,7 @@ static void group_release(struct engine *e, struct group *g)
 	free(g->logged_defer);
 	hcloud_client_free(g->api);
 	free(g->persisted);
+	free(g);
 }
 
 void engine_free(struct engine *e)
@@ -590,7 +604,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_g; i++)
-		group_release(e, &e->g[i]);
+		group_release(e, e->g[i]);
 	free(e->g);
 	checker_free(e->checker);
 	notifier_free(e->notifier);
@@ -646,9 +660,9 @@ static void heartbeat_consider(struct engine *e)
 	bool *ok = xcalloc(e->n_g + 1, sizeof *ok);
 	for (size_t i = 0; i < e->n_g; i++) {
 		/* One-shot: this run's own pass, however long ago it ended. */
-		age[i] = !e->g[i].passed ? -1 : e->o.mode == ENGINE_ONCE ? 0 : mono - e->g[i].pass_at;
-		ok[i] = e->g[i].pass_ok;
-		int64_t every = 2 * pass_interval(e->g[i].cfg);
+		age[i] = !e->g[i]->passed ? -1 : e->o.mode == ENGINE_ONCE ? 0 : mono - e->g[i]->pass_at;
+		ok[i] = e->g[i]->pass_ok;
+		int64_t every = 2 * pass_interval(e->g[i]->cfg);
 		window[i] = every > c->heartbeat_interval_ms ? every : c->heartbeat_interval_ms;
 	}
 	bool allowed = heartbeat_allowed(window, age, ok, e->n_g);
@@ -766,7 +780,7 @@ static int64_t next_due_wall(struct engine *e)
 	int64_t now = now_ms(), mono = mono_ms();
 	int64_t next = INT64_MAX;
 	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
+		struct group *g = e->g[gi];
 		if (!g->have_inventory || g->listing_failed || (g->passed && !g->pass_ok) ||
 		    g->meta.failed_plan || g->cfg->poll_interval_ms <= 0)
 			return now;
@@ -816,7 +830,7 @@ static void add_report(struct engine *e, struct engine_result *res)
 	struct report_group *rg = xcalloc(e->n_g + 1, sizeof *rg);
 	size_t n = 0;
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		if (!g->have_inventory || !g->pass_ok || !g->pservers) {
 			rg[n++] = (struct report_group){
 				.id = g->cfg->id, .display_name = g->cfg->display_name,
@@ -846,7 +860,7 @@ static void begin_stop(struct engine *e)
 		return;
 	e->stopping = true;
 	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
+		struct group *g = e->g[gi];
 		for (size_t i = 0; i < g->n_targets; i++) {
 			struct target *t = g->targets[i];
 			loop_timer_disarm(e->loop, &t->timer);
@@ -865,7 +879,7 @@ static void begin_stop(struct engine *e)
 static bool busy(const struct engine *e)
 {
 	for (size_t i = 0; i < e->n_g; i++)
-		if (e->g[i].state != PASS_IDLE)
+		if (e->g[i]->state != PASS_IDLE)
 			return true;
 	return false;
 }
@@ -873,7 +887,7 @@ static bool busy(const struct engine *e)
 static bool once_done(const struct engine *e)
 {
 	for (size_t i = 0; i < e->n_g; i++)
-		if (!e->g[i].passed || e->g[i].checks_in_flight)
+		if (!e->g[i]->passed || e->g[i]->checks_in_flight)
 			return false;
 	return true;
 }
@@ -915,7 +929,7 @@ void engine_run(struct engine *e, struct engine_result *res)
 	notify_reset(e);
 
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		g->pass_timer.fire = pass_fire;
 		if (load_group(e, g) < 0) {
 			g->passed = true;
@@ -923,9 +937,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 			g->broken = true;
 			continue;
 		}
+		metrics_init_counters(e, g);
 	}
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		if (g->broken)
 			continue;
 		/* Align the stored targets with the configured checks. */
@@ -972,8 +987,8 @@ void engine_run(struct engine *e, struct engine_result *res)
 	}
 	res->stopped = signalled;
 	for (size_t i = 0; i < e->n_g; i++) {
-		res->changes += e->g[i].changes;
-		if (e->g[i].passed && !e->g[i].pass_ok)
+		res->changes += e->g[i]->changes;
+		if (e->g[i]->passed && !e->g[i]->pass_ok)
 			res->failed = true;
 	}
 	if (e->failed)

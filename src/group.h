@@ -130,7 +130,9 @@ struct engine {
 	struct loop *loop;
 	struct checker *checker;
 	struct notifier *notifier;       /* webhooks and the heartbeat; NULL: dry run */
-	struct group *g;
+	/* One allocation each: timers and targets point into them, and a
+	 * reload adds and removes groups. */
+	struct group **g;
 	size_t n_g;
 	char *reset_moved;
 	char *reset_why;
@@ -220,5 +222,13 @@ void apply_release(struct group *g);
 void metrics_persist_api_counts(struct engine *e);
 /* The textfile, after a pass concluded (at most once a second) and at the end. */
 void metrics_export(struct engine *e);
+/* The same text, for GET /metrics. */
+void metrics_text(struct engine *e, struct buf *out);
+/* The phases a pass may fail in (NULL-terminated): flipper_group_failures_total's. */
+extern const char *const pass_phases[];
+/* Count a failed pass of g in the state (inside the turn's transaction). */
+void metrics_count_failure(struct group *g, const char *phase);
+/* The group's failure counters, at 0 for every phase until they count. */
+void metrics_init_counters(struct engine *e, struct group *g);
 
 #endif

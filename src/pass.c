@@ -59,7 +59,10 @@ static void record(struct group *g, const char *phase, const char *error, const 
 	struct buf b = BUF_INIT;
 	p->last_pass_at = now;
 	p->last_pass_ok = !phase;
+	if (phase)
+		metrics_count_failure(g, phase);
 	if (!phase) {
+		p->last_ok_at = now;
 		if (p->fail_since) {
 			char since[32];
 			format_time_utc(p->fail_since, since);

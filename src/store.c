@@ -1216,7 +1216,7 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 {
 	memset(p, 0, sizeof *p);
 	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert, last_pass_at, last_pass_ok, "
-				"fail_phase, fail_error, fail_key, fail_since FROM group_pass "
+				"fail_phase, fail_error, fail_key, fail_since, last_ok_at FROM group_pass "
 				"WHERE group_id = ?");
 	if (!st)
 		return -1;
@@ -1231,6 +1231,7 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 		p->fail_error = col_text(st, 5);
 		p->fail_key = col_text(st, 6);
 		p->fail_since = sqlite3_column_int64(st, 7);
+		p->last_ok_at = sqlite3_column_int64(st, 8);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -1241,13 +1242,14 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 	if (ensure_group(s, group) < 0)
 		return -1;
 	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert, "
-				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since, "
+				"last_ok_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				"ON CONFLICT (group_id) DO UPDATE SET "
 				"deferred_since = excluded.deferred_since, "
 				"defer_alert = excluded.defer_alert, last_pass_at = excluded.last_pass_at, "
 				"last_pass_ok = excluded.last_pass_ok, fail_phase = excluded.fail_phase, "
 				"fail_error = excluded.fail_error, fail_key = excluded.fail_key, "
-				"fail_since = excluded.fail_since");
+				"fail_since = excluded.fail_since, last_ok_at = excluded.last_ok_at");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -1259,6 +1261,7 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 	bind_text(st, 7, p->fail_error);
 	bind_text(st, 8, p->fail_key);
 	sqlite3_bind_int64(st, 9, p->fail_since);
+	sqlite3_bind_int64(st, 10, p->last_ok_at);
 	return run(st);
 }
 

@@ -85,6 +85,7 @@ struct store_pass {
 	char *defer_alert;       /* unknown servers last named in an alert */
 	int64_t last_pass_at;    /* when the last pass ended; 0: never */
 	bool last_pass_ok;
+	int64_t last_ok_at;      /* when the last successful pass ended; 0: never */
 	/* While the group fails (fail_since != 0): where, what, and since when. */
 	char *fail_phase;        /* inventory, checks, plan, apply, state */
 	char *fail_error;        /* for people: the whole message */
