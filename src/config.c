@@ -879,6 +879,48 @@ const struct group_config *config_group(const struct config *c, const char *id)
 	return NULL;
 }
 
+int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d)
+{
+	config_reader_fn reader = config_reader_for(path);
+	struct node *root = NULL;
+	char *text;
+	size_t len;
+	int rc = -1;
+
+	*ids = NULL;
+	*n = 0;
+	if (!reader) {
+		diag_add(d, DIAG_ERROR, 0, 0, NULL,
+			 "unknown configuration format (use .yaml, .yml, .toml or .json)");
+		return -1;
+	}
+	if (read_file(path, CONFIG_MAX_BYTES, &text, &len) < 0) {
+		diag_add(d, DIAG_ERROR, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	if (reader(text, len, &root, d) == 0) {
+		const struct key_row *gr = row_named(&config_root, "groups");
+		const struct node *list = root ? find_entry(root, gr) : NULL;
+		struct cfg_walk w = { .d = d, .path = BUF_INIT, .file = path };
+		for (size_t i = 0; list && list->type == NODE_SEQ && i < list->n; i++) {
+			char *id = NULL;
+			size_t old = path_push_key(&w, "groups");
+			path_push_index(&w, i);
+			path_push_key(&w, "id");
+			if (read_string(&w, cfg_get(gr->section, list->items[i], "id"), 0, &id) == 1) {
+				*ids = xrealloc(*ids, (*n + 1) * sizeof **ids);
+				(*ids)[(*n)++] = id;
+			}
+			buf_truncate(&w.path, old);
+		}
+		buf_release(&w.path);
+		rc = d->errors ? -1 : 0;
+	}
+	node_free(root);
+	free(text);
+	return rc;
+}
+
 /* ---- printing ------------------------------------------------------------------ */
 
 static const void *cfield(const void *obj, const struct key_row *r)

@@ -153,6 +153,13 @@ void config_free(struct config *c);
  * -1 unreadable or unparsable (diagnostics in d).
  */
 int config_peek_state_path(const char *path, char **out, struct diags *d);
+/*
+ * Only the group ids, in their order, without validating anything else
+ * (status: which groups to list, where the token is not at hand). 0 with
+ * *ids (owned, *n of them), or -1 unreadable or unparsable (diagnostics
+ * in d).
+ */
+int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
 /*
