@@ -160,6 +160,15 @@ int config_peek_state_path(const char *path, char **out, struct diags *d);
  * in d).
  */
 int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d);
+/*
+ * The group's token again from the file it came from (api_token_file or
+ * the systemd credential $CREDENTIALS_DIRECTORY/hcloud-token), which a
+ * rotated Kubernetes Secret or credential changes under a running
+ * flipper. 1 read (*token owned, a secret), 0 the token came from no file
+ * (api_token, $HCLOUD_TOKEN), -1 the file is missing, empty or bad (*why
+ * owned, naming the file, never quoting it).
+ */
+int config_token_reread(const struct group_config *g, char **token, char **why);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
 /*

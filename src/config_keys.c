@@ -217,6 +217,37 @@ static enum token_file read_token_file(const char *path, char **token, char **wh
 	return TOKEN_OK;
 }
 
+#define CREDENTIAL_NAME "hcloud-token"
+
+int config_token_reread(const struct group_config *g, char **token, char **why)
+{
+	const char *path = NULL;
+	char *cred = NULL;
+	*token = *why = NULL;
+	if (str_eq(g->token_source, "api_token_file")) {
+		path = g->api_token_file;
+	} else if (str_eq(g->token_source, "$CREDENTIALS_DIRECTORY/" CREDENTIAL_NAME)) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (!dir || !*dir) {
+			*why = xstrdup("$CREDENTIALS_DIRECTORY is no longer set");
+			return -1;
+		}
+		path = cred = xasprintf("%s/" CREDENTIAL_NAME, dir);
+	} else {
+		return 0;
+	}
+	enum token_file r = read_token_file(path, token, why);
+	free(cred);
+	if (r == TOKEN_OK && strpbrk(*token, " \t")) {
+		explicit_bzero(*token, strlen(*token));
+		free(*token);
+		*token = NULL;
+		*why = xasprintf("the token in \"%s\" contains whitespace", path);
+		return -1;
+	}
+	return r == TOKEN_OK ? 1 : -1;
+}
+
 static void warn_secret_file_mode(struct cfg_walk *w, const char *key, const struct node *at,
 				  const char *path)
 {
@@ -225,8 +256,6 @@ static void warn_secret_file_mode(struct cfg_walk *w, const char *key, const str
 		cfg_warning(w, key, at, "token file \"%s\" is readable by group or others "
 			    "(mode %04o); chmod 600 it", path, (unsigned)(st.st_mode & 07777));
 }
-
-#define CREDENTIAL_NAME "hcloud-token"
 
 static const struct key_section hetzner_section;
 

@@ -94,7 +94,7 @@ struct hcloud_client *group_client(struct group *g)
 	struct hcloud_options o = {
 		.loop = g->e->loop,
 		.endpoint = g->cfg->endpoint,
-		.token = g->cfg->api_token,
+		.token = g->token ? g->token : g->cfg->api_token,
 		.group = g->cfg->id,
 		.request_timeout_ms = request_timeout_ms(g->cfg->poll_timeout_ms),
 	};
@@ -595,6 +595,10 @@ static void group_release(struct engine *e, struct group *g)
 	free(g->asked);
 	free(g->logged_defer);
 	hcloud_client_free(g->api);
+	if (g->token) {
+		explicit_bzero(g->token, strlen(g->token));
+		free(g->token);
+	}
 	free(g->persisted);
 	free(g);
 }

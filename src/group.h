@@ -118,6 +118,16 @@ struct group {
 	struct store_hold *asked;
 	size_t n_asked, cap_asked;
 
+	/*
+	 * The API refused the token (401/403): the token read again from its
+	 * file (NULL: the configuration's), and the backoff before the next
+	 * request: auth_failures in a row, no API request before auth_retry_at
+	 * (mono_ms()).
+	 */
+	char *token;
+	int auth_failures;
+	int64_t auth_retry_at;
+
 	/* Kept across passes: API request counts already added to the state. */
 	struct hc_request_count *persisted;
 	size_t n_persisted;
