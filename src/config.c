@@ -1007,6 +1007,39 @@ static void print_section(struct jw *jw, const struct key_section *s, const void
 	}
 }
 
+/* A section's rows as JSON, the way config_print_json() prints them. */
+static void section_json(const struct key_section *s, const void *obj, struct buf *out)
+{
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	print_section(&jw, s, obj);
+	jw_end(&jw);
+}
+
+bool config_check_same(const struct check_config *a, const struct check_config *b)
+{
+	const struct key_row *groups = row_named(&config_root, "groups");
+	const struct key_row *checks = groups ? row_named(groups->section, "checks") : NULL;
+	if (!checks || a->n_headers != b->n_headers)
+		return false;
+	/* Printing may mask header values (they carry credentials). */
+	for (size_t i = 0; i < a->n_headers; i++)
+		if (!str_eq(a->headers[i].name, b->headers[i].name) ||
+		    !str_eq(a->headers[i].value, b->headers[i].value))
+			return false;
+	/* What people read is no part of what a check does. */
+	struct check_config ca = *a, cb = *b;
+	ca.display_name = cb.display_name = NULL;
+	struct buf x = BUF_INIT, y = BUF_INIT;
+	section_json(checks->section, &ca, &x);
+	section_json(checks->section, &cb, &y);
+	bool same = strcmp(x.data, y.data) == 0;
+	buf_release(&x);
+	buf_release(&y);
+	return same;
+}
+
 void config_print_json(const struct config *c, struct buf *out)
 {
 	struct jw jw;

@@ -169,6 +169,11 @@ int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d
  * owned, naming the file, never quoting it).
  */
 int config_token_reread(const struct group_config *g, char **token, char **why);
+/*
+ * Do two checks do the same (every key of the table but display_name)?
+ * A reload keeps the counters of a target only when its check does.
+ */
+bool config_check_same(const struct check_config *a, const struct check_config *b);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
 /*

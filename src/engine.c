@@ -109,6 +109,18 @@ struct hcloud_client *group_client(struct group *g)
 	return g->api;
 }
 
+void group_client_drop(struct group *g)
+{
+	if (!g->api)
+		return;
+	metrics_persist_group_api_counts(g->e, g);
+	hcloud_client_free(g->api);
+	g->api = NULL;
+	free(g->persisted);
+	g->persisted = NULL;
+	g->n_persisted = 0;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 int engine_write(struct engine *e)
@@ -613,6 +625,8 @@ void engine_free(struct engine *e)
 	checker_free(e->checker);
 	notifier_free(e->notifier);
 	loop_free(e->loop);
+	config_free(e->reload_next);
+	config_free(e->owned_cfg);
 	free(e->reset_moved);
 	free(e->reset_why);
 	free(e);
@@ -827,6 +841,186 @@ static void record_next_due(struct engine *e)
 	store_commit(e->store);
 }
 
+/* ---- reloading (SIGHUP) ------------------------------------------------------------- */
+
+static const struct check_config *find_check(const struct group_config *gc, const char *id)
+{
+	for (size_t i = 0; i < gc->n_checks; i++)
+		if (str_eq(gc->checks[i].id, id))
+			return &gc->checks[i];
+	return NULL;
+}
+
+/* What the API client was made from: a change makes a new client. */
+static bool same_api(const struct group_config *a, const struct group_config *b)
+{
+	return str_eq(a->endpoint, b->endpoint) && str_eq(a->api_token, b->api_token) &&
+	       str_eq(a->token_source, b->token_source) &&
+	       str_eq(a->api_token_file, b->api_token_file) &&
+	       a->poll_timeout_ms == b->poll_timeout_ms;
+}
+
+/* Carry a running group over to its new configuration gc. */
+static size_t group_retarget(struct engine *e, struct group *g, const struct group_config *gc)
+{
+	size_t reset = 0;
+	if (!same_api(g->cfg, gc)) {
+		group_client_drop(g);
+		if (g->token) {
+			explicit_bzero(g->token, strlen(g->token));
+			free(g->token);
+			g->token = NULL;
+		}
+		g->auth_failures = 0;
+		g->auth_retry_at = 0;
+	}
+	/* Other servers or IPs: list again before the next plan. */
+	if (!same_api(g->cfg, gc) || !str_eq(g->cfg->server_selector, gc->server_selector) ||
+	    !str_eq(g->cfg->fip_selector, gc->fip_selector))
+		g->listing_failed = true;
+	/*
+	 * A target keeps its counters when its check still does the same;
+	 * one whose check changed or went starts afresh or goes. A check in
+	 * flight ran under the old definition: dropped, uncounted, and run
+	 * again at once.
+	 */
+	size_t kept = 0;
+	for (size_t i = 0; i < g->n_targets; i++) {
+		struct target *t = g->targets[i];
+		const struct check_config *nc = find_check(gc, t->st.check_id);
+		if (!nc || !config_check_same(t->check, nc)) {
+			reset += nc != NULL;
+			target_free(e, t);
+			continue;
+		}
+		bool was_running = t->probe != NULL;
+		if (t->probe) {
+			check_cancel(t->probe);
+			t->probe = NULL;
+			g->checks_in_flight--;
+		}
+		t->check = nc;
+		/* Its next start under the new interval. */
+		int64_t now = mono_ms(), every = target_interval(t);
+		loop_timer_arm(e->loop, &t->timer, was_running ? now : t->ran ? t->started + every :
+			       schedule_due_from_wall(t->st.last_run, every, now_ms(), now));
+		g->targets[kept++] = t;
+	}
+	g->n_targets = kept;
+	g->cfg = gc;
+	if (g->have_inventory) {
+		inventory_rebuild_targets(g);
+		engine_judge_health(g);
+	}
+	return reset;
+}
+
+/* A group of the new configuration that was not running: as at the start. */
+static struct group *group_add(struct engine *e, const struct group_config *gc)
+{
+	struct group *g = xcalloc(1, sizeof *g);
+	g->cfg = gc;
+	g->e = e;
+	g->pass_timer.fire = pass_fire;
+	if (load_group(e, g) < 0) {
+		g->passed = true;
+		g->broken = true;
+		return g;
+	}
+	metrics_init_counters(e, g);
+	if (g->have_inventory) {
+		inventory_rebuild_targets(g);
+		g->save_inventory = false;
+		engine_judge_health(g);
+	}
+	return g;
+}
+
+static bool applying(const struct engine *e)
+{
+	for (size_t i = 0; i < e->n_g; i++)
+		if (e->g[i]->state == PASS_APPLYING)
+			return true;
+	return false;
+}
+
+/*
+ * Put the configuration a reload read in place: groups kept (their
+ * counters, inventory and failure record with them), added or removed,
+ * notification targets and the heartbeat from the new one. Called when
+ * no apply is in flight, so every apply ends under the configuration it
+ * started with.
+ */
+static void reload_finish(struct engine *e)
+{
+	struct config *c = e->reload_next;
+	e->reload_next = NULL;
+	engine_flush(e);
+	struct group **next = xcalloc(c->n_groups + 1, sizeof *next);
+	bool *taken = xcalloc(e->n_g + 1, sizeof *taken);
+	size_t n = 0, added = 0, removed = 0, reset = 0;
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group_config *gc = &c->groups[i];
+		if (!selected(&e->o, gc->id))
+			continue;
+		struct group *g = NULL;
+		for (size_t k = 0; k < e->n_g && !g; k++) {
+			if (!taken[k] && str_eq(e->g[k]->cfg->id, gc->id)) {
+				g = e->g[k];
+				taken[k] = true;
+			}
+		}
+		if (g) {
+			/* A listing in flight asked for the old selectors: ask again. */
+			pass_abandon(g);
+			reset += group_retarget(e, g, gc);
+		} else {
+			g = group_add(e, gc);
+			added++;
+		}
+		next[n++] = g;
+	}
+	for (size_t k = 0; k < e->n_g; k++) {
+		if (taken[k])
+			continue;
+		/* Its checks stop now; what the state knows of it stays (status shows it). */
+		log_kv(LOG_INFO, e->g[k]->cfg->id, "group removed by the reload; its checks stop", NULL);
+		group_release(e, e->g[k]);
+		removed++;
+	}
+	free(taken);
+	free(e->g);
+	e->g = next;
+	e->n_g = n;
+	if (e->notifier)
+		notifier_set_config(e->notifier, c);
+	config_free(e->owned_cfg);
+	e->owned_cfg = c;
+	e->cfg = c;
+	for (size_t i = 0; i < e->n_g; i++)
+		if (!e->g[i]->broken)
+			pass_request(e->g[i]);
+	engine_flush(e);
+	log_kv(LOG_INFO, NULL, "configuration reloaded", "config", c->path,
+	       LOG_I64("groups", n), LOG_I64("added", added), LOG_I64("removed", removed),
+	       LOG_I64("targets_reset", reset), NULL);
+}
+
+/* SIGHUP: read the configuration now; put it in place once no apply is in flight. */
+static void reload_begin(struct engine *e)
+{
+	log_kv(LOG_INFO, NULL, "SIGHUP: reading the configuration again", NULL);
+	struct config *c = e->o.reload(e->o.reload_arg, e->cfg);
+	if (!c)
+		return;              /* refused and said why; the old one stays */
+	if (e->reload_next)
+		config_free(e->reload_next);
+	e->reload_next = c;
+	if (applying(e))
+		log_kv(LOG_INFO, NULL, "the new configuration takes over when the apply in "
+		       "flight ends", NULL);
+}
+
 /* ---- running ---------------------------------------------------------------------- */
 
 static void add_report(struct engine *e, struct engine_result *res)
@@ -916,8 +1110,11 @@ void engine_run(struct engine *e, struct engine_result *res)
 	e->started = mono_ms();
 	e->started_wall = now_ms();
 	e->end = e->o.mode == ENGINE_FOR ? e->started + e->o.for_ms : INT64_MAX;
-	if (!e->o.dry_run)
+	if (!e->o.dry_run) {
 		loop_catch_signals(e->loop);
+		if (e->o.reload && e->o.mode != ENGINE_ONCE)
+			loop_catch_reload(e->loop);
+	}
 	if (e->cfg->server_section_present && !e->o.dry_run)
 		log_kv(LOG_INFO, NULL, "server.* settings belong to the original daemon's web UI "
 		       "and are not used", NULL);
@@ -965,6 +1162,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 		loop_turn(e->loop, -1);
 		if (e->save_urgent)
 			engine_flush(e);
+		if (e->o.reload && loop_reload_requested() && !e->stopping)
+			reload_begin(e);
+		if (e->reload_next && !applying(e) && !e->stopping)
+			reload_finish(e);
 		if (loop_stop_requested() && !e->stopping) {
 			signalled = true;
 			log_kv(LOG_INFO, NULL, "stopping on signal", NULL);

@@ -159,6 +159,9 @@ struct engine {
 	int64_t outbox_depth;
 	int64_t metrics_at;              /* mono_ms() the textfile was last written */
 	int64_t beat_last_ok;            /* wall clock of the last heartbeat; 0: never */
+	/* A reload read and waiting for the applies in flight to end; no pass begins. */
+	struct config *reload_next;
+	struct config *owned_cfg;        /* cfg, when a reload brought it */
 };
 
 /* engine.c */
@@ -167,6 +170,8 @@ const struct hc_fip *group_fip(const struct group *g, int64_t id);
 struct msg_server group_msg_server(const struct store_server *s);
 /* The API client of a group, made on first use; NULL (logged) if it cannot be. */
 struct hcloud_client *group_client(struct group *g);
+/* Let the client go (its request counts kept): the next use makes a new one. */
+void group_client_drop(struct group *g);
 /* Queue a notification (nothing in dry-run mode), inside this turn's transaction. */
 void engine_post(struct engine *e, struct group *g, const char *kind, struct buf *text);
 /* Start writing: this turn's transaction, opened on first use. -1: cannot. */
@@ -230,6 +235,8 @@ void apply_release(struct group *g);
 /* metrics_export.c */
 /* Add the API requests since the last call to the counters kept in the state. */
 void metrics_persist_api_counts(struct engine *e);
+/* The same for one group, inside the turn's transaction (its client is about to go). */
+void metrics_persist_group_api_counts(struct engine *e, struct group *g);
 /* The textfile, after a pass concluded (at most once a second) and at the end. */
 void metrics_export(struct engine *e);
 /* The same text, for GET /metrics. */

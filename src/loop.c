@@ -45,6 +45,7 @@ struct loop {
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
 
 /* ---- timers ---------------------------------------------------------------- */
 
@@ -330,7 +331,7 @@ static void break_down(struct loop *l)
 int loop_turn(struct loop *l, int64_t max_wait_ms)
 {
 	run_timers(l);
-	if (stop_flag && max_wait_ms != 0)
+	if ((stop_flag || reload_flag) && max_wait_ms != 0)
 		max_wait_ms = 0;
 	int64_t wait = max_wait_ms < 0 || max_wait_ms > POLL_MAX_MS ? POLL_MAX_MS : max_wait_ms;
 	if (l->n_heap) {
@@ -371,6 +372,37 @@ static void on_stop_signal(int sig)
 		(void)r;
 	}
 	errno = saved;
+}
+
+static void on_reload_signal(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	reload_flag = 1;
+	if (signal_pipe[1] >= 0) {
+		ssize_t r = write(signal_pipe[1], "h", 1);
+		(void)r;
+	}
+	errno = saved;
+}
+
+int loop_catch_reload(struct loop *l)
+{
+	if (!l->catching)
+		return -1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_reload_signal;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGHUP, &sa, NULL);
+}
+
+bool loop_reload_requested(void)
+{
+	if (!reload_flag)
+		return false;
+	reload_flag = 0;
+	return true;
 }
 
 int loop_catch_signals(struct loop *l)

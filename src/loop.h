@@ -96,5 +96,11 @@ int loop_turn(struct loop *l, int64_t max_wait_ms);
  */
 int loop_catch_signals(struct loop *l);
 bool loop_stop_requested(void);
+/*
+ * SIGHUP too (after loop_catch_signals()): it sets the reload flag and
+ * wakes the loop. loop_reload_requested() reads and clears it.
+ */
+int loop_catch_reload(struct loop *l);
+bool loop_reload_requested(void);
 
 #endif

@@ -11,13 +11,11 @@
 #include "log.h"
 #include "metrics.h"
 
-void metrics_persist_api_counts(struct engine *e)
+void metrics_persist_group_api_counts(struct engine *e, struct group *g)
 {
-	store_begin(e->store);
-	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = e->g[gi];
-		if (!g->api)
-			continue;
+	if (!g->api || engine_write(e) < 0)
+		return;
+	{
 		const struct hcloud_stats *st = hcloud_client_stats(g->api);
 		for (size_t i = 0; i < st->n_requests; i++) {
 			const struct hc_request_count *rc = &st->requests[i];
@@ -45,7 +43,13 @@ void metrics_persist_api_counts(struct engine *e)
 			p->count = rc->count;
 		}
 	}
-	store_commit(e->store);
+}
+
+void metrics_persist_api_counts(struct engine *e)
+{
+	for (size_t gi = 0; gi < e->n_g; gi++)
+		metrics_persist_group_api_counts(e, e->g[gi]);
+	engine_flush(e);
 }
 
 const char *const pass_phases[] = { "inventory", "checks", "plan", "apply", "state", NULL };

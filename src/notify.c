@@ -283,6 +283,11 @@ struct notifier *notifier_new(const struct config *c, struct store *s, struct lo
 	return n;
 }
 
+void notifier_set_config(struct notifier *n, const struct config *c)
+{
+	n->c = c;
+}
+
 void notifier_free(struct notifier *n)
 {
 	if (!n)

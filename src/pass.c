@@ -183,8 +183,7 @@ static bool token_renewed(struct group *g)
 		}
 		g->token = fresh;
 		fresh = NULL;
-		hcloud_client_free(g->api);
-		g->api = NULL;
+		group_client_drop(g);
 		g->auth_failures = 0;
 		g->auth_retry_at = 0;
 	}
@@ -286,6 +285,11 @@ static void pass_begin(struct group *g)
 	struct engine *e = g->e;
 	if (g->state != PASS_IDLE || e->stopping)
 		return;
+	/* A reload waits for the applies in flight; it asks for a pass after. */
+	if (e->reload_next) {
+		g->pass_wanted = true;
+		return;
+	}
 	int64_t now = mono_ms();
 	/* A refused token: no request before the backoff ends, unless its
 	 * file has a new one (looked at every second meanwhile). */
