@@ -200,18 +200,20 @@ def test_refused_token_backs_off_and_the_rotated_file_is_used(env, tmp_path):
         # One request per wait: the backoff holds the API calls back.
         assert len(_refusals(env)) <= len(waits()) + 1
         refused = [t for t in env.texts() if "unauthorized" in t]
-        assert len(refused) == 1, env.texts()
+        assert len(refused) == 1, "\n-----\n".join(env.texts())
 
-        token_file.write_text(TOKEN + "\n")
+        # Replaced in one step, as Kubernetes swaps a Secret's files.
+        (tmp_path / "token.new").write_text(TOKEN + "\n")
+        os.replace(tmp_path / "token.new", token_file)
         wait_for(lambda: [r for r in env.cloud.requests("GET", r"/v1/servers$") if r["auth_ok"]],
                  30, what="a request with the new token")
-        wait_for(lambda: [t for t in env.texts() if "passes again" in t], 30,
+        wait_for(lambda: [t for t in env.texts() if "Group passes again" in t], 30,
                  what="the recovery message")
         logs = log_lines(stderr_of(p))
         assert any(l.get("msg", "").startswith("the token changed where it came from")
                    and l.get("source") == "api_token_file" for l in logs)
-        assert len([t for t in env.texts() if "unauthorized" in t]) == 1
-        assert len([t for t in env.texts() if "passes again" in t]) == 1
+        assert len([t for t in env.texts() if "unauthorized" in t]) == 1, "\n-----\n".join(env.texts())
+        assert len([t for t in env.texts() if "Group passes again" in t]) == 1
         out = stderr_of(p)
         assert TOKEN not in out and "stale-token" not in out
     finally:
