@@ -107,9 +107,11 @@ struct config {
 	int version;
 	char *service_name;
 	char *state_path;
-	/* server.* of the original daemon: accepted, unused. */
+	/* server.*: the HTTP endpoint of monitor (server.c). */
 	bool server_enabled;
-	bool server_section_present;
+	char *server_host;
+	int server_port;
+	int64_t server_shutdown_timeout_ms;
 	char *log_level;
 	char *log_format;
 	char *metrics_textfile;

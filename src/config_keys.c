@@ -573,31 +573,29 @@ static const struct key_section telemetry_section = {
 	.path = "telemetry", ROWS(telemetry_rows),
 };
 
-static void server_finish(struct cfg_walk *w, const struct node *map, const struct node *where,
-			  void *obj)
-{
-	struct config *c = obj;
-	(void)w;
-	(void)where;
-	c->server_section_present = map != NULL;
-}
-
 #define UNUSED_SERVER_KEY .flags = KF_ORIGINAL | KF_UNUSED, .field = KEY_NO_FIELD
 
 static const struct key_row server_rows[] = {
-	{ .name = "enabled", .type = KEY_BOOL, .flags = KF_ORIGINAL | KF_UNUSED,
-	  CONFIG_FIELD(server_enabled), .help = "the original daemon's web server" },
-	{ .name = "host", .type = KEY_STRING, UNUSED_SERVER_KEY, .help = "its address" },
-	{ .name = "port", .type = KEY_INT, UNUSED_SERVER_KEY, .min = 0, .max = 65535,
-	  .help = "its port" },
-	{ .name = "shutdown_timeout", .type = KEY_DURATION, UNUSED_SERVER_KEY,
-	  .help = "its shutdown bound" },
-	{ .name = "assets", .type = KEY_STRING, UNUSED_SERVER_KEY, .help = "its static files" },
-	{ .name = "templates", .type = KEY_STRING, UNUSED_SERVER_KEY, .help = "its templates" },
+	{ .name = "enabled", .type = KEY_BOOL, .flags = KF_ORIGINAL, CONFIG_FIELD(server_enabled),
+	  .help = "monitor serves GET /v1/health, /v1/version and /metrics (needs libmicrohttpd)" },
+	{ .name = "host", .type = KEY_STRING, .flags = KF_ORIGINAL | KF_NONEMPTY,
+	  CONFIG_FIELD(server_host), .def_str = "localhost",
+	  .help = "the address it listens on (0.0.0.0 or :: for a pod's probes)" },
+	{ .name = "port", .type = KEY_INT, .flags = KF_ORIGINAL, CONFIG_FIELD(server_port),
+	  .def_num = 9521, .min = 0, .max = 65535,
+	  .help = "its TCP port" },
+	{ .name = "shutdown_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL,
+	  CONFIG_FIELD(server_shutdown_timeout_ms), .def_num = 5000,
+	  .help = "on SIGTERM, how long answers in progress may take before their "
+		  "connections are closed" },
+	{ .name = "assets", .type = KEY_STRING, UNUSED_SERVER_KEY,
+	  .help = "its web UI's static files" },
+	{ .name = "templates", .type = KEY_STRING, UNUSED_SERVER_KEY,
+	  .help = "its web UI's templates" },
 };
 
 static const struct key_section server_section = {
-	.path = "server", ROWS(server_rows), .finish = server_finish,
+	.path = "server", ROWS(server_rows),
 };
 
 static const struct key_row state_rows[] = {
@@ -648,8 +646,8 @@ static const struct key_row root_rows[] = {
 	  .help = "the service" },
 	{ .name = "state", .type = KEY_SECTION, .section = &state_section,
 	  .help = "the state database" },
-	{ .name = "server", .type = KEY_SECTION, .flags = KF_ORIGINAL | KF_UNUSED | KF_NOPRINT,
-	  .section = &server_section, .help = "the original daemon's web server; not used" },
+	{ .name = "server", .type = KEY_SECTION, .flags = KF_ORIGINAL, .section = &server_section,
+	  .help = "the HTTP endpoint of monitor: health, version, metrics" },
 	{ .name = "telemetry", .type = KEY_SECTION, .flags = KF_ORIGINAL,
 	  .section = &telemetry_section, .help = "logs and metrics" },
 	{ .name = "heartbeat", .type = KEY_SECTION, .flags = KF_ORIGINAL,

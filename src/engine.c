@@ -19,11 +19,13 @@
 #include "check.h"
 #include "group.h"
 #include "health.h"
+#include "json.h"
 #include "log.h"
 #include "notify.h"
 #include "report.h"
 #include "rules.h"
 #include "schedule.h"
+#include "server.h"
 
 /* What is queued at the end of a one-shot run gets this long to go out. */
 #define DELIVERY_BUDGET_MS 15000
@@ -624,6 +626,7 @@ void engine_free(struct engine *e)
 	free(e->g);
 	checker_free(e->checker);
 	notifier_free(e->notifier);
+	server_free(e->server);
 	loop_free(e->loop);
 	config_free(e->reload_next);
 	config_free(e->owned_cfg);
@@ -743,12 +746,14 @@ void engine_pass_concluded(struct group *g)
 	if (e->o.mode == ENGINE_ONCE)
 		return;              /* the heartbeat and the outbox come at the end */
 	heartbeat_consider(e);
-	if (e->cfg->metrics_textfile && !e->o.dry_run && e->store &&
+	/* The API counters go to the state for the textfile and for GET /metrics. */
+	if ((e->cfg->metrics_textfile || e->server) && !e->o.dry_run && e->store &&
 	    mono_ms() - e->metrics_at >= METRICS_EVERY_MS) {
 		e->metrics_at = mono_ms();
 		engine_flush(e);
 		metrics_persist_api_counts(e);
-		metrics_export(e);
+		if (e->cfg->metrics_textfile)
+			metrics_export(e);
 	}
 	if (e->o.mode != ENGINE_ONCE && !loop_timer_armed(&e->deliver_timer))
 		loop_timer_arm(e->loop, &e->deliver_timer, mono_ms());
@@ -1051,12 +1056,134 @@ static void add_report(struct engine *e, struct engine_result *res)
 	free(rg);
 }
 
+/* ---- the HTTP endpoint (server.*) ----------------------------------------------------- */
+
+/*
+ * How long after its last pass a group still counts as working: two of
+ * its idle passes, and room for one pass that lists and applies at
+ * length (poll_timeout and plan_apply_timeout).
+ */
+static int64_t health_window(const struct group_config *cfg)
+{
+	return 2 * pass_interval(cfg) + cfg->poll_timeout_ms + cfg->plan_apply_timeout_ms;
+}
+
+/* GET /v1/health: every group's last pass succeeded, and lately. */
+static bool engine_health(void *arg, struct buf *out)
+{
+	struct engine *e = arg;
+	int64_t mono = mono_ms();
+	const char *state_error = e->failed ? "the state file cannot be written" :
+				  store_write_error(e->store);
+	bool healthy = !state_error && !e->stopping;
+	const char **reasons = xcalloc(e->n_g + 1, sizeof *reasons);
+	for (size_t i = 0; i < e->n_g; i++) {
+		const struct group *g = e->g[i];
+		if (g->broken)
+			reasons[i] = "its state cannot be read";
+		else if (!g->passed)
+			reasons[i] = "no pass has ended yet";
+		else if (!g->pass_ok)
+			reasons[i] = "its last pass failed";
+		else if (mono - g->pass_at > health_window(g->cfg))
+			reasons[i] = "no pass has ended lately";
+		healthy &= !reasons[i];
+	}
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	jw_string(&jw, "status", healthy ? "ok" : "failing");
+	jw_string(&jw, "state_error", state_error);
+	jw_bool(&jw, "stopping", e->stopping);
+	jw_array_begin(&jw, "groups");
+	for (size_t i = 0; i < e->n_g; i++) {
+		const struct group *g = e->g[i];
+		const char *reason = reasons[i];
+		jw_object_begin(&jw, NULL);
+		jw_string(&jw, "id", g->cfg->id);
+		jw_bool(&jw, "ok", !reason);
+		jw_string(&jw, "reason", reason);
+		if (g->passed)
+			jw_int(&jw, "last_pass_ms_ago", mono - g->pass_at);
+		else
+			jw_null(&jw, "last_pass_ms_ago");
+		jw_int(&jw, "last_success_at", g->pass.last_ok_at);
+		if (g->pass.fail_since) {
+			jw_object_begin(&jw, "failing");
+			jw_string(&jw, "phase", g->pass.fail_phase);
+			jw_string(&jw, "error", g->pass.fail_error);
+			jw_int(&jw, "since", g->pass.fail_since);
+			jw_end(&jw);
+		} else {
+			jw_null(&jw, "failing");
+		}
+		jw_end(&jw);
+	}
+	jw_end(&jw);
+	jw_end(&jw);
+	buf_addch(out, '\n');
+	free(reasons);
+	return healthy;
+}
+
+static void engine_metrics_text(void *arg, struct buf *out)
+{
+	metrics_text(arg, out);
+}
+
+/* monitor with server.enabled: listen, or say why not (the run ends: exit 1). */
+static int serve(struct engine *e)
+{
+	const struct config *c = e->cfg;
+	if (!c->server_enabled || e->o.dry_run)
+		return 0;
+	if (e->o.mode != ENGINE_FOREVER) {
+		log_kv(LOG_INFO, NULL, "server.enabled: only monitor serves the HTTP endpoint", NULL);
+		return 0;
+	}
+	struct server_hooks h = { engine_health, engine_metrics_text, e };
+	char *why = NULL;
+	e->server = server_start(e->loop, c->server_host, c->server_port, &h, &why);
+	if (!e->server) {
+		log_kv(LOG_ERROR, NULL, "cannot serve the HTTP endpoint of server.*", "error", why,
+		       NULL);
+		free(why);
+		return -1;
+	}
+	log_kv(LOG_INFO, NULL, "HTTP endpoint listening", "host", c->server_host,
+	       LOG_I64("port", server_port(e->server)), NULL);
+	return 0;
+}
+
+/*
+ * After a stop: answers in progress get until server.shutdown_timeout
+ * after the signal; then whatever is still open is closed.
+ */
+static void unserve(struct engine *e)
+{
+	if (!e->server)
+		return;
+	server_quiesce(e->server);
+	int64_t until = e->stop_began + e->cfg->server_shutdown_timeout_ms;
+	while (!server_idle(e->server) && mono_ms() < until)
+		loop_turn(e->loop, until - mono_ms());
+	if (!server_idle(e->server))
+		log_kv(LOG_INFO, NULL, "server.shutdown_timeout: closing the HTTP connections still open",
+		       NULL);
+	server_free(e->server);
+	e->server = NULL;
+	log_kv(LOG_INFO, NULL, "HTTP endpoint stopped", NULL);
+}
+
 /* Stop starting things: checks in flight are dropped, uncounted. */
 static void begin_stop(struct engine *e)
 {
 	if (e->stopping)
 		return;
 	e->stopping = true;
+	e->stop_began = mono_ms();
+	/* No new HTTP connection; those open are answered. */
+	server_quiesce(e->server);
 	for (size_t gi = 0; gi < e->n_g; gi++) {
 		struct group *g = e->g[gi];
 		for (size_t i = 0; i < g->n_targets; i++) {
@@ -1115,9 +1242,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 		if (e->o.reload && e->o.mode != ENGINE_ONCE)
 			loop_catch_reload(e->loop);
 	}
-	if (e->cfg->server_section_present && !e->o.dry_run)
-		log_kv(LOG_INFO, NULL, "server.* settings belong to the original daemon's web UI "
-		       "and are not used", NULL);
+	if (serve(e) < 0) {
+		res->failed = true;
+		return;
+	}
 	if (e->store && !e->o.dry_run) {
 		store_write_error_clear(e->store);
 		char *v = store_meta_get(e->store, "heartbeat_last_ok");
@@ -1190,6 +1318,7 @@ void engine_run(struct engine *e, struct engine_result *res)
 		if (store_write_error(e->store))
 			e->failed = true;
 	}
+	unserve(e);
 	res->stopped = signalled;
 	for (size_t i = 0; i < e->n_g; i++) {
 		res->changes += e->g[i]->changes;

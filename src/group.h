@@ -162,6 +162,8 @@ struct engine {
 	/* A reload read and waiting for the applies in flight to end; no pass begins. */
 	struct config *reload_next;
 	struct config *owned_cfg;        /* cfg, when a reload brought it */
+	struct server *server;           /* monitor's HTTP endpoint, or NULL */
+	int64_t stop_began;              /* mono_ms() of the stop signal */
 };
 
 /* engine.c */

@@ -41,6 +41,8 @@ struct loop {
 	size_t limited_running;
 	size_t max_limited;
 	bool catching;
+	struct loop_watch *watches;
+	size_t n_watches;
 };
 
 static int signal_pipe[2] = { -1, -1 };
@@ -282,6 +284,29 @@ static void feed(struct loop *l)
 	}
 }
 
+void loop_watch_start(struct loop *l, struct loop_watch *w)
+{
+	if (w->on)
+		return;
+	w->on = true;
+	w->next = l->watches;
+	l->watches = w;
+	l->n_watches++;
+}
+
+void loop_watch_stop(struct loop *l, struct loop_watch *w)
+{
+	for (struct loop_watch **pp = &l->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			w->on = false;
+			w->next = NULL;
+			l->n_watches--;
+			return;
+		}
+	}
+}
+
 int64_t loop_next_timer(const struct loop *l)
 {
 	return l->n_heap ? l->heap[0]->due : -1;
@@ -339,14 +364,34 @@ int loop_turn(struct loop *l, int64_t max_wait_ms)
 		if (until < wait)
 			wait = until < 0 ? 0 : until;
 	}
-	struct curl_waitfd extra = { .fd = signal_pipe[0], .events = CURL_WAIT_POLLIN };
-	CURLMcode mc = curl_multi_poll(l->multi, l->catching ? &extra : NULL,
-				       l->catching ? 1 : 0, (int)wait, NULL);
-	if (l->catching && extra.revents) {
+	/* The signal pipe first, then the watched descriptors. */
+	struct curl_waitfd *extra = xcalloc(l->n_watches + 1, sizeof *extra);
+	struct loop_watch **who = xcalloc(l->n_watches + 1, sizeof *who);
+	unsigned n = 0;
+	if (l->catching)
+		extra[n++] = (struct curl_waitfd){ .fd = signal_pipe[0], .events = CURL_WAIT_POLLIN };
+	size_t first_watch = n;
+	for (struct loop_watch *w = l->watches; w; w = w->next) {
+		who[n - first_watch] = w;
+		extra[n++] = (struct curl_waitfd){ .fd = w->fd, .events = CURL_WAIT_POLLIN };
+	}
+	CURLMcode mc = curl_multi_poll(l->multi, n ? extra : NULL, n, (int)wait, NULL);
+	if (l->catching && extra[0].revents) {
 		char sink[64];
 		while (read(signal_pipe[0], sink, sizeof sink) > 0)
 			;
 	}
+	/* A callback may stop any watch, its own included: check each is still on. */
+	for (size_t i = first_watch; i < n; i++) {
+		struct loop_watch *w = who[i - first_watch];
+		bool on = false;
+		for (struct loop_watch *x = l->watches; x && !on; x = x->next)
+			on = x == w;
+		if (on && extra[i].revents && mc == CURLM_OK)
+			w->ready(w);
+	}
+	free(extra);
+	free(who);
 	int still = 0;
 	if (mc == CURLM_OK)
 		mc = curl_multi_perform(l->multi, &still);
