@@ -176,9 +176,15 @@ static struct config *reload_config(void *arg, const struct config *cur)
 		return NULL;
 	}
 	free(given);
-	if (c->server_enabled != cur->server_enabled)
-		return refuse(c, "server.* changed: the HTTP endpoint needs a restart",
-			      c->server_enabled ? "server.enabled: true" : "server.enabled: false");
+	if (c->server_enabled != cur->server_enabled ||
+	    (c->server_enabled && (!str_eq(c->server_host, cur->server_host) ||
+				   c->server_port != cur->server_port))) {
+		char *detail = xasprintf("server.enabled %s, %s port %d", c->server_enabled ? "true" :
+					 "false", c->server_host ? c->server_host : "?", c->server_port);
+		refuse(c, "server.* changed: the HTTP endpoint needs a restart", detail);
+		free(detail);
+		return NULL;
+	}
 	setup_logging(r->g, c);
 	return c;
 }

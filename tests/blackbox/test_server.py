@@ -202,3 +202,22 @@ def test_without_libmicrohttpd_monitor_says_so_and_validate_warns(env):
     assert r.returncode == 0, r.stderr
     ver = hide_and_run(["libmicrohttpd.so.12"], "version")
     assert ver.returncode == 0 and "libmicrohttpd not available" in ver.stdout, ver
+
+
+def test_a_reload_that_moves_the_endpoint_is_refused(env):
+    cfg = serving(env)
+    p = env.start("monitor")
+    started(env, p)
+    cfg["server"]["port"] = free_port()
+    cfg["groups"][0]["display_name"] = "Renamed"
+    with open(env.config_path, "w") as f:
+        json.dump(cfg, f)
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in log_lines(stderr_of(p)) if l.get("msg", "").startswith(
+        "configuration reload refused")], 20, what="the refusal")
+    line = [l for l in log_lines(stderr_of(p))
+            if l.get("msg", "").startswith("configuration reload refused")][0]
+    assert line["reason"] == "server.* changed: the HTTP endpoint needs a restart", line
+    # Still served where it was.
+    assert health(env)[0] in (200, 503)
+    env.stop_all()
