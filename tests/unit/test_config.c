@@ -457,7 +457,8 @@ TEST(key_list)
 	CHECK(strstr(b.data, "\ngroups[].hetzner.api_token\tstring\t$HCLOUD_TOKEN\toriginal,secret\t"));
 	CHECK(strstr(b.data, "\ntelemetry.logging.level\tdebug|info|warn|error\tinfo\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s\t1m0s\toriginal\t"));
-	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t0\toriginal,unused\t"));
+	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t9521\toriginal\t"));
+	CHECK(strstr(b.data, "\nserver.assets\tstring\t-\toriginal,unused\t"));
 	CHECK(strstr(b.data, "\ngroups\tlist of sections\t(required)\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].max_actions_per_round\tinteger 1..1000000\t-\t-\t"));
 	CHECK(strstr(b.data, "token_source") == NULL);     /* printed, not a key */
