@@ -119,9 +119,9 @@ groups:
             return
         # Steady state, timer every 10 s, poll_interval 60 s: one refresh a
         # minute, and no other request while nothing moves. Count what one
-        # refresh costs (poll_interval 0s forces it) and scale to an hour.
+        # refresh costs (poll_interval: always forces it) and scale to an hour.
         with open(cfg) as f:
-            text = f.read().replace("poll_interval: 1h", "poll_interval: 0s")
+            text = f.read().replace("poll_interval: 1h", "poll_interval: always")
         with open(cfg, "w") as f:
             f.write(text)
         cloud.clear_requests()

@@ -33,6 +33,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("FUZZ_SPACE", "two words\nand a line", 1);
 	unsetenv("FUZZ_UNSET");
 	unsetenv("HCLOUD_ENDPOINT");
+	/*
+	 * FLIPPER_* overrides apply to every input: into whatever tree the
+	 * input makes (the section a scalar, null, two spellings, absent).
+	 */
+	setenv("FLIPPER_TELEMETRY__LOGGING__LEVEL", "debug", 1);
+	setenv("FLIPPER_HEARTBEAT__TIMEOUT", "${FUZZ_SPACE}", 1);
+	setenv("FLIPPER_SERVICE__NAME", "${FUZZ_TOKEN}", 1);
+	setenv("FLIPPER_GROUPS__0__ID", "x", 1);
 	return 0;
 }
 
@@ -47,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsetenv("HCLOUD_TOKEN");
 
 	diags_init(&d, INPUT_NAME);
-	c = config_parse(INPUT_NAME, (const char *)data, size, READER, &d);
+	c = config_parse(INPUT_NAME, (const char *)data, size, READER, CONFIG_VALIDATE, &d);
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {

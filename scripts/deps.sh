@@ -20,7 +20,7 @@ RUNTIME="libcurl4 libcjson1 libyaml-0-2 libsqlite3-0 ca-certificates libmicrohtt
 BUILD="gcc libc6-dev make pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
 libsqlite3-dev libmicrohttpd-dev"
 TEST="$BUILD python3 python3-pytest python3-yaml openssl clang libclang-rt-14-dev \
-hcloud-cli prometheus systemd groff-base man-db git zsh fish"
+hcloud-cli prometheus systemd groff-base man-db git zsh fish libcurl3-gnutls"
 
 set_name=test
 check=no

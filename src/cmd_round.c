@@ -65,7 +65,7 @@ static struct config *setup(struct globals *g, const char *cmd, const struct rou
 {
 	struct diags d;
 	diags_init(&d, g->config_path);
-	struct config *c = config_load(g->config_path, &d);
+	struct config *c = config_load(g->config_path, CONFIG_RUN, &d);
 	diags_print(&d, 0, "nothing was contacted");
 	diags_release(&d);
 	*rc = EXIT_USAGE;
@@ -141,7 +141,7 @@ static struct config *reload_config(void *arg, const struct config *cur)
 	struct reload_ctx *r = arg;
 	struct diags d;
 	diags_init(&d, r->g->config_path);
-	struct config *c = config_load(r->g->config_path, &d);
+	struct config *c = config_load(r->g->config_path, CONFIG_RUN, &d);
 	for (size_t i = 0; i < d.n; i++) {
 		char *text = diag_format(&d, &d.list[i]);
 		log_kv(d.list[i].severity == DIAG_ERROR ? LOG_ERROR : LOG_WARN, NULL,

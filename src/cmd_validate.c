@@ -16,8 +16,11 @@ struct validate_opts {
 
 static const struct opt validate_opts[] = {
 	OPT_FLAG_AT(0, "print", struct validate_opts, print,
-		    "also print the effective configuration as JSON\n"
-		    "with every default filled in and secrets masked"),
+		    "print the effective configuration as JSON instead,\n"
+		    "every default filled in, secrets and header values\n"
+		    "masked, FLIPPER_* overrides listed in\n"
+		    "\"from_environment\"; \"configuration OK\" goes to\n"
+		    "standard error"),
 	OPT_FLAG_AT(0, "keys", struct validate_opts, keys,
 		    "list every key flipper knows instead, one per line,\n"
 		    "tab-separated: path, type, default, notes (original,\n"
@@ -38,11 +41,12 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 	}
 	struct diags d;
 	diags_init(&d, g->config_path);
-	struct config *c = config_load(g->config_path, &d);
+	struct config *c = config_load(g->config_path, CONFIG_VALIDATE, &d);
 	diags_print(&d, 0, NULL);
 	diags_release(&d);
 	if (!c)
 		return EXIT_USAGE;
+	log_set_service(c->service_name);
 	/* A valid file on a host where no round could reach the network. */
 	curl_api_check(LOG_WARN);
 	/* ... or where monitor could not serve the endpoint it asks for. */
@@ -56,8 +60,11 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 		config_print_json(c, &b);
 		puts(b.data);
 		buf_release(&b);
+		/* Standard output is the JSON alone: validate --print | jq. */
+		fputs("configuration OK\n", stderr);
+	} else {
+		printf("configuration OK\n");
 	}
-	printf("configuration OK\n");
 	config_free(c);
 	return EXIT_OK;
 }
@@ -68,7 +75,10 @@ const struct command cmd_validate = {
 	.description =
 		"Read the configuration, check every key and report every problem as\n"
 		"FILE:LINE:COL: KEY.PATH: message. Prints \"configuration OK\" and exits 0\n"
-		"when it is valid (warnings are shown too), otherwise exits 2.\n"
+		"when it is valid (warnings are shown too), otherwise exits 2. Unknown\n"
+		"keys are errors, with a \"did you mean\"; FLIPPER_* environment overrides\n"
+		"apply as for a run. Keys the original flipper had but flipper does not\n"
+		"use get a warning here only, not on every run.\n"
 		"Nothing is contacted. It also warns when no usable libcurl can be loaded:\n"
 		"the configuration is fine, but no round could reach the network.\n",
 	.opts = validate_opts,

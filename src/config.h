@@ -24,6 +24,9 @@
  * which the key table (config_keys.c) reads and prints with.
  */
 enum check_type { CHECK_HTTP, CHECK_HTTPS };
+/* A duration key's "always" (KF_ALWAYS): shorter than any duration. */
+#define DURATION_ALWAYS INT64_C(-1)
+
 enum ip_version { IPV_BOTH, IPV_4, IPV_6 };
 enum notify_type { NOTIFY_MATTERMOST, NOTIFY_SLACK };
 extern const char *const check_type_names[];
@@ -72,6 +75,10 @@ struct group_config {
 	char *display_name;
 	bool readonly;
 	char *provider;
+	/*
+	 * DURATION_ALWAYS: "always", list the inventory on every pass. Kept
+	 * apart from 0s, which the original read as its default of a minute.
+	 */
 	int64_t poll_interval_ms;
 	int64_t poll_timeout_ms;
 	int64_t plan_apply_timeout_ms;
@@ -87,6 +94,7 @@ struct group_config {
 	                              * "$HCLOUD_TOKEN" or NULL */
 	char *project_id;
 	char *endpoint;
+	bool allow_insecure_endpoint; /* http:// to a host that is not loopback */
 	char *server_selector;
 	char *fip_selector;
 	struct check_config *checks;
@@ -99,7 +107,7 @@ struct notify_target {
 	char *channel;
 	char *username;
 	char *icon_url;
-	char *icon_emoji;
+	char *icon_emoji;            /* ":dolphin:" unless icon_url is set */
 };
 
 struct config {
@@ -124,6 +132,17 @@ struct config {
 	size_t n_targets;
 	struct group_config *groups;
 	size_t n_groups;
+	struct env_override *env;    /* in the order applied */
+	size_t n_env;
+};
+
+/*
+ * A value the environment set (FLIPPER_SECTION__KEY=value, applied over
+ * the file): which variable set which key.
+ */
+struct env_override {
+	char *var;                   /* FLIPPER_TELEMETRY__LOGGING__LEVEL */
+	char *path;                  /* telemetry.logging.level */
 };
 
 /* A reader turns file text into a document tree, or reports errors in d. */
@@ -138,16 +157,33 @@ int json_read(const char *text, size_t len, struct node **out, struct diags *d);
 int toml_read(const char *text, size_t len, struct node **out, struct diags *d);
 
 /* config.c (the keys themselves: config_keys.h) */
-/* Pick the reader by file extension; NULL if unknown. */
+/*
+ * Pick the reader by file extension; a name without one is TOML, as in
+ * the original. NULL for an extension flipper does not read.
+ */
 config_reader_fn config_reader_for(const char *path);
 /*
- * Load and validate path. Returns a config (possibly with warnings in d)
- * or NULL when d->errors > 0. Environment references are expanded.
+ * Who loads: `validate` also gets advice a run would repeat on every
+ * start (keys accepted but not used).
  */
-struct config *config_load(const char *path, struct diags *d);
+enum config_use { CONFIG_RUN, CONFIG_VALIDATE };
+/*
+ * Load and validate path, then apply the FLIPPER_* overrides of the
+ * environment. Returns a config (possibly with warnings in d) or NULL
+ * when d->errors > 0. Environment references are expanded.
+ */
+struct config *config_load(const char *path, enum config_use use, struct diags *d);
 /* Same, from text already in memory (tests, fuzzing). */
 struct config *config_parse(const char *path, const char *text, size_t len,
-			    config_reader_fn reader, struct diags *d);
+			    config_reader_fn reader, enum config_use use, struct diags *d);
+/*
+ * FLIPPER_TELEMETRY__LOGGING__LEVEL -> "telemetry.logging.level": the
+ * part after FLIPPER_, lower-cased, "__" between levels. NULL when name
+ * is not an override: another prefix, or a name flipper reserves
+ * (FLIPPER_CONFIG, FLIPPER_STATE, its test knobs). An empty level stays
+ * empty ("a..b"): it names no key.
+ */
+char *config_env_key(const char *name);
 void config_free(struct config *c);
 /*
  * Only state.path, read without validating anything else, for commands

@@ -50,18 +50,32 @@ static void check_method(struct cfg_walk *w, const struct node *at, const void *
 		cfg_error(w, NULL, at, "invalid HTTP method \"%s\" (upper-case, e.g. GET or HEAD)", m);
 }
 
+/* A control character (C0 or DEL), other than those in allowed. */
+static bool has_control(const char *s, const char *allowed)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 || *p == 0x7f) && !strchr(allowed, *p))
+			return true;
+	return false;
+}
+
 static void check_host(struct cfg_walk *w, const struct node *at, const void *field)
 {
-	if (strpbrk(string_value(field), "/:@ \t\r\n"))
+	const char *h = string_value(field);
+	if (has_control(h, ""))
+		cfg_error(w, NULL, at, "must not contain control characters");
+	else if (strpbrk(h, "/:@ "))
 		cfg_error(w, NULL, at, "must be a bare host name (no scheme, port or path)");
 }
 
 static void check_path(struct cfg_walk *w, const struct node *at, const void *field)
 {
 	const char *p = string_value(field);
-	if (p[0] != '/')
+	if (has_control(p, ""))
+		cfg_error(w, NULL, at, "must not contain control characters");
+	else if (p[0] != '/')
 		cfg_error(w, NULL, at, "must start with / (got \"%s\")", p);
-	else if (strpbrk(p, " \t\r\n"))
+	else if (strchr(p, ' '))
 		cfg_error(w, NULL, at, "must not contain whitespace");
 }
 
@@ -81,8 +95,8 @@ static void check_header(struct cfg_walk *w, const struct node *at, const void *
 	const struct header *h = field;
 	if (!header_token(h->name) || (at->key_len && at->key_len != strlen(at->key)))
 		cfg_error(w, NULL, at, "invalid header name");
-	else if (strpbrk(h->value, "\r\n"))
-		cfg_error(w, NULL, at, "header value must not contain a line break");
+	else if (has_control(h->value, "\t"))
+		cfg_error(w, NULL, at, "header value must not contain control characters");
 	else if (!strcasecmp(h->name, "Host"))
 		cfg_error(w, NULL, at, "set the Host header with the check's host key");
 }
@@ -280,7 +294,13 @@ static void hetzner_finish(struct cfg_walk *w, const struct node *map, const str
 	const struct node *file = cfg_get(&hetzner_section, map, "api_token_file");
 	(void)where;
 
-	if (g->api_token && g->api_token_file) {
+	if (g->api_token && !*g->api_token) {
+		/* The original required a token; "" is a mistake, not "absent". */
+		cfg_error(w, "api_token", tok, "is empty%s; remove the key to use api_token_file, "
+			  "the systemd credential or $HCLOUD_TOKEN",
+			  tok->text && strstr(tok->text, "${") ?
+			  " (the environment variable it references is set but empty)" : "");
+	} else if (g->api_token && g->api_token_file) {
 		cfg_error(w, "api_token_file", file, "set api_token or api_token_file, not both");
 	} else if (g->api_token) {
 		g->token_source = xstrdup("api_token");
@@ -325,14 +345,23 @@ static void hetzner_finish(struct cfg_walk *w, const struct node *map, const str
 	if (g->api_token && strpbrk(g->api_token, "\r\n \t"))
 		cfg_error(w, "api_token", tok ? tok : map, "the token must not contain whitespace");
 
+	/* The file's endpoint, else $HCLOUD_ENDPOINT, else the default. */
+	const struct node *ep = cfg_get(&hetzner_section, map, "endpoint");
 	const char *env_ep = getenv("HCLOUD_ENDPOINT");
-	if (env_ep && *env_ep) {
+	const char *ep_name = "endpoint";
+	if (!cfg_has(&hetzner_section, map, "endpoint") && env_ep && *env_ep) {
 		free(g->endpoint);
 		g->endpoint = xstrdup(env_ep);
+		ep_name = "$HCLOUD_ENDPOINT";
+		ep = map;
 	}
 	if (!http_url(g->endpoint)) {
-		cfg_error(w, "endpoint", cfg_get(&hetzner_section, map, "endpoint"),
-			  "must be an http:// or https:// URL");
+		cfg_error(w, "endpoint", ep, "%s must be an http:// or https:// URL", ep_name);
+	} else if (str_has_prefix(g->endpoint, "http://") && !g->allow_insecure_endpoint &&
+		   !url_host_is_loopback(g->endpoint)) {
+		cfg_error(w, "endpoint", ep, "%s is plain http:// to a host that is not loopback: the "
+			  "API token would travel in clear text; use https://, or set "
+			  "allow_insecure_endpoint: true", ep_name);
 	} else {
 		size_t l = strlen(g->endpoint);
 		while (l > 8 && g->endpoint[l - 1] == '/')
@@ -364,18 +393,21 @@ static const struct key_section fip_selector_section = {
 
 static const struct key_row hetzner_rows[] = {
 	{ .name = "api_token", .type = KEY_STRING,
-	  .flags = KF_ORIGINAL | KF_SECRET | KF_EMPTY_UNSET, GROUP_FIELD(api_token),
+	  .flags = KF_ORIGINAL | KF_SECRET, GROUP_FIELD(api_token),
 	  .doc_default = "$HCLOUD_TOKEN", .help = "the API token; prefer ${NAME} or api_token_file" },
 	{ .name = "token_source", .type = KEY_DERIVED, GROUP_FIELD(token_source),
 	  .help = "where the token came from" },
 	{ .name = "api_token_file", .type = KEY_STRING, .flags = KF_ORIGINAL,
 	  GROUP_FIELD(api_token_file),
 	  .help = "read the token from this file (one line)" },
-	{ .name = "project_id", .type = KEY_STRING, .flags = KF_ORIGINAL | KF_NUMBER_TEXT,
+	{ .name = "project_id", .type = KEY_STRING, .flags = KF_ORIGINAL,
 	  GROUP_FIELD(project_id), .check = check_project_id,
 	  .help = "for links to the Hetzner console in notifications" },
 	{ .name = "endpoint", .type = KEY_STRING, .flags = KF_ORIGINAL, GROUP_FIELD(endpoint),
-	  .def_str = DEFAULT_ENDPOINT, .help = "the API base URL; $HCLOUD_ENDPOINT overrides it" },
+	  .def_str = DEFAULT_ENDPOINT,
+	  .help = "the API base URL; when unset, $HCLOUD_ENDPOINT, else the default" },
+	{ .name = "allow_insecure_endpoint", .type = KEY_BOOL, GROUP_FIELD(allow_insecure_endpoint),
+	  .help = "allow a plain http:// endpoint on a host that is not loopback" },
 	{ .name = "servers", .type = KEY_SECTION, .flags = KF_ORIGINAL,
 	  .section = &server_selector_section, .help = "which servers the group has" },
 	{ .name = "floating_ips", .type = KEY_SECTION, .flags = KF_ORIGINAL,
@@ -407,9 +439,10 @@ static const struct key_row group_rows[] = {
 	  .help = "plan and notify, never apply" },
 	{ .name = "provider", .type = KEY_ENUM, .flags = KF_ORIGINAL | KF_ENUM_TEXT,
 	  GROUP_FIELD(provider), .names = provider_names, .help = "the cloud; the only value" },
-	{ .name = "poll_interval", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
-	  GROUP_FIELD(poll_interval_ms), .def_num = 60000,
-	  .help = "how old the cached inventory may be; 0 lists every pass" },
+	{ .name = "poll_interval", .type = KEY_DURATION,
+	  .flags = KF_ORIGINAL | KF_ZERO_DEFAULT | KF_ALWAYS, GROUP_FIELD(poll_interval_ms),
+	  .def_num = 60000,
+	  .help = "how old the cached inventory may be; always: list it every pass; 0s: the default" },
 	{ .name = "poll_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_ZERO_DEFAULT,
 	  GROUP_FIELD(poll_timeout_ms), .def_num = 20000, .min = 1,
 	  .help = "bounds listing the inventory, retries included" },
@@ -453,6 +486,9 @@ static void check_http_url(struct cfg_walk *w, const struct node *at, const void
 
 #define TARGET_FIELD(f) .field = offsetof(struct notify_target, f)
 
+/* The original's decoder matched its field IconEmoji by name: iconemoji. */
+static const char *const icon_emoji_aliases[] = { "iconemoji", NULL };
+
 static const struct key_row target_rows[] = {
 	{ .name = "type", .type = KEY_ENUM, .flags = KF_ORIGINAL, TARGET_FIELD(type),
 	  .names = notify_type_names, .required = "required (mattermost or slack)",
@@ -467,13 +503,31 @@ static const struct key_row target_rows[] = {
 	  .help = "passed in the payload" },
 	{ .name = "icon_url", .type = KEY_STRING, .flags = KF_ORIGINAL, TARGET_FIELD(icon_url),
 	  .help = "passed in the payload" },
-	{ .name = "icon_emoji", .type = KEY_STRING, .flags = KF_ORIGINAL, TARGET_FIELD(icon_emoji),
-	  .help = "passed in the payload" },
+	{ .name = "icon_emoji", .aliases = icon_emoji_aliases, .type = KEY_STRING,
+	  .flags = KF_ORIGINAL | KF_EMPTY_UNSET, TARGET_FIELD(icon_emoji), .def_str = ":dolphin:",
+	  .doc_default = ":dolphin: unless icon_url is set",
+	  .help = "passed in the payload (\"\": none); also spelled iconemoji, as the "
+		  "original read it" },
 };
+
+static const struct key_section target_section;
+
+/* The original's icon, but not over an icon_url the target asks for. */
+static void target_finish(struct cfg_walk *w, const struct node *map, const struct node *where,
+			  void *obj)
+{
+	struct notify_target *t = obj;
+	(void)w;
+	(void)where;
+	if (t->icon_url && !cfg_has(&target_section, map, "icon_emoji")) {
+		free(t->icon_emoji);
+		t->icon_emoji = NULL;
+	}
+}
 
 static const struct key_section target_section = {
 	.path = "notifications.targets[]", ROWS(target_rows),
-	.size = sizeof(struct notify_target),
+	.size = sizeof(struct notify_target), .finish = target_finish,
 };
 
 static void notifications_finish(struct cfg_walk *w, const struct node *map,

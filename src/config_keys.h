@@ -4,8 +4,10 @@
  *
  * A row holds everything about one key: its name (and other spellings),
  * its type, where its value is kept, its default, bounds and help. The
- * loader in config.c reads a document tree against the rows, fills in the
- * defaults, warns about keys no row names, and prints the effective
+ * loader in config.c reads a document tree against the rows (keys in any
+ * case, under a name or an alias), fills in the defaults, refuses keys no
+ * row names with a hint from the rows near them, applies the FLIPPER_*
+ * overrides of the environment through the same rows, and prints the effective
  * configuration (`validate --print`) and the list of keys
  * (`validate --keys`, which the man-page check reads) from the same rows.
  * Only rules that tie keys together are written by hand: a section's
@@ -42,20 +44,24 @@ enum key_type {
 enum key_flag {
 	KF_ORIGINAL = 1 << 0,      /* the Go flipper had this key */
 	/*
-	 * For the compatibility work to come: the original's decoder took 0
-	 * as "the default" for these. Nothing reads the flag yet; today 0 is
-	 * checked against the bounds like any other value.
+	 * 0 means "the default", as the original's decoder took it: the
+	 * value is left at the row's default (or for the rule in `finish`
+	 * to set), before the bounds are checked.
 	 */
 	KF_ZERO_DEFAULT = 1 << 1,
-	KF_UNUSED = 1 << 2,        /* accepted and type-checked, not used */
+	/*
+	 * Accepted and type-checked, not used: `validate` (only) warns once
+	 * per section that has such a key set.
+	 */
+	KF_UNUSED = 1 << 2,
 	KF_NOPRINT = 1 << 3,       /* left out of the effective configuration */
 	KF_SECRET = 1 << 4,        /* printed as "(set)", wiped when freed */
 	KF_REDACT_URL = 1 << 5,    /* printed redacted: the URL holds a secret */
 	KF_NONEMPTY = 1 << 6,      /* "" is an error */
 	KF_EMPTY_UNSET = 1 << 7,   /* "" counts as absent */
-	KF_NUMBER_TEXT = 1 << 8,   /* an integer is taken as its decimal text */
 	KF_ENUM_TEXT = 1 << 9,     /* KEY_ENUM kept as the word, in a char * */
 	KF_NULL_IF_ZERO = 1 << 10, /* KEY_INT: 0 means unset, printed as null */
+	KF_ALWAYS = 1 << 11,       /* KEY_DURATION: the word "always" too, kept as DURATION_ALWAYS */
 };
 
 /* Where a row's value is not kept (KF_UNUSED keys). */
@@ -107,11 +113,20 @@ struct key_section {
 extern const struct key_section config_root;
 
 /* config.c: the walk, for the rules in config_keys.c */
+#define CFG_MAX_DEPTH 8            /* sections within sections: the table has 4 */
+
 struct cfg_walk {
 	struct diags *d;
 	struct buf path;               /* key path of the section being read */
 	const char *file;              /* the configuration file, or "" */
+	enum config_use use;
 	bool literal_token;            /* some api_token is written in the file */
+	/* The sections being read, outermost first, for "one level up" hints. */
+	struct {
+		const struct key_section *s;
+		size_t path_len;       /* of its path, "groups[0]" */
+	} stack[CFG_MAX_DEPTH];
+	size_t depth;
 };
 
 /* Report at `at` (may be NULL), under key (NULL: the current path). */
@@ -119,6 +134,9 @@ void cfg_error(struct cfg_walk *w, const char *key, const struct node *at,
 	       const char *fmt, ...) PRINTF_LIKE(4, 5);
 void cfg_warning(struct cfg_walk *w, const char *key, const struct node *at,
 		 const char *fmt, ...) PRINTF_LIKE(4, 5);
+/* A warning for `validate` only: a run is not told on every start. */
+void cfg_advice(struct cfg_walk *w, const char *key, const struct node *at,
+		const char *fmt, ...) PRINTF_LIKE(4, 5);
 /*
  * The entry of map for the row of s named key, under its name or an
  * alias (the first, when the file repeats it), or NULL. The one place

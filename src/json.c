@@ -416,6 +416,10 @@ static struct node *value(struct reader *r, int depth)
 int json_parse(const char *text, size_t len, size_t max_nodes, struct node **out,
 	       struct diags *d)
 {
+	if (!text) {                 /* as toml_read and yaml_read: an empty document */
+		text = "";
+		len = 0;
+	}
 	struct reader r = {
 		.start = text, .p = text, .end = text + len, .d = d, .max_nodes = max_nodes,
 	};

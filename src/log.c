@@ -271,6 +271,7 @@ void log_msg(enum log_level l, const char *group, const char *fmt, ...)
 	emit_none(l, group, msg, (const char *)NULL);
 	free(msg);
 }
+
 char *log_redact_url(const char *url)
 {
 	if (!url)
@@ -285,6 +286,18 @@ char *log_redact_url(const char *url)
 	const char *host = at ? at + 1 : p;
 	size_t hl = hostlen - (size_t)(host - p);
 	return xasprintf("%.*s%.*s/…", (int)(p - url), url, (int)hl, host);
+}
+
+char *log_mask_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return xstrdup(url);
+	p += 3;
+	const char *at = memchr(p, '@', strcspn(p, "/?#"));
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int)(p - url), url, at);
 }
 
 /* ---- repeating states ------------------------------------------------------ */

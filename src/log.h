@@ -68,6 +68,8 @@ void log_msg(enum log_level l, const char *group, const char *fmt, ...)
 void log_escape(struct buf *out, const char *s);
 /* "https://host/hooks/abc" -> "https://host/…" (newly allocated). */
 char *log_redact_url(const char *url);
+/* The URL with its userinfo ("user:pw@") shown as "***@"; newly allocated. */
+char *log_mask_userinfo(const char *url);
 
 /*
  * A repeating state (a dead backend failing every 2 s, an API that keeps

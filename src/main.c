@@ -374,6 +374,13 @@ static int settle_globals(struct globals *g, const char *cmd)
 		return usage_error(cmd, "--log-format wants json or text (got '%s')", g->log_format);
 	/* Until a configuration says otherwise, log as the options say. */
 	log_setup(l, f);
+	/* The test clock outside the test suite is refused, never used quietly. */
+	char *clock_err;
+	if (test_clock_setup(&clock_err) < 0) {
+		log_kv(LOG_ERROR, NULL, clock_err, NULL);
+		free(clock_err);
+		return EXIT_USAGE;
+	}
 
 	if (g->config_path) {
 		g->config_explicit = true;

@@ -61,6 +61,7 @@ void node_free(struct node *n)
 	for (size_t i = 0; i < n->n; i++)
 		node_free(n->items[i]);
 	free(n->items);
+	free(n->env_var);
 	free(n->key);
 	free(n->text);
 	free(n);
@@ -82,6 +83,27 @@ struct node *node_get(const struct node *map, const char *key)
 			return map->items[i];
 	}
 	return NULL;
+}
+
+size_t node_key_len(const struct node *e)
+{
+	return e->key_len ? e->key_len : strlen(e->key);
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+int node_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = ascii_lower((unsigned char)a[i]), y = ascii_lower((unsigned char)b[i]);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (alen > blen) - (alen < blen);
 }
 
 const char *node_type_name(enum node_type t)

@@ -57,6 +57,7 @@ struct node {
 		int64_t i;
 		double f;
 	} v;
+	char *env_var;          /* set: the FLIPPER_* variable this value came from */
 	struct node **items;    /* children of MAP and SEQ */
 	size_t n, cap;
 	unsigned flags;         /* private to the reader that built the tree */
@@ -85,6 +86,13 @@ void node_free(struct node *n);
 void node_append(struct node *parent, struct node *child);
 /* First entry of a map with this key, or NULL. */
 struct node *node_get(const struct node *map, const char *key);
+/* A map entry's key length (keys may hold NUL). */
+size_t node_key_len(const struct node *e);
+/*
+ * Order two keys as the configuration matches them: ASCII letters
+ * without regard to case, every other byte as it is. <0, 0 or >0.
+ */
+int node_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
 const char *node_type_name(enum node_type t);
 /*
  * Write the tree as JSON. Tagged: the toml-test form, every scalar as

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,18 +222,130 @@ int parse_long_range(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-int64_t now_ms(void)
+/*
+ * The test clock. FLIPPER_TEST_CLOCK_FILE names a file holding two
+ * integers, "WALL_OFFSET_MS MONO_OFFSET_MS", added to CLOCK_REALTIME and
+ * CLOCK_MONOTONIC. The test suite rewrites the file while flipper runs (a
+ * clock step in the middle of `monitor`), so the file is looked at again,
+ * at most every TEST_CLOCK_RECHECK_MS of real time, and read only when
+ * its inode, size or mtime changed. Honoured only with FLIPPER_TEST_MODE=1
+ * (test_clock_setup); without the variable the clocks are read directly.
+ */
+#define TEST_CLOCK_RECHECK_MS 5
+#define TEST_CLOCK_MAX_BYTES 128
+
+static struct {
+	char *path;                  /* NULL: the real clocks */
+	int64_t wall_offset_ms;
+	int64_t mono_offset_ms;
+	int64_t checked_at;          /* real monotonic ms of the last look */
+	struct stat seen;            /* the file as last read */
+} test_clock;
+
+static int64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "WALL MONO" (decimal, either may be negative); 0 ok, -1 bad. */
+static int test_clock_parse(const char *text, int64_t *wall, int64_t *mono)
+{
+	char *end;
+	errno = 0;
+	long long w = strtoll(text, &end, 10);
+	if (errno || end == text || (*end != ' ' && *end != '\t'))
+		return -1;
+	const char *p = end;
+	long long m = strtoll(p, &end, 10);
+	if (errno || end == p)
+		return -1;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end)
+		return -1;
+	*wall = w;
+	*mono = m;
+	return 0;
+}
+
+/* Read the file if it changed; a half-written file keeps the old offsets. */
+static int test_clock_load(void)
+{
+	struct stat st;
+	char *text;
+	int64_t wall, mono;
+	if (stat(test_clock.path, &st) < 0)
+		return -1;
+	if (st.st_ino == test_clock.seen.st_ino && st.st_size == test_clock.seen.st_size &&
+	    st.st_mtim.tv_sec == test_clock.seen.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == test_clock.seen.st_mtim.tv_nsec)
+		return 0;
+	if (read_file(test_clock.path, TEST_CLOCK_MAX_BYTES, &text, NULL) < 0)
+		return -1;
+	int rc = test_clock_parse(text, &wall, &mono);
+	free(text);
+	if (rc < 0) {
+		errno = 0;
+		return -1;
+	}
+	test_clock.wall_offset_ms = wall;
+	test_clock.mono_offset_ms = mono;
+	test_clock.seen = st;
+	return 0;
+}
+
+static void test_clock_refresh(void)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	if (now - test_clock.checked_at < TEST_CLOCK_RECHECK_MS)
+		return;
+	test_clock.checked_at = now;
+	test_clock_load();
+}
+
+int test_clock_setup(char **err)
+{
+	const char *path = getenv("FLIPPER_TEST_CLOCK_FILE");
+	const char *mode = getenv("FLIPPER_TEST_MODE");
+	*err = NULL;
+	free(test_clock.path);
+	memset(&test_clock, 0, sizeof test_clock);
+	if (!path || !*path)
+		return 0;
+	if (!str_eq(mode, "1")) {
+		*err = xstrdup("FLIPPER_TEST_CLOCK_FILE is set, but the test clock is for the "
+			       "test suite only (it needs FLIPPER_TEST_MODE=1): unset "
+			       "FLIPPER_TEST_CLOCK_FILE");
+		return -1;
+	}
+	test_clock.path = xstrdup(path);
+	if (test_clock_load() < 0) {
+		*err = xasprintf("FLIPPER_TEST_CLOCK_FILE=%s: %s", path, errno ? strerror(errno) :
+				 "expected two integers, WALL_OFFSET_MS MONO_OFFSET_MS");
+		free(test_clock.path);
+		test_clock.path = NULL;
+		return -1;
+	}
+	test_clock.checked_at = clock_ms(CLOCK_MONOTONIC);
+	return 0;
+}
+
+int64_t now_ms(void)
+{
+	if (!test_clock.path)
+		return clock_ms(CLOCK_REALTIME);
+	test_clock_refresh();
+	return clock_ms(CLOCK_REALTIME) + test_clock.wall_offset_ms;
 }
 
 int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!test_clock.path)
+		return clock_ms(CLOCK_MONOTONIC);
+	test_clock_refresh();
+	return clock_ms(CLOCK_MONOTONIC) + test_clock.mono_offset_ms;
 }
 
 void format_time_utc(int64_t ms, char out[32])
@@ -298,4 +413,45 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 	close(fd);
 	errno = e;
 	return rc;
+}
+
+bool url_host_is_loopback(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return false;
+	p += 3;
+	size_t authority = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', authority);
+	if (at) {
+		authority -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	char host[64];
+	size_t len;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', authority);
+		if (!close)
+			return false;
+		p++;
+		len = (size_t)(close - p);
+	} else {
+		len = strcspn(p, ":/?#");
+		if (len > authority)
+			len = authority;
+	}
+	if (len == 0 || len >= sizeof host)
+		return false;
+	memcpy(host, p, len);
+	host[len] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+		return true;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
 }

@@ -77,7 +77,14 @@ void buf_add_json_string(struct buf *b, const char *s);
 int parse_int64(const char *s, int64_t *out);
 int parse_long_range(const char *s, long min, long max, long *out);
 
-/* Time. */
+/*
+ * Time. now_ms() and mono_ms() are the only clocks flipper reads, so the
+ * test clock can shift them: test_clock_setup() takes its file from
+ * FLIPPER_TEST_CLOCK_FILE, only when FLIPPER_TEST_MODE=1 is set too
+ * (util.c); anything else with the file set is an error for main to
+ * report. 0 ok (or no test clock); -1 with *err allocated.
+ */
+int test_clock_setup(char **err);
 int64_t now_ms(void);            /* CLOCK_REALTIME in milliseconds */
 int64_t mono_ms(void);           /* CLOCK_MONOTONIC in milliseconds */
 /* RFC 3339 UTC ("2026-11-24T12:00:00Z") from milliseconds since epoch. */
@@ -86,6 +93,11 @@ void format_time_utc(int64_t ms, char out[32]);
 bool str_eq(const char *a, const char *b);  /* NULL-safe */
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
+/*
+ * Does the URL's host name this machine: localhost, 127.0.0.0/8 or ::1
+ * (also as ::ffff:127.x)? Userinfo and port are skipped.
+ */
+bool url_host_is_loopback(const char *url);
 
 /*
  * Read a whole file (or everything from fd, e.g. stdin), at most max

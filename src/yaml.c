@@ -7,6 +7,14 @@
  * plain scalar fill a string field ("project_id: 123456"). Anchors and
  * aliases are expanded by copy, within a node budget, so a small hostile
  * file cannot grow into a huge tree.
+ *
+ * Merge keys (`<<: *defaults`, `<<: [*a, *b]`) are resolved here, with
+ * YAML 1.1's rules as Go's yaml read them for the original flipper: the
+ * mapping's own keys win, then the sources in the order listed. Keys are
+ * compared as the configuration matches them, without regard to ASCII
+ * case, so a merged `ReadOnly` never sits beside an explicit `readonly`.
+ * Only a plain `<<` (or one tagged !!merge) is a merge key; a quoted
+ * "<<" is an ordinary key.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,9 +31,12 @@
 /* Aliases look anchors up one by one: 100,000 of each took half a minute. */
 #define YAML_MAX_ANCHORS 1000
 
+/* node->flags of this reader: an anchor names the node, aliases copy it. */
+#define YF_ANCHORED 0x01u
+
 struct anchor {
 	char *name;
-	struct node *node;     /* borrowed: lives in the tree */
+	struct node *node;     /* borrowed: lives in the tree, or in detached */
 };
 
 struct yreader {
@@ -35,6 +46,13 @@ struct yreader {
 	size_t n_anchors, cap_anchors;
 	size_t nodes;
 	bool failed;
+	/*
+	 * Merge values taken out of the tree: an anchor may still name
+	 * them (`<<: &base {...}`, then `*base`), so they live until the
+	 * end of the document.
+	 */
+	struct node **detached;
+	size_t n_detached, cap_detached;
 };
 
 static void yfail(struct yreader *r, const yaml_mark_t *m, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -51,6 +69,14 @@ static void yfail(struct yreader *r, const yaml_mark_t *m, const char *fmt, ...)
 	diag_add(r->d, DIAG_ERROR, m ? (int)m->line + 1 : 0, m ? (int)m->column + 1 : 0,
 		 NULL, "%s", msg);
 	free(msg);
+}
+
+static void yfail_node(struct yreader *r, const struct node *n, const char *msg)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	diag_add(r->d, DIAG_ERROR, n->line, n->col, NULL, "%s", msg);
 }
 
 static bool all_digits(const char *s, int (*ok)(int))
@@ -185,7 +211,105 @@ static bool remember_anchor(struct yreader *r, const yaml_char_t *anchor, struct
 	r->anchors[r->n_anchors].name = xstrdup((const char *)anchor);
 	r->anchors[r->n_anchors].node = n;
 	r->n_anchors++;
+	n->flags |= YF_ANCHORED;
 	return true;
+}
+
+/* A plain `<<` key, or one tagged !!merge. */
+static bool is_merge_key(const yaml_event_t *ev)
+{
+	const char *tag = (const char *)ev->data.scalar.tag;
+	if (tag)
+		return strcmp(tag, "tag:yaml.org,2002:merge") == 0;
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       ev->data.scalar.length == 2 && memcmp(ev->data.scalar.value, "<<", 2) == 0;
+}
+
+struct merge_entry {
+	struct node *e;
+	const char *key;
+	size_t len;
+	size_t rank;           /* explicit keys first, then the sources in order */
+	bool merged;
+};
+
+static int cmp_merge_entry(const void *a, const void *b)
+{
+	const struct merge_entry *x = a, *y = b;
+	int c = node_key_cmp(x->key, x->len, y->key, y->len);
+	if (c)
+		return c;
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/*
+ * Add to map the entries of the merge sources (src: a mapping, or a
+ * list of mappings, already checked) whose keys it lacks. Sorting makes
+ * this O(n log n) however many keys a hostile file has. An anchored
+ * source keeps its entries (a later alias copies them), so they are
+ * copied; any other source gives its entries up. 0, or -1 when copying
+ * would pass the node budget.
+ */
+static int apply_merge(struct yreader *r, struct node *map, struct node *src)
+{
+	size_t n_src = src->type == NODE_MAP ? 1 : src->n, total = map->n;
+	for (size_t s = 0; s < n_src; s++)
+		total += (src->type == NODE_MAP ? src : src->items[s])->n;
+	struct merge_entry *all = xcalloc(total ? total : 1, sizeof *all);
+	size_t k = 0;
+	for (size_t i = 0; i < map->n; i++, k++)
+		all[k] = (struct merge_entry){ map->items[i], map->items[i]->key,
+					       node_key_len(map->items[i]), k, false };
+	for (size_t s = 0; s < n_src; s++) {
+		const struct node *m = src->type == NODE_MAP ? src : src->items[s];
+		for (size_t i = 0; i < m->n; i++, k++)
+			all[k] = (struct merge_entry){ m->items[i], m->items[i]->key,
+						       node_key_len(m->items[i]), k, true };
+	}
+	qsort(all, total, sizeof *all, cmp_merge_entry);
+	/* keep[rank]: a merged entry whose key nothing before it has. */
+	bool *keep = xcalloc(total ? total : 1, sizeof *keep);
+	for (size_t i = 0; i < total; i++)
+		if (all[i].merged && (i == 0 || node_key_cmp(all[i - 1].key, all[i - 1].len,
+							     all[i].key, all[i].len) != 0))
+			keep[all[i].rank] = true;
+	free(all);
+
+	int rc = 0;
+	size_t rank = map->n;
+	for (size_t s = 0; s < n_src && rc == 0; s++) {
+		struct node *m = src->type == NODE_MAP ? src : src->items[s];
+		bool copy = (m->flags | src->flags) & YF_ANCHORED;
+		for (size_t i = 0; i < m->n; i++, rank++) {
+			if (!keep[rank])
+				continue;
+			struct node *e = m->items[i];
+			if (copy) {
+				struct node *c = copy_tree(r, e);
+				if (!c) {
+					yfail_node(r, e, "document too large after merging");
+					rc = -1;
+					break;
+				}
+				c->key_len = e->key_len;
+				c->key = xstrndup(e->key, node_key_len(e));
+				c->key_line = e->key_line;
+				c->key_col = e->key_col;
+				e = c;
+			} else {
+				m->items[i] = NULL;
+			}
+			node_append(map, e);
+		}
+	}
+	free(keep);
+	return rc;
+}
+
+static void detach(struct yreader *r, struct node *n)
+{
+	r->detached = xgrow(r->detached, &r->cap_detached, r->n_detached + 1, sizeof *r->detached);
+	r->detached[r->n_detached++] = n;
 }
 
 static struct node *parse_node(struct yreader *r, yaml_event_t *ev, int depth);
@@ -213,6 +337,7 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	struct node *n = node_new(is_map ? NODE_MAP : NODE_SEQ,
 				  (int)start->start_mark.line + 1, (int)start->start_mark.column + 1);
+	struct node *merge = NULL;     /* the value of this mapping's `<<` */
 	if (!remember_anchor(r, is_map ? start->data.mapping_start.anchor :
 			     start->data.sequence_start.anchor, n, &start->start_mark)) {
 		node_free(n);
@@ -229,6 +354,8 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 			goto bad;
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
+			if (merge && apply_merge(r, n, merge) < 0)
+				goto bad;
 			return n;
 		}
 		if (!is_map) {
@@ -248,6 +375,7 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 		size_t key_len = ev.data.scalar.length;
 		char *key = xstrndup((const char *)ev.data.scalar.value, key_len);
 		int kl = (int)ev.start_mark.line + 1, kc = (int)ev.start_mark.column + 1;
+		bool merge_key = is_merge_key(&ev);
 		yaml_event_delete(&ev);
 		if (!next_event(r, &ev)) {
 			free(key);
@@ -258,6 +386,28 @@ static struct node *parse_collection(struct yreader *r, yaml_event_t *start, int
 		if (!c) {
 			free(key);
 			goto bad;
+		}
+		if (merge_key) {
+			free(key);
+			detach(r, c);
+			if (merge) {
+				yfail_node(r, c, "a second merge key << in one mapping; "
+					   "list the sources in one: <<: [*a, *b]");
+				goto bad;
+			}
+			bool maps = c->type == NODE_MAP;
+			if (c->type == NODE_SEQ) {
+				maps = true;
+				for (size_t i = 0; i < c->n; i++)
+					maps = maps && c->items[i]->type == NODE_MAP;
+			}
+			if (!maps) {
+				yfail_node(r, c, "merge key << wants a mapping or a list of mappings "
+					   "(<<: *defaults or <<: [*a, *b])");
+				goto bad;
+			}
+			merge = c;
+			continue;
 		}
 		c->key = key;
 		c->key_len = key_len;
@@ -331,7 +481,9 @@ int yaml_read(const char *text, size_t len, struct node **out, struct diags *d)
 		diag_add(d, DIAG_ERROR, 0, 0, NULL, "cannot initialise the YAML parser");
 		return -1;
 	}
-	yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+	/* libyaml asserts on a NULL input: no text reads as an empty document. */
+	yaml_parser_set_input_string(&r.parser, (const unsigned char *)(text ? text : ""),
+				     text ? len : 0);
 
 	for (;;) {
 		if (!next_event(&r, &ev))
@@ -363,6 +515,9 @@ done:
 	for (size_t i = 0; i < r.n_anchors; i++)
 		free(r.anchors[i].name);
 	free(r.anchors);
+	for (size_t i = 0; i < r.n_detached; i++)
+		node_free(r.detached[i]);
+	free(r.detached);
 	yaml_parser_delete(&r.parser);
 	if (r.failed) {
 		node_free(root);

@@ -87,9 +87,11 @@ def main():
             cloud.settings(action_seconds=0.3)
             cloud.add_servers(SERVERS)
             cloud.add_floating_ips(FIPS)
+            # The first backend takes a free port, the others share it.
+            port = 0
             for s in SERVERS:
-                be.add(s["ipv4"], 8080)
-                print(f"   server {s['name']:10} in {s['location']}: backend http://{s['ipv4']}:8080/")
+                port = be.add(s["ipv4"], port)["port"]
+                print(f"   server {s['name']:10} in {s['location']}: backend http://{s['ipv4']}:{port}/")
             for f in FIPS:
                 print(f"   floating IP {f['name']} {f['ip']} (home fsn1), unassigned")
 
@@ -99,7 +101,7 @@ version: 1
 groups:
   - id: web
     display_name: "Web frontends"
-    poll_interval: 0s
+    poll_interval: always
     hetzner:
       project_id: 123456
       endpoint: {cloud.endpoint}
@@ -111,7 +113,7 @@ groups:
       - id: health
         display_name: "HTTP /health"
         type: http
-        port: 8080
+        port: {port}
         path: /health
         interval: 1s
         timeout: 1s
@@ -137,7 +139,7 @@ notifications:
             where()
 
             say("Take lb-fsn1-a's backend down (HTTP 503)")
-            be.set("127.0.0.11", 8080, status=503)
+            be.set("127.0.0.11", port, status=503)
             time.sleep(1.0)
             flipper("reconcile", "--once")
             time.sleep(1.0)
@@ -149,7 +151,7 @@ notifications:
             where()
 
             say("Bring lb-fsn1-a back; after rise=2 good rounds the IP fails back")
-            be.set("127.0.0.11", 8080, status=200)
+            be.set("127.0.0.11", port, status=200)
             for _ in range(3):
                 time.sleep(1.0)
                 flipper("reconcile", "--once")

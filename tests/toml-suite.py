@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Run the toml-test conformance suite against a decoder.
 
-    toml-suite.py --decoder build/release/toml-decoder --suite ../shared/toml-test/tests
+    toml-suite.py --decoder build/release/toml-decoder --suite $TOML_TEST_DIR
+
+(`make toml-suite` passes TOML_TEST_DIR, default ../shared/toml-test/tests,
+and skips with one line when the corpus is not there.)
 
 Runs exactly the files listed in SUITE/files-toml-1.0.0: valid/X.toml must
 decode (exit 0) to tagged JSON equal to valid/X.json; invalid/X.toml must be
@@ -10,7 +13,8 @@ integers as numbers (0xff == 255), floats as numbers (inf and nan as words,
 the sign of zero counts), date-times after normalising the spellings RFC 3339
 allows (t/T/space, z/Z, +00:00, trailing zeros of the fraction).
 
-A sanitizer report on stderr fails the file whatever the exit status.
+A sanitizer report on stderr fails the file whatever the exit status; a
+listed file that cannot be read fails with the reason.
 Prints every failure, then "toml-test: N passed, M failed"; exits 1 if any
 failed.
 """
@@ -125,6 +129,8 @@ def check(decoder, suite, name, timeout):
         p = run_decoder(decoder, path, timeout)
     except subprocess.TimeoutExpired:
         return "timed out after %gs" % timeout
+    except OSError as e:
+        return "cannot read: %s" % e
     err = p.stderr.decode("utf-8", "replace")
     if SANITIZER.search(err):
         return "sanitizer report:\n" + err[:4000]
@@ -139,8 +145,11 @@ def check(decoder, suite, name, timeout):
         return None
     if p.returncode != 0:
         return "rejected (exit %d): %s" % (p.returncode, err.strip()[:300])
-    with open(path[:-len(".toml")] + ".json", encoding="utf-8") as f:
-        expected = json.load(f)
+    try:
+        with open(path[:-len(".toml")] + ".json", encoding="utf-8") as f:
+            expected = json.load(f)
+    except (OSError, ValueError) as e:
+        return "cannot read the expected result: %s" % e
     try:
         actual = json.loads(p.stdout.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -161,8 +170,12 @@ def main():
     if not os.access(decoder, os.X_OK):
         print("toml-suite: no decoder at %s" % decoder, file=sys.stderr)
         return 2
-    with open(os.path.join(args.suite, LIST), encoding="utf-8") as f:
-        names = [l.strip() for l in f if l.strip().endswith(".toml")]
+    try:
+        with open(os.path.join(args.suite, LIST), encoding="utf-8") as f:
+            names = [l.strip() for l in f if l.strip().endswith(".toml")]
+    except OSError as e:
+        print("toml-suite: no toml-test corpus at %s: %s" % (args.suite, e), file=sys.stderr)
+        return 2
     if args.only:
         names = [n for n in names if any(o in n for o in args.only)]
     if not names:

@@ -14,6 +14,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "world"))
 
 import world  # noqa: E402
+# One rule for optional tools, the test clock, free ports: harness.py.
+from harness import (SHARED, FIXTURES, TestClock, free_port,  # noqa: E402,F401
+                     missing, need_path, need_tool)
 
 FLIPPER = os.environ.get("FLIPPER", os.path.join(ROOT, "flipper"))
 TOKEN = "test-token-s3cr3t-0123456789abcdef"
@@ -49,6 +52,9 @@ def run_flipper(*args, env=None, timeout=120, cwd=None, preexec=None):
     # token or state source the test did not ask for.
     e.pop("CREDENTIALS_DIRECTORY", None)
     e.pop("STATE_DIRECTORY", None)
+    # FLIPPER_SECTION__KEY overrides the configuration: only a test's own.
+    for k in [k for k in e if k.startswith("FLIPPER_")]:
+        del e[k]
     if env:
         e.update(env)
     p = subprocess.run([FLIPPER, *args], capture_output=True, text=True,
@@ -76,12 +82,12 @@ class Env:
     def config(self, groups=None, checks=None, group_extra=None, notifications=True,
                heartbeat=None, metrics=False, **top):
         if checks is None:
-            checks = [{"id": "http", "type": "http", "port": 8080, "path": "/health",
+            checks = [{"id": "http", "type": "http", "port": self.backend_port(), "path": "/health",
                        "interval": "1s", "timeout": "2s", "fall": 1, "rise": 1}]
         if groups is None:
             g = {
                 "id": "web", "display_name": "Web",
-                "poll_interval": "0s", "plan_apply_timeout": "20s",
+                "poll_interval": "always", "plan_apply_timeout": "20s",
                 "hetzner": {
                     "api_token": TOKEN, "endpoint": self.cloud.endpoint,
                     "project_id": 4242,
@@ -138,7 +144,11 @@ def env(tmp_path, cloud, backends, sink):
     cloud.reset()
     backends.clear()
     sink.reset()
-    return Env(tmp_path, cloud, backends, sink)
+    e = Env(tmp_path, cloud, backends, sink)
+    yield e
+    # A flipper a failed test left running would talk to the next test's
+    # world (the fake API, the backends and the sink are shared).
+    e.stop_all()
 
 
 # ---- helpers for the notification, loop and metrics tests -------------------
@@ -150,14 +160,14 @@ HOOK_PATH = "/hooks/abc123secret"     # the default target's path: a secret
 LB_A, LB_B, LB_C = 5000000001, 5000000002, 5000000003
 VIP_1, VIP_2 = 3000000001, 3000000002
 FAST_CHECK = {"id": "http", "display_name": "HTTP health", "type": "http",
-              "port": 8080, "path": "/health", "interval": "100ms",
+              "port": 0, "path": "/health", "interval": "100ms",   # port: env.check()
               "timeout": "1s", "fall": 1, "rise": 1}
 
 
 def flipper_env(extra=None):
     """The environment run_flipper() gives flipper, for Popen users."""
     e = dict(os.environ)
-    for k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "FLIPPER_CONFIG", "FLIPPER_STATE"):
+    for k in [k for k in e if k in ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT") or k.startswith("FLIPPER_")]:
         e.pop(k, None)
     if extra:
         e.update(extra)
@@ -166,18 +176,28 @@ def flipper_env(extra=None):
 
 def _env_add_lb(self, sid, name, addr, location="fsn1", labels=None, up=True):
     """A server labelled role=lb and its backend on addr:self.port (503
-    unless up); self.port is 8080 unless pair() chose a free one."""
+    unless up). The first backend picks a free port and the later ones
+    share it (a check has one port): test runs going on at the same time
+    never collide."""
     lab = {"role": "lb"}
     lab.update(labels or {})
     self.cloud.add_server(id=sid, name=name, location=location, ipv4=addr,
                           ipv6=None, labels=lab)
-    info = self.backends.add(addr, getattr(self, "port", 8080), status=200 if up else 503)
+    info = self.backends.add(addr, getattr(self, "port", 0), status=200 if up else 503)
     self.port = info["port"]
+
+
+def _env_backend_port(self):
+    """The port of this test's backends (add_lb), or a free one before
+    the first backend is added."""
+    if not getattr(self, "port", 0):
+        self.port = free_port()
+    return self.port
 
 
 def _env_check(self, **over):
     """FAST_CHECK on the backends' port, with overrides."""
-    c = dict(FAST_CHECK, port=getattr(self, "port", 8080))
+    c = dict(FAST_CHECK, port=self.backend_port())
     c.update(over)
     return c
 
@@ -191,12 +211,9 @@ def _env_add_vip(self, fid, name, ip, server, location="fsn1", labels=None):
 
 def _env_pair(self, loc_a="fsn1", loc_b="fsn1", canonical=False):
     """lb-a (127.0.0.11) and lb-b (127.0.0.12), both answering 200, and
-    vip-1 (198.51.100.1) on lb-a. The first backend picks a free port and
-    the later ones share it (a check has one port): test runs going on
-    at the same time never collide. canonical: lb-a and vip-1 share
-    resource_index 0, so vip-1 goes back to lb-a when lb-a recovers."""
-    if not hasattr(self, "port"):
-        self.port = 0
+    vip-1 (198.51.100.1) on lb-a, on a free port (add_lb). canonical: lb-a
+    and vip-1 share resource_index 0, so vip-1 goes back to lb-a when lb-a
+    recovers."""
     index = {"resource_index": "0"} if canonical else None
     self.add_lb(LB_A, "lb-a", "127.0.0.11", loc_a, labels=index)
     self.add_lb(LB_B, "lb-b", "127.0.0.12", loc_b)
@@ -255,8 +272,17 @@ def _env_stop_all(self):
             p.wait(10)
 
 
+def _env_clock(self):
+    """This test's injected clock (harness.TestClock), created at offset 0;
+    pass clock.env() to start()/run() to let flipper read it."""
+    if not hasattr(self, "_clock"):
+        self._clock = TestClock(self.tmp / "clock")
+    return self._clock
+
+
 Env.add_lb = _env_add_lb
 Env.check = _env_check
+Env.backend_port = _env_backend_port
 Env.add_vip = _env_add_vip
 Env.pair = _env_pair
 Env.webhooks = _env_webhooks
@@ -266,6 +292,7 @@ Env.db = _env_db
 Env.outbox = _env_outbox
 Env.start = _env_start
 Env.stop_all = _env_stop_all
+Env.clock = property(_env_clock)
 
 
 def stderr_of(proc):

@@ -22,6 +22,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "world"))
 import world  # noqa: E402
+from harness import free_port, need_path  # noqa: E402
 
 DRIVER = os.environ.get("BENCH_CHECKS") or os.path.join(
     ROOT, "build", "release", "bench_checks")
@@ -59,10 +60,9 @@ def line(addr, port, host=None, path="/", timeout_ms=2000, tls=False, ca=None):
 
 @pytest.fixture(scope="module")
 def be():
-    if not os.path.exists(DRIVER):
-        if os.environ.get("BENCH_CHECKS"):
-            pytest.fail("BENCH_CHECKS=%s does not exist" % DRIVER)
-        pytest.skip("%s not built (make build/release/bench_checks)" % DRIVER)
+    if os.environ.get("BENCH_CHECKS") and not os.path.exists(DRIVER):
+        pytest.fail("BENCH_CHECKS=%s does not exist" % DRIVER)
+    need_path(DRIVER, "the check driver is not built (make -C bench build)")
     with world.Backends() as b:
         yield b
 
@@ -353,7 +353,7 @@ def test_many_https_targets_in_one_round(be, run):
 def test_1000_slow_targets_in_one_round(be, run):
     """1,000 targets on 200 loopback addresses, each answering after 200 ms,
     all in one round. Timing belongs to the benchmark: printed, not asserted."""
-    n_addrs, port = 200, 18600
+    n_addrs, port = 200, free_port("127.0.6.1")
     addrs = ["127.0.6.%d" % i for i in range(1, n_addrs + 1)]
     be.bulk(addrs, port, delay=0.2)
     try:
@@ -372,10 +372,9 @@ def test_1000_slow_targets_in_one_round(be, run):
 def test_benchmark_mode_with_builtin_backend():
     """The driver's own epoll backend (--serve-delay), used by the benchmark
     so that it measures the runner rather than a Python test server."""
-    if not os.path.exists(DRIVER):
-        pytest.skip("%s not built" % DRIVER)
+    need_path(DRIVER, "the check driver is not built (make -C bench build)")
     proc = subprocess.run([DRIVER, "--many", "1000", "--addrs", "100",
-                           "--base-addr", "127.0.7.1", "--port", "18601",
+                           "--base-addr", "127.0.7.1", "--port", str(free_port("127.0.7.1")),
                            "--serve-delay", "200", "--timeout-ms", "10000",
                            "--rounds", "2"],
                           capture_output=True, text=True, timeout=120)

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import FLIPPER, run_flipper
+from conftest import FIXTURES, FLIPPER, run_flipper
 
 COMMANDS = ["reconcile", "plan", "monitor", "status", "state", "simulate", "validate",
             "version", "help", "completion"]
@@ -71,7 +71,7 @@ def test_reconcile_for_with_equals_is_parsed_like_spaced():
 # ---- global options before or after the command ---------------------------------
 
 def test_validate_takes_config_after_the_command(tmp_path):
-    cfg = os.path.join(DATA, "config", "original.yaml")
+    cfg = os.path.join(FIXTURES, "original", "readme-shape.yaml")
     for args in (["-c", cfg, "validate"], ["validate", "-c", cfg], ["validate", "--config", cfg],
                  ["validate", "--config=" + cfg], ["validate", "-c" + cfg]):
         r = run_flipper(*args, cwd=str(tmp_path))
@@ -98,7 +98,7 @@ def test_state_and_logging_options_after_the_command(state_env):
 
 
 def test_a_later_value_wins_and_options_end_at_double_dash(tmp_path):
-    cfg = os.path.join(DATA, "config", "original.yaml")
+    cfg = os.path.join(FIXTURES, "original", "readme-shape.yaml")
     r = run_flipper("-c", str(tmp_path / "absent.yaml"), "validate", "-c", cfg)
     assert r.rc == 0, r
     # After "--", "-x" is an operand: simulate reads a file named so.
@@ -257,7 +257,7 @@ def test_status_to_a_full_disk_fails(state_env):
 
 
 def test_validate_print_to_a_full_disk_fails(tmp_path):
-    cfg = os.path.join(DATA, "config", "original.yaml")
+    cfg = os.path.join(FIXTURES, "original", "readme-shape.yaml")
     p = run_to_full("-c", cfg, "validate", "--print")
     assert p.returncode == 1, p.stderr
     assert "write failure on standard output" in p.stderr

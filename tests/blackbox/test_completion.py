@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_flipper
+from conftest import need_tool, run_flipper
 
 COMMANDS = ["reconcile", "plan", "monitor", "status", "state", "simulate", "validate",
             "version", "help", "completion"]
@@ -72,8 +72,7 @@ def test_bash_offers_every_option_the_help_lists(cmd, tmp_path):
 
 
 def need(shell, package):
-    if not shutil.which(shell):
-        pytest.skip("%s is not installed (Debian: %s)" % (shell, package))
+    need_tool(shell, package)
 
 
 def test_zsh_script_parses_and_registers(tmp_path):

@@ -252,7 +252,7 @@ def test_an_ip_moved_outside_flipper_is_told_and_left_alone(env):
     env.add_lb(LB_A, "lb-a", A, labels={"resource_index": "0"})
     env.add_lb(LB_B, "lb-b", B, labels={"resource_index": "1"})
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A, labels={"resource_index": "0"})
-    env.config(checks=[env.check(interval="1ms")], group_extra={"poll_interval": "0s"})
+    env.config(checks=[env.check(interval="1ms")], group_extra={"poll_interval": "always"})
     assert env.reconcile().rc == 0
     assert assigns(env) == []
     env.cloud.add_floating_ip(id=VIP_1, name="vip-1", ip="198.51.100.1", home_location="fsn1",
@@ -288,7 +288,7 @@ def test_no_blocking_calls_in_src():
 def test_heartbeat_waits_for_every_group(env):
     """The heartbeat goes out only while every group passes: group a's API
     failing keeps it silent although group b passes again and again."""
-    groups = two_groups(env, poll_interval="0s", poll_timeout="1s")
+    groups = two_groups(env, poll_interval="always", poll_timeout="1s")
     env.config(groups=groups, heartbeat={"enabled": True, "url": env.sink.url + "/beat",
                                          "interval": "200ms", "timeout": "1s"})
     env.cloud.add_fault(method="GET", path=r"^/v1/servers$", query="role%3Da-lb",

@@ -20,6 +20,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "world"))
 import world  # noqa: E402
+from harness import need_path  # noqa: E402
 
 DRIVER = os.environ.get("HCLOUD_DRIVER") or os.path.join(
     ROOT, "build", "release", "hcloud-driver")
@@ -57,10 +58,9 @@ class Result:
 # token checks below know exactly which secret must never appear.
 @pytest.fixture(scope="module")
 def hc_cloud():
-    if not os.path.exists(DRIVER):
-        if os.environ.get("HCLOUD_DRIVER"):
-            pytest.fail("HCLOUD_DRIVER=%s does not exist" % DRIVER)
-        pytest.skip("%s not built (make build/release/hcloud-driver)" % DRIVER)
+    if os.environ.get("HCLOUD_DRIVER") and not os.path.exists(DRIVER):
+        pytest.fail("HCLOUD_DRIVER=%s does not exist" % DRIVER)
+    need_path(DRIVER, "the Hetzner client driver is not built (make build/release/hcloud-driver)")
     with world.FakeCloud(token=TOKEN) as c:
         yield c
 
@@ -406,7 +406,8 @@ def test_assign_deadline_while_action_runs(fc):
     (action,) = fc.actions()
     assert ("deadline_exceeded: action %d still running at the deadline" % action["id"]) \
         in r.error_line()
-    assert 1.0 <= r.elapsed < 3.0
+    # Gave up at the deadline, not when the action ended a minute later.
+    assert 1.0 <= r.elapsed < 50, r.elapsed
 
 
 # ---- retries -------------------------------------------------------------------
@@ -540,7 +541,8 @@ def test_endless_transient_errors_stop_at_deadline(fc, rule):
     assert r.rc == 1
     line = r.error_line()
     assert "deadline reached" in line and "attempts" in line
-    assert 1.5 <= r.elapsed < 3.5, r.elapsed
+    # The errors never end: only the deadline stopped the retries.
+    assert r.elapsed >= 1.5, r.elapsed
     n = len(api_requests(fc, r"^/v1/servers$"))
     assert n >= 4 and r.stats["retries"] == n - 1
 
@@ -553,16 +555,17 @@ def test_assign_endless_locked_stops_at_deadline(fc):
     assert r.rc == 1
     assert r.error_line().startswith("POST /floating_ips/%d/actions/assign: locked: " % fid)
     assert "deadline reached" in r.error_line()
-    assert 1.0 <= r.elapsed < 3.0
+    assert r.elapsed >= 1.0, r.elapsed
 
 
 def test_slow_request_is_cut_at_deadline(fc):
     fc.add_servers([server(82)])
-    fc.add_fault(path=r"^/v1/servers$", delay=5, count=-1)
+    fc.add_fault(path=r"^/v1/servers$", delay=30, count=-1)
     r = drive(fc, "servers", "role=lb", HCLOUD_DEADLINE_MS=1000)
     assert r.rc == 1
     assert "transport: " in r.error_line() and "deadline reached" in r.error_line()
-    assert r.elapsed < 2.5
+    # Cut at the deadline: the API would have answered after 30 s.
+    assert r.elapsed < 20, r.elapsed
 
 
 # ---- hostile answers and secrets ---------------------------------------------

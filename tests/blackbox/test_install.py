@@ -7,12 +7,9 @@ configuration the user edited. Also the version string
 
 import os
 import re
-import shutil
 import subprocess
 
-import pytest
-
-from conftest import FLIPPER
+from conftest import FLIPPER, need_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "contrib", "flipper.example.yaml")
@@ -134,8 +131,8 @@ def git(repo, *args):
                     *args], check=True, capture_output=True)
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (Debian: git)")
 def test_version_script(tmp_path):
+    need_tool("git", "git")
     script = os.path.join(ROOT, "scripts", "version.sh")
 
     def version(d):
@@ -192,11 +189,11 @@ def test_dependency_sets():
     assert "libcurl4-openssl-dev" in build and "gcc" in build and "python3-pytest" not in build
 
 
-@pytest.mark.skipif(shutil.which("dpkg-query") is None or shutil.which("ldd") is None,
-                    reason="not a Debian system")
 def test_runtime_set_covers_what_the_binary_loads():
     """Every shared library the binary links, and libcurl.so.4 it loads on
     first network use, comes from a package in --runtime (or libc)."""
+    need_tool("dpkg-query", "dpkg")
+    need_tool("ldd", "libc-bin")
     runtime = set(deps("--runtime", "--list"))
     out = subprocess.run(["ldd", FLIPPER], capture_output=True, text=True, check=True).stdout
     libs = re.findall(r"=> (/\S+)", out)

@@ -17,11 +17,12 @@ import time
 
 import pytest
 
-from conftest import HOOK_PATH, run_flipper
+from conftest import FIXTURES, HOOK_PATH, run_flipper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "data", "golden")
-CONFIGS = os.path.join(HERE, "data", "config")
+# The original's format, with our own values (tests/fixtures/README.md).
+CONFIGS = os.path.join(FIXTURES, "original")
 UPDATE = os.environ.get("GOLDEN_UPDATE") == "1"
 
 
@@ -57,7 +58,7 @@ def test_validate_print_full(tmp_path):
     compare("full.print.stderr", "\n".join(warnings) + "\n")
 
 
-@pytest.mark.parametrize("name", ["original.yaml", "original.json", "original.toml"])
+@pytest.mark.parametrize("name", ["readme-shape.yaml", "readme-shape.json", "readme-shape.toml"])
 def test_validate_print_originals(name):
     r = run_flipper("-c", os.path.join(CONFIGS, name), "validate", "--print")
     assert r.rc == 0, r

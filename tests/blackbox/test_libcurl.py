@@ -14,9 +14,7 @@ import os
 import re
 import subprocess
 
-import pytest
-
-from conftest import FLIPPER, flipper_env, log_lines, run_flipper
+from conftest import FIXTURES, FLIPPER, flipper_env, log_lines, missing, run_flipper
 
 SONAMES = ["libcurl.so.4", "libcurl-gnutls.so.4"]
 
@@ -35,10 +33,10 @@ def hide_and_run(sonames, *args, env=None):
     """Run flipper with the files behind sonames replaced by /dev/null."""
     files = [library_file(s) for s in sonames]
     if any(f is None for f in files):
-        pytest.skip("%s is not installed here" % ", ".join(s for s, f in zip(sonames, files) if not f))
+        missing("%s is not installed here" % ", ".join(s for s, f in zip(sonames, files) if not f))
     probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
     if probe.returncode != 0:
-        pytest.skip("unshare -m is not permitted here (needs root or user namespaces)")
+        missing("unshare -m is not permitted here (needs root or user namespaces)")
     script = 'for f in "$@"; do [ "$f" = -- ] && break; mount --bind /dev/null "$f" || exit 99; ' \
              'shift; done; shift; exec "$@"'
     p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *files, "--", FLIPPER, *args],
@@ -150,7 +148,7 @@ def test_version_without_libcurl_fails_and_says_why():
 
 
 def test_validate_without_libcurl_warns(tmp_path):
-    cfg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "config", "original.yaml")
+    cfg = os.path.join(FIXTURES, "original", "readme-shape.yaml")
     p = hide_and_run(SONAMES, "-c", cfg, "--log-format", "json", "validate")
     assert p.returncode == 0, p
     assert p.stdout == "configuration OK\n"
@@ -211,7 +209,7 @@ def test_checks_without_libcurl_fail_the_round_not_the_backends(env):
 
 def test_the_gnutls_build_is_used_when_the_openssl_one_is_missing(env):
     if not library_file("libcurl-gnutls.so.4"):
-        pytest.skip("libcurl-gnutls.so.4 is not installed (Debian: libcurl3-gnutls)")
+        missing("libcurl-gnutls.so.4 is not installed (Debian package libcurl3-gnutls)")
     p = hide_and_run(["libcurl.so.4"], "version")
     assert p.returncode == 0, p
     assert p.stdout.splitlines()[1].endswith("(libcurl-gnutls.so.4)"), p.stdout

@@ -8,7 +8,7 @@ read-only with sqlite3) and what was printed. No timing thresholds here:
 timing belongs in bench/.
 
 Checks use `interval: 1ms` so every invocation finds them due, and
-`poll_interval: 0s` (the default of env.config) so every invocation
+`poll_interval: always` (the default of env.config) so every invocation
 lists the inventory afresh, unless a test is about the cache.
 
 Run: cd /work/main && make flipper &&
@@ -23,16 +23,17 @@ import resource
 import signal
 import socket
 import sqlite3
-import time
 
 import pytest
 
 from conftest import (LB_A, LB_B, LB_C, TOKEN, VIP_1, VIP_2,
-                      run_flipper, stderr_of, wait_for)
+                      free_port, run_flipper, stderr_of, wait_for)
 
 # Backend addresses of this file (other files use 127.0.0.x).
 A, B, C = "127.77.0.11", "127.77.0.12", "127.77.0.13"
-PORT = 8080
+# One port for every backend of this file (a check has one port), free
+# when the file is loaded: two test runs on one machine never collide.
+PORT = free_port(A)
 ASSIGN = r"^/v1/floating_ips/\d+/actions/assign$"
 SERVERS = r"^/v1/servers$"
 FIPS = r"^/v1/floating_ips$"
@@ -54,6 +55,7 @@ def w(env):
     the end every file flipper wrote and every webhook it sent as well.
     Background flippers (env.start) are killed at the end."""
     env.cloud.settings(action_seconds=0)
+    env.port = PORT         # env.add_lb() puts backends there
     env.runs = []
     plain_run = env.run
 
@@ -801,11 +803,14 @@ def test_second_invocation_exits_75_and_kill_9_leaves_no_stale_lock(w):
 def test_second_invocation_while_a_round_runs_then_holder_finishes(w):
     env = w
     failover_world(env)
-    env.cloud.add_fault(method="GET", path=SERVERS, delay=2)
+    # The holder's listing takes 10 s: time enough for the second run to
+    # start, even on a loaded machine.
+    env.cloud.add_fault(method="GET", path=SERVERS, delay=10)
     holder = env.start("reconcile", "--once")
     wait_for(lambda: env.cloud.requests("GET", SERVERS), what="the holder's request")
     r = env.reconcile()
     assert r.rc == 75, r
+    assert holder.poll() is None, stderr_of(holder)
     assert holder.wait(30) == 0, stderr_of(holder)
     assert env.cloud.floating_ip(VIP_1)["server"] == LB_B
     r = env.reconcile()
@@ -960,7 +965,7 @@ def test_inventory_is_cached_for_poll_interval(w):
     env.add_lb(LB_A, "lb-a", A)
     env.add_lb(LB_B, "lb-b", B)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
-    env.config(checks=[check()], group_extra={"poll_interval": "2s"})
+    env.config(checks=[check()], group_extra={"poll_interval": "1h"})
 
     r = env.reconcile()
     assert r.rc == 0, r
@@ -982,10 +987,9 @@ def test_inventory_is_cached_for_poll_interval(w):
 
     env.add_lb(LB_C, "lb-c", C)
     env.cloud.delete_server(LB_B)
-    wait = inventory_at / 1000.0 + 2.2 - time.time()
-    if wait > 0:
-        time.sleep(wait)
-    r = env.reconcile()     # after poll_interval: listed again
+    clock = env.clock
+    clock.set(wall_ms=3600 * 1000)
+    r = env.run("reconcile", "--once", env=clock.env())     # an hour on: listed again
     assert r.rc == 0, r
     assert len(env.cloud.requests("GET", SERVERS)) == 1
     assert len(env.cloud.requests("GET", FIPS)) == 1
@@ -1431,19 +1435,21 @@ def test_state_of_a_newer_flipper_is_refused_and_left_alone(w):
 def test_checks_run_only_when_due_across_invocations(w):
     """interval is honoured between invocations: a second run within the
     interval sends no check request, one after it does (the tolerance
-    lets a timer firing at the interval through)."""
+    lets a timer firing at the interval through). The hour passes on the
+    test clock."""
     env = w
     env.add_lb(LB_A, "lb-a", A)
     env.add_vip(VIP_1, "vip-1", "198.51.100.1", LB_A)
-    env.config(checks=[check(interval="2s")])
+    env.config(checks=[check(interval="1h")])
     env.backends.clear_requests(A, PORT)
     assert env.reconcile().rc == 0
     assert len(env.backends.requests(A, PORT)) == 1
-    assert env.reconcile().rc == 0             # within 2 s: not due
+    assert env.reconcile().rc == 0             # within the hour: not due
     assert len(env.backends.requests(A, PORT)) == 1
     first = target(env, "lb-a")["last_run"]
-    time.sleep(1.95)                           # 2 s minus a little: due by tolerance
-    assert env.reconcile().rc == 0
+    clock = env.clock
+    clock.set(wall_ms=3599 * 1000)             # the hour minus a second: due by tolerance
+    assert env.run("reconcile", "--once", env=clock.env()).rc == 0
     assert len(env.backends.requests(A, PORT)) == 2
     assert target(env, "lb-a")["last_run"] > first
 

@@ -11,9 +11,10 @@ import re
 
 import pytest
 
-from conftest import run_flipper
+from conftest import FIXTURES, run_flipper
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "config")
+# The original's format, with our own values (tests/fixtures/README.md).
+DATA = os.path.join(FIXTURES, "original")
 
 # Secrets written bare, each of a shape that sends the TOML reader down a
 # different path (bare word, number, radix, overflow, date, time).
@@ -27,16 +28,16 @@ BARE = {
     "time-like": "23:61:00Zq8Xv3Lk9",
 }
 
-# Where a secret lives in original.toml: (the quoted line, its key).
+# Where a secret lives in readme-shape.toml: (the quoted line, its key).
 PLACES = {
-    "api_token": 'api_token = "abc123"',
-    "heartbeat.url": 'url = "https://heartbeat.uptimerobot.com/some-url"',
-    "notifications.targets.url": 'url = "https://mattermost.example.com/hooks/some-webhook-url"',
+    "api_token": 'api_token = "fixture-token-7f3a"',
+    "heartbeat.url": 'url = "https://beats.example.org/ping/7f3a"',
+    "notifications.targets.url": 'url = "https://chat.example.org/hooks/fixture-hook-id"',
 }
 
 
 def original_toml():
-    with open(os.path.join(DATA, "original.toml")) as f:
+    with open(os.path.join(DATA, "readme-shape.toml")) as f:
         return f.read()
 
 
@@ -94,21 +95,24 @@ def test_an_unquoted_secret_in_toml_is_never_quoted_back(tmp_path, place, shape)
 def test_an_unquoted_header_value_in_toml_is_never_quoted_back(tmp_path):
     secret = "Basic_dXNlcjpwYXNzd29yZA"
     text = original_toml().replace(
-        'ip_version = "both"\n', 'ip_version = "both"\nheaders = { Authorization = %s }\n' % secret)
+        'ip_version = "ipv4"\n', 'ip_version = "ipv4"\nheaders = { Authorization = %s }\n' % secret)
     path = write(tmp_path, "flipper.toml", text)
     assert_refused_without_secret(tmp_path, path, secret, where=position_of(text, secret))
 
 
 BROKEN = {
     # An unterminated string runs to the end of the line.
-    "yaml-unterminated": ("flipper.yaml", 'api_token: "abc123"', 'api_token: "tok-Zq8Xv3Lk9Pw2Rt5Y'),
-    "yaml-bad-indent": ("flipper.yaml", 'api_token: "abc123"',
+    "yaml-unterminated": ("flipper.yaml", 'api_token: "fixture-token-7f3a"',
+                          'api_token: "tok-Zq8Xv3Lk9Pw2Rt5Y'),
+    "yaml-bad-indent": ("flipper.yaml", 'api_token: "fixture-token-7f3a"',
                         "api_token: tok-Zq8Xv3Lk9Pw2Rt5Y\n   bad: [indent"),
-    "yaml-bad-escape": ("flipper.yaml", 'api_token: "abc123"', 'api_token: "tok-Zq8X\\qv3Lk9Pw2Rt5Y"'),
-    "yaml-webhook": ("flipper.yaml", "url: https://mattermost.example.com/hooks/some-webhook-url",
-                     "url: https://mattermost.example.com/hooks/tok-Zq8Xv3Lk9Pw2Rt5Y: x: y"),
-    "json-bare": ("flipper.json", '"api_token": "abc123"', '"api_token": tok-Zq8Xv3Lk9Pw2Rt5Y'),
-    "json-unterminated": ("flipper.json", '"api_token": "abc123"',
+    "yaml-bad-escape": ("flipper.yaml", 'api_token: "fixture-token-7f3a"',
+                        'api_token: "tok-Zq8X\\qv3Lk9Pw2Rt5Y"'),
+    "yaml-webhook": ("flipper.yaml", "url: https://chat.example.org/hooks/fixture-hook-id",
+                     "url: https://chat.example.org/hooks/tok-Zq8Xv3Lk9Pw2Rt5Y: x: y"),
+    "json-bare": ("flipper.json", '"api_token": "fixture-token-7f3a"',
+                  '"api_token": tok-Zq8Xv3Lk9Pw2Rt5Y'),
+    "json-unterminated": ("flipper.json", '"api_token": "fixture-token-7f3a"',
                           '"api_token": "tok-Zq8Xv3Lk9Pw2Rt5Y'),
 }
 
@@ -117,7 +121,7 @@ BROKEN = {
 def test_yaml_and_json_syntax_errors_do_not_quote_a_secret(tmp_path, case):
     name, good, bad = BROKEN[case]
     ext = os.path.splitext(name)[1]
-    with open(os.path.join(DATA, "original" + ext)) as f:
+    with open(os.path.join(DATA, "readme-shape" + ext)) as f:
         text = f.read()
     assert good in text, good
     path = write(tmp_path, name, text.replace(good, bad))

@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
-from conftest import run_flipper
+from conftest import FIXTURES, SHARED, need_path, run_flipper
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "config")
-SHARED_ORIGINAL = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                               "..", "..", "..", "shared", "original-config.yaml")
+# Configurations in the original's format, one per feature it has
+# (tests/fixtures/README.md).
+ORIGINAL = os.path.join(FIXTURES, "original")
 
 
 def write(tmp_path, name, text, mode=0o600):
@@ -42,17 +42,40 @@ groups:
 
 
 def test_original_readme_example_validates_unchanged():
-    r = validate(SHARED_ORIGINAL)
+    """The original README's own example, when the reference material is
+    beside the checkout (our readme-shape.* below stand in for it)."""
+    r = validate(need_path(os.path.join(SHARED, "original-config.yaml"),
+                           "the original README's example"))
     assert r.rc == 0, r
     assert r.out.strip().endswith("configuration OK")
     assert "error" not in r.err
 
 
-@pytest.mark.parametrize("name", ["original.yaml", "original.json", "original.toml"])
-def test_three_formats_validate(name):
-    r = validate(os.path.join(DATA, name))
+def original_fixtures():
+    return sorted(f for f in os.listdir(ORIGINAL) if f.endswith((".yaml", ".json", ".toml")))
+
+
+def private_copy(tmp_path, name):
+    """The fixture, mode 0600 (a checkout's 0644 would draw the literal-token warning)."""
+    p = tmp_path / name
+    shutil.copyfile(os.path.join(ORIGINAL, name), p)
+    os.chmod(p, 0o600)
+    return str(p)
+
+
+@pytest.mark.parametrize("name", original_fixtures())
+def test_original_format_validates_without_a_word(tmp_path, name):
+    r = validate(private_copy(tmp_path, name))
     assert r.rc == 0, r
-    assert "configuration OK" in r.out
+    assert r.out == "configuration OK\n", r
+    if name == "server-section.yaml":
+        # monitor serves enabled, host, port and shutdown_timeout; the web
+        # UI's files are the one thing not used: one warning, at assets.
+        assert r.err == ("warning: %s:10:3: server: accepted for compatibility with the "
+                         "original flipper but not used: assets, templates\n"
+                         % os.path.join(str(tmp_path), name)), r
+    else:
+        assert r.err == "", r
 
 
 def effective(path):
@@ -62,20 +85,95 @@ def effective(path):
 
 
 def test_three_formats_mean_the_same():
-    y = effective(os.path.join(DATA, "original.yaml"))
-    j = effective(os.path.join(DATA, "original.json"))
-    t = effective(os.path.join(DATA, "original.toml"))
+    y = effective(os.path.join(ORIGINAL, "readme-shape.yaml"))
+    j = effective(os.path.join(ORIGINAL, "readme-shape.json"))
+    t = effective(os.path.join(ORIGINAL, "readme-shape.toml"))
     assert y == j == t
-    # and the effective values are the original's
+    # and the effective values are the ones written
     g = y["groups"][0]
-    assert g["id"] == "some_group_id"
-    assert g["hetzner"]["project_id"] == "123456"
-    assert g["checks"][0]["interval"] == "2s"
+    assert g["id"] == "shop_frontend"
+    assert g["poll_interval"] == "45s"
+    assert g["hetzner"]["project_id"] == "3141592"
+    c = g["checks"][0]
+    assert c["type"] == "https" and c["host"] == "shop.example.org"
+    assert c["interval"] == "3s" and c["timeout"] == "1.5s"
     # fast_interval is new: it defaults to the interval.
-    assert g["checks"][0]["fast_interval"] == "2s"
-    assert g["checks"][0]["fall"] == 3 and g["checks"][0]["rise"] == 2
-    assert g["checks"][0]["port"] == 443
-    assert y["heartbeat"]["interval"] == "1m0s"
+    assert c["fast_interval"] == "3s"
+    assert c["fall"] == 4 and c["rise"] == 3
+    assert c["port"] == 8443 and c["ip_version"] == "ipv4"
+    assert y["heartbeat"]["interval"] == "1m30s"
+    assert y["telemetry"]["logging"] == {"level": "warn", "format": "text"}
+
+
+# What each feature's file must mean: (file, path in `validate --print`, value).
+FEATURES = [
+    ("minimal.yaml", "groups.0.poll_interval", "1m0s"),
+    ("minimal.yaml", "groups.0.checks.0.port", 80),
+    ("minimal.yaml", "groups.0.checks.0.path", "/"),
+    ("minimal.yaml", "groups.0.checks.0.ip_version", "both"),
+    ("minimal.yaml", "notifications.enabled", False),
+    ("several-groups.yaml", "groups.0.readonly", True),
+    ("several-groups.yaml", "groups.0.hetzner.project_id", "2718281"),
+    ("several-groups.yaml", "groups.1.readonly", False),
+    ("several-groups.yaml", "groups.1.hetzner.project_id", "1618033"),
+    ("several-groups.yaml", "groups.1.hetzner.floating_ips.label_selector",
+     "svc=dns,scope=public"),
+    ("group-timing.yaml", "groups.0.poll_interval", "2m30s"),
+    ("group-timing.yaml", "groups.0.poll_timeout", "12s"),
+    ("group-timing.yaml", "groups.0.plan_apply_timeout", "45s"),
+    ("group-timing.yaml", "groups.0.plan_apply_with_unknown_status", True),
+    ("check-http.yaml", "groups.0.checks.0.method", "HEAD"),
+    ("check-http.yaml", "groups.0.checks.0.host", "api.example.net"),
+    ("check-http.yaml", "groups.0.checks.0.path", "/v2/health?deep=1"),
+    ("check-http.yaml", "groups.0.checks.0.fall", 2),
+    ("check-http.yaml", "groups.0.checks.0.rise", 5),
+    ("check-http.yaml", "groups.0.checks.0.ip_version", "ipv4"),
+    ("check-http.yaml", "groups.0.checks.1.ip_version", "ipv6"),
+    ("check-https.yaml", "groups.0.checks.0.type", "https"),
+    ("check-https.yaml", "groups.0.checks.0.port", 443),
+    ("check-https.yaml", "groups.0.checks.0.host", "portal.example.com"),
+    ("heartbeat.yaml", "heartbeat.enabled", True),
+    ("heartbeat.yaml", "heartbeat.interval", "2m0s"),
+    ("heartbeat.yaml", "heartbeat.timeout", "7s"),
+    ("notifications.yaml", "notifications.targets.0.type", "mattermost"),
+    ("notifications.yaml", "notifications.targets.0.username", "failover-bot"),
+    ("notifications.yaml", "notifications.targets.0.icon_url",
+     "https://static.example.com/icons/flip.png"),
+    ("notifications.yaml", "notifications.targets.1.type", "slack"),
+    ("notifications.yaml", "notifications.targets.1.channel", "#ops"),
+    ("notifications.yaml", "notifications.targets.1.icon_emoji", ":ocean:"),
+    ("logging.yaml", "telemetry.logging.level", "debug"),
+    ("logging.yaml", "telemetry.logging.format", "text"),
+]
+
+
+@pytest.mark.parametrize("name,path,want", FEATURES,
+                         ids=["%s:%s" % (f, p) for f, p, _ in FEATURES])
+def test_original_format_means_what_it_says(name, path, want):
+    v = effective(os.path.join(ORIGINAL, name))
+    for part in path.split("."):
+        v = v[int(part)] if isinstance(v, list) else v[part]
+    assert v == want
+
+
+def test_every_original_feature_file_is_checked_for_meaning():
+    """A new feature file needs its expectations above. (The README shape
+    has its own test; the server section prints nothing, flipper does not
+    use it: validating it without a word is its check.)"""
+    named = {f for f, _, _ in FEATURES} | {"server-section.yaml"}
+    yaml_files = {f for f in original_fixtures() if f.endswith(".yaml")
+                  and not f.startswith("readme-shape.")}
+    assert yaml_files == named
+
+
+def test_poll_interval_always_is_its_own_spelling(tmp_path):
+    always = effective(write(tmp_path, "a.yaml", MINIMAL.replace(
+        "    display_name: Web\n", "    display_name: Web\n    poll_interval: always\n")))
+    zero = effective(write(tmp_path, "z.yaml", MINIMAL.replace(
+        "    display_name: Web\n", "    display_name: Web\n    poll_interval: 0s\n")))
+    assert always["groups"][0]["poll_interval"] == "always"
+    # 0s is the original's "default": one minute, as it was there
+    assert zero["groups"][0]["poll_interval"] == "1m0s"
 
 
 def test_print_masks_secrets(tmp_path):
@@ -173,11 +271,11 @@ def test_toml_syntax_error_has_position(tmp_path):
     assert f"{p}:4:" in r.err
 
 
-def test_unknown_keys_are_warnings(tmp_path):
+def test_unknown_keys_are_errors(tmp_path):
     p = write(tmp_path, "f.yaml", MINIMAL + "colour: blue\n")
     r = validate(p)
-    assert r.rc == 0, r
-    assert f"warning: {p}:12:1: colour: unknown key" in r.err
+    assert r.rc == 2, r
+    assert f"error: {p}:12:1: colour: unknown key\n" in r.err
 
 
 def test_duplicate_keys_are_errors(tmp_path):

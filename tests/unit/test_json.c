@@ -516,7 +516,7 @@ TEST(one_error_wording_for_configs_and_snapshots)
 		struct snapshot s;
 		diags_init(&dc, "f.json");
 		diags_init(&ds, "f.json");
-		struct config *c = config_parse("f.json", bad[i], strlen(bad[i]), json_read, &dc);
+		struct config *c = config_parse("f.json", bad[i], strlen(bad[i]), json_read, CONFIG_RUN, &dc);
 		CHECK(c == NULL);
 		CHECK_EQ_INT(snapshot_parse(bad[i], strlen(bad[i]), &s, &ds), -1);
 		CHECK(dc.n == 1 && ds.n == 1);

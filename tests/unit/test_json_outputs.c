@@ -70,6 +70,12 @@ TEST(json_log_lines)
 		     "{\"ts\":\"TS\",\"level\":\"error\",\"msg\":\"formatted 42\",\"service\":\"flipper\","
 		     "\"group\":\"g\"}\n");
 	free(got);
+	/* service.name, as the original put it on every line. */
+	log_set_service("edge \"lb\"");
+	got = captured(some_lines);
+	CHECK(strstr(got, "\"msg\":\"no group\",\"service\":\"edge \\\"lb\\\"\"}\n") != NULL);
+	free(got);
+	log_set_service(NULL);
 }
 
 TEST(text_log_lines)
@@ -82,7 +88,11 @@ TEST(text_log_lines)
 		     "TS info  no group service=flipper\n"
 		     "TS error [g] formatted 42 service=flipper\n");
 	free(got);
-	log_setup(LOG_INFO, LOG_FORMAT_JSON);
+	log_set_service("edge lb");
+	got = captured(some_lines);
+	CHECK(strstr(got, "TS info  no group service=\"edge lb\"\n") != NULL);
+	free(got);
+	log_set_service(NULL);
 }
 
 /* What notify_post() queues for each target, read back from a real store. */

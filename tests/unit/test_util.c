@@ -1,5 +1,8 @@
-/* Bounded buffers, escaping of untrusted text, URL redaction, numbers. */
+/* Bounded buffers, escaping of untrusted text, URL redaction, numbers, the test clock. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -115,6 +118,103 @@ TEST(log_levels_and_formats_parse)
 	CHECK(log_format_parse("xml", &f) < 0);
 }
 
+static int64_t real_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Replace the clock file at once (rename), as the pytest helper does. */
+static void write_clock(const char *path, const char *text)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+	CHECK(rename(tmp, path) == 0);
+}
+
+/* Is now_ms() the real wall clock plus wall, mono_ms() the real monotonic plus mono? */
+static bool clock_shows(int64_t wall, int64_t mono)
+{
+	int64_t w0 = real_ms(CLOCK_REALTIME), m0 = real_ms(CLOCK_MONOTONIC);
+	int64_t w = now_ms(), m = mono_ms();
+	int64_t w1 = real_ms(CLOCK_REALTIME), m1 = real_ms(CLOCK_MONOTONIC);
+	return w0 + wall <= w && w <= w1 + wall && m0 + mono <= m && m <= m1 + mono;
+}
+
+/* The change is seen within a few ms; give a loaded machine 10 s. */
+static bool clock_comes_to(int64_t wall, int64_t mono)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (clock_shows(wall, mono))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+TEST(test_clock_shifts_and_follows_its_file)
+{
+	char dir[] = "/tmp/flipper-clock-XXXXXX";
+	char path[4096], *err = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/clock", dir);
+	write_clock(path, "600000 -5000\n");
+
+	/* Refused without the test-mode variable: the clocks stay real. */
+	setenv("FLIPPER_TEST_CLOCK_FILE", path, 1);
+	unsetenv("FLIPPER_TEST_MODE");
+	CHECK_EQ_INT(test_clock_setup(&err), -1);
+	CHECK(err && strstr(err, "FLIPPER_TEST_MODE=1"));
+	free(err);
+	CHECK(clock_shows(0, 0));
+	setenv("FLIPPER_TEST_MODE", "yes", 1);
+	CHECK_EQ_INT(test_clock_setup(&err), -1);
+	free(err);
+
+	setenv("FLIPPER_TEST_MODE", "1", 1);
+	CHECK_EQ_INT(test_clock_setup(&err), 0);
+	CHECK(err == NULL);
+	CHECK(clock_shows(600000, -5000));
+
+	/* Stepped back ten minutes while running; the monotonic clock apart. */
+	write_clock(path, "-600000 -5000\n");
+	CHECK(clock_comes_to(-600000, -5000));
+	write_clock(path, "-600000 3600000");
+	CHECK(clock_comes_to(-600000, 3600000));
+	/* A file caught half-written keeps the last good offsets. */
+	write_clock(path, "12");
+	usleep(20000);
+	CHECK(clock_shows(-600000, 3600000));
+	write_clock(path, "0 0\n");
+	CHECK(clock_comes_to(0, 0));
+
+	/* Bad contents at the start are an error naming the file. */
+	static const char *const bad[] = { "", "1", "1 2 3", "x 1", "1 y", "1,2" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		write_clock(path, bad[i]);
+		CHECK_EQ_INT(test_clock_setup(&err), -1);
+		CHECK(err && strstr(err, path));
+		free(err);
+	}
+	unlink(path);
+	CHECK_EQ_INT(test_clock_setup(&err), -1);
+	CHECK(err && strstr(err, "No such file"));
+	free(err);
+
+	unsetenv("FLIPPER_TEST_CLOCK_FILE");
+	unsetenv("FLIPPER_TEST_MODE");
+	CHECK_EQ_INT(test_clock_setup(&err), 0);
+	CHECK(clock_shows(0, 0));
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(buf_respects_its_cap);
@@ -124,5 +224,6 @@ int main(void)
 	RUN(urls_are_redacted);
 	RUN(numbers_are_strict);
 	RUN(log_levels_and_formats_parse);
+	RUN(test_clock_shifts_and_follows_its_file);
 	return test_report();
 }

@@ -20,9 +20,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from harness import free_port, need_tool  # noqa: E402
 
 TOKEN = "tok-" + "a1b2c3d4" * 6
-HCLOUD = "/usr/bin/hcloud"
 
 # A realistic pair of servers and floating IPs (IDs above 2^31 and 2^32).
 S_A = {"id": 5000000001, "name": "lb-fsn1-a", "location": "fsn1",
@@ -748,14 +748,15 @@ def test_backend_https_sni_python_and_curl(backends):
 
 def test_backend_bulk_1000_slow_targets_in_parallel(backends):
     addrs = ["127.0.%d.%d" % (100 + i // 250, 1 + i % 250) for i in range(1000)]
-    out = backends.bulk(addrs, 18080, delay=0.2)
-    assert len(out) == 1000 and all(o["port"] == 18080 for o in out)
+    port = free_port(addrs[0])
+    out = backends.bulk(addrs, port, delay=0.2)
+    assert len(out) == 1000 and all(o["port"] == port for o in out)
     results = []
     lock = threading.Lock()
 
     def get(a):
         try:
-            st = world.http_json(a, 18080, "GET", "/", timeout=10)[0]
+            st = world.http_json(a, port, "GET", "/", timeout=30)[0]
         except OSError as e:
             st = repr(e)
         with lock:
@@ -768,9 +769,10 @@ def test_backend_bulk_1000_slow_targets_in_parallel(backends):
         t.join()
     elapsed = time.monotonic() - t0
     assert results == [200] * 1000
-    assert elapsed < 5, elapsed  # served in parallel, not 1000 x 0.2 s
+    # Served in parallel: one after another would take 1000 x 0.2 s.
+    assert elapsed < 100, elapsed
     for a in addrs:
-        backends.remove(a, 18080)
+        backends.remove(a, port)
 
 
 # --------------------------------------------------------------------------
@@ -814,25 +816,21 @@ def test_sink_records_and_modes(sink):
 # hcloud CLI compatibility (Debian's hcloud-cli 1.30.3, hcloud-go 1.35)
 # --------------------------------------------------------------------------
 
-needs_hcloud = pytest.mark.skipif(not os.path.exists(HCLOUD),
-                                  reason="/usr/bin/hcloud (Debian hcloud-cli) not installed")
-
-
 @pytest.fixture
 def hcloud(populated, tmp_path):
+    binary = need_tool("hcloud", "hcloud-cli")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
            "HCLOUD_TOKEN": TOKEN, "HCLOUD_ENDPOINT": populated.url,
            "NO_PROXY": "*", "no_proxy": "*"}
 
     def run(*args):
-        r = subprocess.run([HCLOUD] + list(args), env=env, capture_output=True,
+        r = subprocess.run([binary] + list(args), env=env, capture_output=True,
                            text=True, timeout=30)
         assert r.returncode == 0, "hcloud %s: %s" % (" ".join(args), r.stderr)
         return r.stdout
     return run
 
 
-@needs_hcloud
 def test_hcloud_list_and_assign(populated, hcloud):
     out = hcloud("floating-ip", "list")
     assert "vip-web-v4" in out and "203.0.113.47" in out and "lb-fsn1-a" in out
@@ -852,7 +850,6 @@ def test_hcloud_list_and_assign(populated, hcloud):
     assert polls and "id" in polls[0]["query"]
 
 
-@needs_hcloud
 def test_hcloud_datacenter_column_needs_legacy_shape(populated, hcloud):
     # hcloud-go 1.35 predates server.location: it reads the location only via
     # server.datacenter. Without it the CLI still succeeds but shows an empty

@@ -56,8 +56,15 @@ def http_json(host, port, method, path, body=None, headers=None, timeout=30):
     return resp.status, rh, out
 
 
+# No wait is shorter than this: a loaded 2-core machine running a sanitizer
+# build is slow, and a generous wait costs time only when the test fails.
+WAIT_FLOOR = 30.0
+
+
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
-    """Poll pred() until it returns something truthy; return that."""
+    """Poll pred() until it returns something truthy; return that. The
+    timeout is at least WAIT_FLOOR seconds."""
+    timeout = max(timeout, WAIT_FLOOR)
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
