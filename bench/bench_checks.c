@@ -20,6 +20,9 @@
  *   --expect LIST       accepted statuses, e.g. "200,204,301-302"
  *   --default-ca-file F the system CA bundle ("" none; default libcurl's)
  *   --default-ca-path D the system CA directory ("" none; default libcurl's)
+ *   --follow-redirects N  follow up to N redirects (default 0)
+ *   --tls-expiry        read the server certificate's expiry (https; as the
+ *                       default tls_expiry_warning and tls_expiry_error do)
  *   --many N            N targets instead of FILE, with:
  *     --base-addr A     first IPv4 address (default 127.0.1.1)
  *     --addrs M         spread the N targets over M addresses (default N)
@@ -32,9 +35,10 @@
  * Output: one JSON object per target and round on stdout
  *   {"round":1,"index":0,"address":"127.0.1.1","port":8080,"family":4,
  *    "host":"a.test","ok":true,"http_status":200,"error":null,
- *    "duration_ms":201}
- * and one summary per round on stderr
- *   {"round":1,"targets":1000,"ok":1000,"failed":0,"wall_ms":231}
+ *    "duration_ms":201,"cert_not_after":0}
+ * and one summary per round on stderr, with the CPU time the process
+ * (libcurl's threads included) spent on the round
+ *   {"round":1,"targets":1000,"ok":1000,"failed":0,"wall_ms":231,"cpu_ms":80}
  * Exit 0 when every round ran (whatever the targets said), 1 when
  * check_round_run() failed, 2 on bad usage.
  */
@@ -50,6 +54,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +80,8 @@ struct opts {
 	const char *expect_text;
 	const char *default_ca_file;
 	const char *default_ca_path;
+	long follow_redirects;
+	bool tls_expiry;
 	long many;
 	const char *base_addr;
 	long addrs;
@@ -93,7 +100,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_checks [--rounds K] [--method M] [--header 'N: V']...\n"
 		"                    [--expect LIST] [--default-ca-file F]\n"
-		"                    [--default-ca-path D] FILE\n"
+		"                    [--default-ca-path D] [--follow-redirects N]\n"
+		"                    [--tls-expiry] FILE\n"
 		"       bench_checks [...] --many N [--base-addr A] [--addrs M] --port P\n"
 		"                    [--type http|https] [--host H] [--path P]\n"
 		"                    [--timeout-ms T] [--ca-file F] [--serve-delay MS]\n");
@@ -135,6 +143,11 @@ static int spec_fill(struct spec *s, const struct opts *o, const char *addr,
 	c->timeout_ms = timeout_ms;
 	c->interval_ms = 60000;
 	c->rise = c->fall = 1;
+	c->follow_redirects = (int)o->follow_redirects;
+	if (o->tls_expiry) {
+		c->tls_expiry_warning_ms = 336LL * 3600 * 1000;
+		c->tls_expiry_error_ms = 168LL * 3600 * 1000;
+	}
 	c->method = xstrdup(o->method);
 	c->ca_file = ca_file && strcmp(ca_file, "-") != 0 ? xstrdup(ca_file) : NULL;
 	c->expect.ranges = xcalloc(o->n_expect, sizeof(*c->expect.ranges));
@@ -289,6 +302,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->file = a;
 			continue;
 		}
+		if (strcmp(a, "--tls-expiry") == 0) {
+			o->tls_expiry = true;
+			continue;
+		}
 		if (!v)
 			return bad("%s needs a value", a);
 		i++;
@@ -309,6 +326,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->default_ca_file = v;
 		else if (strcmp(a, "--default-ca-path") == 0)
 			o->default_ca_path = v;
+		else if (strcmp(a, "--follow-redirects") == 0)
+			r = parse_long_range(v, 0, 50, &o->follow_redirects);
 		else if (strcmp(a, "--many") == 0)
 			r = parse_long_range(v, 1, 1000000, &o->many);
 		else if (strcmp(a, "--base-addr") == 0)
@@ -360,7 +379,8 @@ static void print_result(long round, size_t i, const struct check_target *t)
 		buf_add_json_string(&b, t->error);
 	else
 		buf_addstr(&b, "null");
-	buf_printf(&b, ",\"duration_ms\":%lld}\n", (long long)t->duration_ms);
+	buf_printf(&b, ",\"duration_ms\":%lld,\"cert_not_after\":%lld}\n",
+		   (long long)t->duration_ms, (long long)t->cert_not_after);
 	fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);
 }
@@ -562,6 +582,16 @@ static pid_t serve_start(const struct opts *o, const struct spec *specs,
 
 /* ---- running ----------------------------------------------------------- */
 
+/* User and system time of this process and its threads (not the backend). */
+static int64_t cpu_ms(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static int run(const struct opts *o, struct spec *specs, size_t n)
 {
 	struct check_target *t = xcalloc(n ? n : 1, sizeof(*t));
@@ -575,9 +605,10 @@ static int run(const struct opts *o, struct spec *specs, size_t n)
 		t[i].address = specs[i].address;
 	}
 	for (long r = 1; r <= o->rounds; r++) {
-		int64_t start = mono_ms();
+		int64_t start = mono_ms(), cpu = cpu_ms();
 		int rc = check_round_run(t, n);
 		int64_t wall = mono_ms() - start;
+		cpu = cpu_ms() - cpu;
 		size_t ok = 0;
 
 		for (size_t i = 0; i < n; i++) {
@@ -586,8 +617,8 @@ static int run(const struct opts *o, struct spec *specs, size_t n)
 		}
 		fflush(stdout);
 		fprintf(stderr, "{\"round\":%ld,\"targets\":%zu,\"ok\":%zu,"
-			"\"failed\":%zu,\"wall_ms\":%lld%s}\n", r, n, ok, n - ok,
-			(long long)wall, rc < 0 ? ",\"round_error\":true" : "");
+			"\"failed\":%zu,\"wall_ms\":%lld,\"cpu_ms\":%lld%s}\n", r, n, ok, n - ok,
+			(long long)wall, (long long)cpu, rc < 0 ? ",\"round_error\":true" : "");
 		if (rc < 0)
 			status = 1;
 	}

@@ -13,6 +13,12 @@
  * check's host (so Host header, SNI and certificate verification all use
  * it) and CURLOPT_CONNECT_TO sends the connection to the target address.
  * Without a host (plain http only), the URL names the address itself.
+ * The mapping has an empty host and port to match ("::ADDR:"), so it
+ * holds for every hop of a redirect too, whatever host it names: the
+ * original dialled every hop at the target, and a check must never reach
+ * another server through DNS. Its port is empty as well, so a hop keeps
+ * the port its URL says (http://host/ → https://host/ dials ADDR:443).
+ * libcurl verifies each hop's certificate against the host of that hop.
  *
  * Trust: ca_file adds to the default trust, it does not replace it, and
  * a round of many HTTPS checks must not parse the system bundle once per
@@ -45,6 +51,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 
+#include "certinfo.h"
 #include "check.h"
 #include "curl_api.h"
 #include "http.h"
@@ -99,7 +106,14 @@ void check_set_default_trust(const char *bundle, const char *dir)
 void check_result_release(struct check_result *r)
 {
 	free(r->error);
+	free(r->cert_host);
+	free(r->cert_problem);
 	memset(r, 0, sizeof *r);
+}
+
+bool check_watches_expiry(const struct check_config *c)
+{
+	return c->type == CHECK_HTTPS && (c->tls_expiry_warning_ms > 0 || c->tls_expiry_error_ms > 0);
 }
 
 static void probe_fail(struct check_probe *p, const char *fmt, ...)
@@ -310,8 +324,6 @@ static int probe_address(struct check_probe *p)
 
 	if (c->host && *c->host) {
 		bool v6 = is_ipv6_literal(c->host);
-		struct curl_slist *l;
-		char *map;
 
 		if (!v6 && !is_plain_host(c->host)) {
 			probe_fail(p, "host \"%s\": not a valid host name",
@@ -321,18 +333,19 @@ static int probe_address(struct check_probe *p)
 		}
 		p->url = xasprintf("%s://%s%s%s:%d%s", scheme, v6 ? "[" : "",
 				   c->host, v6 ? "]" : "", port, path);
-		/* Empty host and port: the mapping applies to this URL. */
-		map = xasprintf("::%s:%d", addr, port);
-		l = curl_slist_append(NULL, map);
+	} else {
+		p->url = xasprintf("%s://%s:%d%s", scheme, addr, port, path);
+	}
+	if ((c->host && *c->host) || c->follow_redirects > 0) {
+		/* See the top of this file. */
+		char *map = xasprintf("::%s:", addr);
+		p->connect_to = curl_slist_append(NULL, map);
 		free(map);
-		if (!l) {
+		if (!p->connect_to) {
 			probe_fail(p, "out of memory building the address map");
 			free(addr);
 			return -1;
 		}
-		p->connect_to = l;
-	} else {
-		p->url = xasprintf("%s://%s:%d%s", scheme, addr, port, path);
 	}
 	free(addr);
 	return 0;
@@ -447,6 +460,15 @@ static int probe_setup(struct checker *r, struct check_probe *p)
 	SET(CURLOPT_WRITEDATA, p);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->follow_redirects > 0) {
+		/* http_setup() keeps every hop to http and https. */
+		SET(CURLOPT_FOLLOWLOCATION, 1L);
+		SET(CURLOPT_MAXREDIRS, (long)c->follow_redirects);
+	}
+	/* libcurl then prints every certificate of the chain as text, on
+	 * each connection: only for the checks that read it. */
+	if (check_watches_expiry(c))
+		SET(CURLOPT_CERTINFO, 1L);
 	if (p->headers)
 		SET(CURLOPT_HTTPHEADER, p->headers);
 	if (strcasecmp(method, "HEAD") == 0) {
@@ -498,6 +520,88 @@ static void probe_report(struct check_probe *p)
 	check_result_release(&r);
 }
 
+/*
+ * Where the transfer ended: its scheme and host. Without a redirect they
+ * are the check's own; after one, libcurl's effective URL says, read
+ * with libcurl's own URL parser. 0, or -1 when that cannot be read.
+ */
+static int probe_last_hop(struct check_probe *p, bool *https, char **host)
+{
+	CURL *e = p->xfer.easy;
+	const struct check_config *c = p->t->check;
+	long redirects = 0;
+	char *url = NULL, *scheme = NULL, *h = NULL;
+	int rc = -1;
+
+	curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects);
+	if (redirects == 0) {
+		*https = c->type == CHECK_HTTPS;
+		*host = xstrdup(c->host && *c->host ? c->host : p->t->address);
+		return 0;
+	}
+	CURLU *u = curl_url();
+	if (u && curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+	    curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+		*https = strcasecmp(scheme, "https") == 0;
+		*host = xstrdup(h);
+		rc = 0;
+	}
+	curl_free(scheme);
+	curl_free(h);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* The expiry watch: what the last hop's certificate says. */
+static void probe_read_cert(struct check_probe *p)
+{
+	struct curl_certinfo *ci = NULL;
+	struct cert_facts facts;
+	const char **fields = NULL;
+	const char *bad = NULL;
+	size_t n = 0;
+	bool https = false;
+	char *host = NULL;
+
+	if (probe_last_hop(p, &https, &host) < 0) {
+		p->r.cert_problem = xstrdup("the redirect's URL could not be read back");
+		return;
+	}
+	if (!https) {
+		free(host);          /* the last hop was plain http: no certificate */
+		return;
+	}
+	if (curl_easy_getinfo(p->xfer.easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+	    ci->num_of_certs < 1) {
+		p->r.cert_problem = xstrdup("libcurl gave no certificate (CURLINFO_CERTINFO): "
+					    "its TLS backend may not support it");
+		free(host);
+		return;
+	}
+	/* The first certificate is the server's own, as the original read it. */
+	for (const struct curl_slist *f = ci->certinfo[0]; f; f = f->next)
+		n++;
+	fields = xcalloc(n ? n : 1, sizeof *fields);
+	n = 0;
+	for (const struct curl_slist *f = ci->certinfo[0]; f; f = f->next)
+		fields[n++] = f->data;
+	if (cert_facts_read(fields, n, &facts, &bad) == 0) {
+		p->r.cert_not_after = facts.not_after;
+		memcpy(p->r.cert_fingerprint, facts.fingerprint, sizeof facts.fingerprint);
+		p->r.cert_host = host;
+		host = NULL;
+	} else if (bad) {
+		p->r.cert_problem = xasprintf("the certificate's expiry date \"%.64s\" is in no "
+					      "known format", bad);
+	} else {
+		p->r.cert_problem = xstrdup("libcurl's certificate text has no expiry date");
+	}
+	free(fields);
+	free(host);
+}
+
 static void probe_judge(struct check_probe *p, CURLcode result)
 {
 	long status = 0;
@@ -518,6 +622,10 @@ static void probe_judge(struct check_probe *p, CURLcode result)
 	}
 	if (result == CURLE_OK ||
 	    (result == CURLE_WRITE_ERROR && p->body_capped)) {
+		/* Any answer counts, as in the original: a certificate about
+		 * to expire is news even from a backend answering 503. */
+		if (check_watches_expiry(p->t->check))
+			probe_read_cert(p);
 		if (status >= 100 && status <= 999 &&
 		    check_expects(p->t->check, (int)status)) {
 			p->r.ok = true;
@@ -526,6 +634,14 @@ static void probe_judge(struct check_probe *p, CURLcode result)
 		}
 		p->r.failure = HTTP_FAIL_STATUS;
 		probe_fail(p, "HTTP %ld", status);
+		return;
+	}
+	if (result == CURLE_TOO_MANY_REDIRECTS) {
+		/* The answers are the problem, not the transport. */
+		p->r.failure = HTTP_FAIL_STATUS;
+		probe_fail(p, "more than %d redirect%s (follow_redirects): the last answer "
+			   "was HTTP %ld", p->t->check->follow_redirects,
+			   p->t->check->follow_redirects == 1 ? "" : "s", status);
 		return;
 	}
 	p->r.failure = http_classify(result, false);
@@ -626,6 +742,7 @@ static void round_done(void *arg, struct check_result *r)
 	t->ok = r->ok;
 	t->http_status = r->http_status;
 	t->duration_ms = r->duration_ms;
+	t->cert_not_after = r->cert_not_after;
 	t->error = r->error;
 	r->error = NULL;
 	s->r->broken |= r->not_run;
@@ -670,4 +787,5 @@ void check_target_release(struct check_target *t)
 	t->ok = false;
 	t->http_status = 0;
 	t->duration_ms = 0;
+	t->cert_not_after = 0;
 }

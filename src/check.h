@@ -5,8 +5,13 @@
  * A check target is (server, check, address family). A check connects to
  * the target's address but sends the check's host as Host header and TLS
  * SNI (and verifies the certificate against it), is bounded as a whole by
- * the check's timeout, never follows redirects, keeps no body, and opens
- * a fresh connection every time.
+ * the check's timeout, keeps no body, and opens a fresh connection every
+ * time. It follows at most follow_redirects redirects (none by default),
+ * each hop dialled at the same address whatever host the redirect names,
+ * and verified against the host it names.
+ *
+ * With the expiry watch on (https, tls_expiry_warning or tls_expiry_error
+ * not 0s) a check also reads the server certificate of its last hop.
  *
  * A struct checker belongs to one loop and keeps what every check of the
  * process shares: the system trust and each check's ca_file, read once.
@@ -48,6 +53,7 @@ struct check_target {
 	char *error;                 /* owned; NULL when ok. curl's message,
 				      * "HTTP 503", or a setup problem */
 	int64_t duration_ms;         /* time the request took */
+	int64_t cert_not_after;      /* as struct check_result */
 };
 
 /* The outcome of one check. */
@@ -60,6 +66,16 @@ struct check_result {
 	enum http_failure failure;
 	char *error;                 /* owned; NULL when ok */
 	int64_t duration_ms;
+	/*
+	 * The expiry watch: the server certificate of the last hop, when
+	 * the transfer got an answer over https. cert_not_after 0: none.
+	 */
+	int64_t cert_not_after;      /* unix seconds */
+	char cert_fingerprint[17];   /* certinfo.h; "" when unknown */
+	char *cert_host;             /* owned: the host it was served for */
+	/* Owned: an answer came over https, but libcurl's certificate text
+	 * did not say when it expires (why, for a log line). */
+	char *cert_problem;
 };
 
 struct loop;
@@ -73,6 +89,8 @@ struct check_probe;
 typedef void (*check_done_fn)(void *arg, struct check_result *r);
 
 /* check.c */
+/* Does a check of c read the server certificate's expiry (see above)? */
+bool check_watches_expiry(const struct check_config *c);
 struct checker *checker_new(struct loop *l);
 /* Every check must have ended or been cancelled. */
 void checker_free(struct checker *ck);

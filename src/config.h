@@ -68,6 +68,11 @@ struct check_config {
 	char *ca_file;
 	struct header *headers;
 	size_t n_headers;
+	int follow_redirects;        /* hops followed, each at the target address; 0: none */
+	/* The https server certificate's expiry watch: a notification when it
+	 * ends within the warning (or error) window; both 0: off. */
+	int64_t tls_expiry_warning_ms;
+	int64_t tls_expiry_error_ms;
 };
 
 struct group_config {

@@ -117,6 +117,13 @@ static void check_finish(struct cfg_walk *w, const struct node *map, const struc
 	/* fastinter: absent or 0 means the interval. */
 	if (c->fast_interval_ms <= 0)
 		c->fast_interval_ms = c->interval_ms;
+	if (c->type != CHECK_HTTPS) {
+		static const char *const tls_only[] = { "tls_expiry_warning", "tls_expiry_error" };
+		for (size_t i = 0; i < ARRAY_SIZE(tls_only); i++)
+			if (cfg_has(&check_section, map, tls_only[i]))
+				cfg_warning(w, tls_only[i], cfg_get(&check_section, map, tls_only[i]),
+					    "only used by https checks");
+	}
 	if (c->ca_file) {
 		const struct node *at = cfg_get(&check_section, map, "ca_file");
 		if (access(c->ca_file, R_OK) < 0)
@@ -171,6 +178,16 @@ static const struct key_row check_rows[] = {
 	{ .name = "headers", .type = KEY_MAP, CHECK_FIELD(headers),
 	  .count_field = offsetof(struct check_config, n_headers), .check = check_header,
 	  .help = "extra request headers, name to value" },
+	{ .name = "follow_redirects", .type = KEY_INT, CHECK_FIELD(follow_redirects),
+	  .min = 0, .max = 50,
+	  .help = "redirects followed, every hop dialled at the server's address; "
+		  "0: a redirect is judged by expect_status" },
+	{ .name = "tls_expiry_warning", .type = KEY_DURATION, CHECK_FIELD(tls_expiry_warning_ms),
+	  .def_num = 336LL * 3600 * 1000,
+	  .help = "https: notify when the server certificate expires within this; 0s: never" },
+	{ .name = "tls_expiry_error", .type = KEY_DURATION, CHECK_FIELD(tls_expiry_error_ms),
+	  .def_num = 168LL * 3600 * 1000,
+	  .help = "https: the notification says error within this; 0s: never" },
 };
 
 static const struct key_section check_section = {

@@ -23,7 +23,7 @@
  * The oldest libcurl the code is written for, at build and at run time:
  * CURLOPT_PROTOCOLS_STR and CURLOPT_REDIR_PROTOCOLS_STR are 7.85.0 (the
  * newest it uses; also CURLINFO_CAINFO 7.84.0, CURLOPT_CAINFO_BLOB 7.77.0,
- * curl_multi_poll 7.66.0, CURLINFO_TOTAL_TIME_T 7.61.0). No transfer blocks:
+ * curl_multi_poll 7.66.0, the URL API 7.62.0, CURLINFO_TOTAL_TIME_T 7.61.0). No transfer blocks:
  * every one runs on the event loop's multi handle (loop.h), so the easy
  * interface's perform is not among the functions below.
  */
@@ -44,7 +44,8 @@
 	X(curl_slist_append) X(curl_slist_free_all) \
 	X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_setopt) \
 	X(curl_multi_add_handle) X(curl_multi_remove_handle) X(curl_multi_perform) \
-	X(curl_multi_poll) X(curl_multi_info_read)
+	X(curl_multi_poll) X(curl_multi_info_read) \
+	X(curl_url) X(curl_url_set) X(curl_url_get) X(curl_url_cleanup) X(curl_free)
 
 #define CURL_API_POINTER(fn) extern __typeof__(fn) *sym_##fn;
 CURL_API_FUNCTIONS(CURL_API_POINTER)
@@ -96,6 +97,11 @@ void curl_api_release(void);
 #define curl_multi_perform (*sym_curl_multi_perform)
 #define curl_multi_poll (*sym_curl_multi_poll)
 #define curl_multi_info_read (*sym_curl_multi_info_read)
+#define curl_url (*sym_curl_url)
+#define curl_url_set (*sym_curl_url_set)
+#define curl_url_get (*sym_curl_url_get)
+#define curl_url_cleanup (*sym_curl_url_cleanup)
+#define curl_free (*sym_curl_free)
 #endif
 
 #endif

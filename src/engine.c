@@ -396,6 +396,7 @@ static void check_done(void *arg, struct check_result *r)
 		}
 		free(key);
 		t->dirty = true;
+		cert_watch(t, r);
 		schedule_save(e);
 		if (before != t->st.c.state) {
 			log_kv(LOG_DEBUG, g->cfg->id, "target state changed", "server", t->in.server_name,

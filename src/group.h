@@ -10,6 +10,7 @@
  *   apply.c           the plan: computed, deferred, refused, applied
  *   rules.c           the pure decisions the others rely on
  *   metrics_export.c  the textfile
+ *   certwatch.c       https certificates about to expire
  *
  * Ownership: a struct group owns everything it points at except cfg (the
  * configuration) and e. Targets are allocated one by one, so a check in
@@ -47,6 +48,7 @@ struct target {
 	bool dirty;                  /* changed since it was last saved */
 	bool kept;                   /* private to a rebuild of the list */
 	bool ran;                    /* a check started in this invocation */
+	bool cert_unreadable_told;   /* logged that its certificate's date is unreadable */
 };
 
 enum pass_state {
@@ -233,6 +235,10 @@ bool apply_decide(struct group *g);
  */
 void apply_run(struct group *g, struct hc_result *reread);
 void apply_release(struct group *g);
+
+/* certwatch.c */
+/* A check of t answered: keep its certificate's expiry, tell when it is near. */
+void cert_watch(struct target *t, const struct check_result *r);
 
 /* metrics_export.c */
 /* Add the API requests since the last call to the counters kept in the state. */

@@ -299,6 +299,52 @@ void msg_state_reset(struct buf *b, const char *why, const char *moved_to)
 	buf_addstr(b, " and a fresh state was started: health counters begin again.\n");
 }
 
+/* "in 3 days", "in 5 hours", "in 12 minutes": how far off, in the largest whole unit. */
+static void time_left(struct buf *b, int64_t ms)
+{
+	static const struct { int64_t ms; const char *unit; } units[] = {
+		{ 86400000, "day" }, { 3600000, "hour" }, { 60000, "minute" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		int64_t n = ms / units[i].ms;
+		if (n >= 2 || (n == 1 && i == ARRAY_SIZE(units) - 1)) {
+			buf_printf(b, "in %lld %s%s", (long long)n, units[i].unit, n == 1 ? "" : "s");
+			return;
+		}
+	}
+	buf_addstr(b, "within a minute");
+}
+
+void msg_certificate_expiring(struct buf *b, const struct group_config *g,
+			      const struct msg_cert *m)
+{
+	char at[32], window[48];
+	format_time_utc(m->not_after_ms, at);
+	duration_format(m->window_ms, window);
+	msg_header(b, g, m->error ? ":rotating_light:" : ":warning:",
+		   m->error ? "Certificate expires soon" : "Certificate expiring");
+	buf_addstr(b, "The TLS certificate of ");
+	md_code(b, m->host);
+	if (m->not_after_ms > m->now_ms) {
+		buf_printf(b, " expires %s, ", at);
+		time_left(b, m->not_after_ms - m->now_ms);
+	} else {
+		buf_printf(b, " expired %s", at);
+	}
+	buf_addstr(b, " (check ");
+	md_text(b, m->check);
+	buf_addstr(b, " on ");
+	msg_server_link(b, g, &m->server);
+	buf_printf(b, ", %s).\n", m->family == 4 ? "IPv4" : "IPv6");
+	if (m->error)
+		buf_printf(b, "That is within tls\\_expiry\\_error (%s): renew it now. Checks pass "
+			   "until it expires; then they fail, and floating IPs move away from every "
+			   "server that serves it.\n", window);
+	else
+		buf_printf(b, "That is within tls\\_expiry\\_warning (%s): renew it soon.\n", window);
+	buf_addstr(b, "flipper tells again once a day while it is served.\n");
+}
+
 /*
  * Messages are written in Mattermost's Markdown. Slack's mrkdwn differs:
  * *bold* instead of **bold**, <url|text> instead of [text](url), no

@@ -51,6 +51,18 @@ struct msg_move {
 	const char *reason;
 };
 
+/* A server certificate about to expire, as one check target saw it. */
+struct msg_cert {
+	const char *host;            /* the host it was served for */
+	const char *check;           /* display name */
+	struct msg_server server;
+	int family;                  /* 4 or 6 */
+	int64_t not_after_ms;        /* when it expires (unix ms) */
+	int64_t now_ms;
+	bool error;                  /* within tls_expiry_error, else tls_expiry_warning */
+	int64_t window_ms;           /* that window */
+};
+
 /* messages.c */
 void md_text(struct buf *b, const char *s);
 void md_code(struct buf *b, const char *s);
@@ -114,6 +126,8 @@ void msg_plan_applied(struct buf *b, const struct group_config *g, size_t applie
 void msg_started_watching(struct buf *b, const struct group_config *g, size_t n_servers,
 			  size_t n_fips);
 void msg_state_reset(struct buf *b, const char *why, const char *moved_to);
+void msg_certificate_expiring(struct buf *b, const struct group_config *g,
+			      const struct msg_cert *m);
 
 /* Mattermost Markdown as Slack mrkdwn. */
 void msg_to_slack(const char *in, struct buf *out);

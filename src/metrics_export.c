@@ -95,6 +95,33 @@ static void emit_counter(void *arg, const char *name, const char *labels, int64_
 	metrics_sample_raw(c->m, name, labels, (double)value);
 }
 
+/*
+ * One sample per server and check: targets are sorted by server, check
+ * and family, so the last target of a run writes the earliest expiry
+ * of its address families.
+ */
+static void cert_expiry_sample(struct metrics *m, struct group *g, size_t i)
+{
+	const struct store_target *t = &g->targets[i]->st;
+	const struct store_target *next = i + 1 < g->n_targets ? &g->targets[i + 1]->st : NULL;
+	if (next && next->server_id == t->server_id && !strcmp(next->check_id, t->check_id))
+		return;
+	int64_t earliest = 0;
+	for (size_t k = i + 1; k-- > 0;) {
+		const struct store_target *o = &g->targets[k]->st;
+		if (o->server_id != t->server_id || strcmp(o->check_id, t->check_id))
+			break;
+		if (o->cert_not_after && (!earliest || o->cert_not_after < earliest))
+			earliest = o->cert_not_after;
+	}
+	if (!earliest)
+		return;
+	struct store_server *s = group_server(g, t->server_id);
+	metrics_sample(m, "flipper_tls_certificate_expiry_timestamp_seconds", (double)earliest,
+		       "group", g->cfg->id, "server", s ? s->s.name : "?", "check", t->check_id,
+		       NULL);
+}
+
 static struct metrics *collect(struct engine *e)
 {
 	struct metrics *m = metrics_new();
@@ -113,6 +140,9 @@ static struct metrics *collect(struct engine *e)
 		       "Duration of the last run of each check target.");
 	metrics_family(m, "flipper_check_last_success_timestamp_seconds", "gauge",
 		       "When each check target last succeeded (0: never).");
+	metrics_family(m, "flipper_tls_certificate_expiry_timestamp_seconds", "gauge",
+		       "When the server certificate an https check last saw expires (the "
+		       "earliest of its address families; checks with the expiry watch on).");
 	metrics_family(m, "flipper_floating_ip_assigned", "gauge",
 		       "Which server each floating IP points at (server=\"\" when unassigned).");
 	metrics_family(m, "flipper_actions_total", "counter",
@@ -169,6 +199,7 @@ static struct metrics *collect(struct engine *e)
 			metrics_sample(m, "flipper_check_last_success_timestamp_seconds",
 				       (double)(t->last_ok / 1000), "group", gid, "server", s ? s->s.name : "?",
 				       "check", t->check_id, "family", fam, NULL);
+			cert_expiry_sample(m, g, i);
 		}
 		for (size_t i = 0; i < g->n_fips; i++) {
 			const struct hc_fip *f = &g->fips[i];

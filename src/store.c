@@ -1546,8 +1546,8 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *st = prep(s, "SELECT server_id, check_id, family, rise_count, fall_count, "
-				"state, last_run, last_ok, duration_ms, last_error FROM targets "
-				"WHERE group_id = ? ORDER BY server_id, check_id, family");
+				"state, last_run, last_ok, duration_ms, last_error, cert_not_after "
+				"FROM targets WHERE group_id = ? ORDER BY server_id, check_id, family");
 	if (!st)
 		return -1;
 	bind_text(st, 1, group);
@@ -1571,6 +1571,7 @@ int store_targets_load(struct store *s, const char *group, struct store_target *
 		e->last_ok = sqlite3_column_int64(st, 7);
 		e->duration_ms = sqlite3_column_int64(st, 8);
 		e->last_error = col_text(st, 9);
+		e->cert_not_after = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1592,12 +1593,13 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	if (!s->put_target &&
 	    !(s->put_target = prep(s, "INSERT INTO targets (group_id, server_id, check_id, family, "
 				   "rise_count, fall_count, state, last_run, last_ok, duration_ms, "
-				   "last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				   "last_error, cert_not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 				   "ON CONFLICT (group_id, server_id, check_id, family) DO UPDATE SET "
 				   "rise_count = excluded.rise_count, fall_count = excluded.fall_count, "
 				   "state = excluded.state, last_run = excluded.last_run, "
 				   "last_ok = excluded.last_ok, duration_ms = excluded.duration_ms, "
-				   "last_error = excluded.last_error")))
+				   "last_error = excluded.last_error, "
+				   "cert_not_after = excluded.cert_not_after")))
 		return -1;
 	sqlite3_stmt *st = s->put_target;
 	bind_text(st, 1, group);
@@ -1611,7 +1613,52 @@ int store_target_put(struct store *s, const char *group, const struct store_targ
 	sqlite3_bind_int64(st, 9, e->last_ok);
 	sqlite3_bind_int64(st, 10, e->duration_ms);
 	bind_text(st, 11, e->last_error);
+	sqlite3_bind_int64(st, 12, e->cert_not_after);
 	return step_reset(st);
+}
+
+int store_cert_notice_get(struct store *s, const char *group, const char *fingerprint,
+			  char **severity, int64_t *told_at)
+{
+	*severity = NULL;
+	*told_at = 0;
+	sqlite3_stmt *st = prep(s, "SELECT severity, told_at FROM cert_notice "
+				"WHERE group_id = ? AND fingerprint = ?");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	bind_text(st, 2, fingerprint);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*severity = col_text(st, 0);
+		*told_at = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_cert_notice_put(struct store *s, const char *group, const char *fingerprint,
+			  const char *severity, int64_t told_at, int64_t forget_before)
+{
+	if (ensure_group(s, group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, "DELETE FROM cert_notice WHERE group_id = ? AND told_at < ?");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	sqlite3_bind_int64(st, 2, forget_before);
+	if (run(st) < 0)
+		return -1;
+	st = prep(s, "INSERT INTO cert_notice (group_id, fingerprint, severity, told_at) "
+		  "VALUES (?, ?, ?, ?) ON CONFLICT (group_id, fingerprint) DO UPDATE SET "
+		  "severity = excluded.severity, told_at = excluded.told_at");
+	if (!st)
+		return -1;
+	bind_text(st, 1, group);
+	bind_text(st, 2, fingerprint);
+	bind_text(st, 3, severity);
+	sqlite3_bind_int64(st, 4, told_at);
+	return run(st);
 }
 
 void store_targets_free(struct store_target *v, size_t n)

@@ -58,6 +58,7 @@ struct store_target {
 	int64_t last_ok;         /* last success; 0: never */
 	int64_t duration_ms;
 	char *last_error;        /* NULL after a success */
+	int64_t cert_not_after;  /* https: the last certificate's expiry (unix s); 0: none */
 };
 
 struct store_group {
@@ -260,6 +261,16 @@ int store_targets_clear(struct store *s, const char *group);
 /* Update one server's health and health_since. */
 int store_server_health_put(struct store *s, const char *group, const struct store_server *v);
 void store_targets_free(struct store_target *v, size_t n);
+
+/*
+ * The last notice about a certificate (by fingerprint) in a group:
+ * 0 found (*severity owned), 1 none, -1 error.
+ */
+int store_cert_notice_get(struct store *s, const char *group, const char *fingerprint,
+			  char **severity, int64_t *told_at);
+/* Record a notice; notices told before forget_before are dropped. */
+int store_cert_notice_put(struct store *s, const char *group, const char *fingerprint,
+			  const char *severity, int64_t told_at, int64_t forget_before);
 
 int store_outbox_add(struct store *s, const char *group, const char *kind,
 		     const char *target_hash, const char *payload, int64_t now);

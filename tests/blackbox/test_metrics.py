@@ -282,6 +282,7 @@ def test_metrics_after_a_failover(env):
         "flipper_group_failures_total": "counter",
         "flipper_group_failing_since_timestamp_seconds": "gauge",
         "flipper_last_round_duration_seconds": "gauge",
+        "flipper_tls_certificate_expiry_timestamp_seconds": "gauge",
     }
     assert {n: f["type"] for n, f in fams.items()} == want
     assert all(f["help"] for f in fams.values())
@@ -515,3 +516,35 @@ def test_a_failing_group_is_down_and_counted(env):
     assert value(fams, "flipper_group_failures_total", group="web", phase="inventory") == 2
     assert value(fams, "flipper_group_last_success_timestamp_seconds", group="web") > last_ok
     assert series(fams, "flipper_group_failing_since_timestamp_seconds") == []
+
+
+def test_a_state_from_before_schema_7_keeps_its_last_success(env):
+    """sql/007 adds group_pass.last_ok_at; a state written before it takes
+    its last pass's end as the last success when that pass succeeded. A
+    failing pass after the upgrade leaves it there, so the metric an alert
+    watches starts from what the old state knew, not from 0."""
+    import sqlite3
+    env.pair()
+    configure(env)
+    reconcile(env)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    n_schema = len([n for n in os.listdir(os.path.join(root, "sql")) if n.endswith(".sql")])
+    before = 1700000000123
+    con = sqlite3.connect(env.state, isolation_level=None)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == n_schema
+        # Back to the schema before 007, as that flipper left it.
+        con.execute("ALTER TABLE group_pass DROP COLUMN last_ok_at")
+        con.execute("UPDATE group_pass SET last_pass_at = ?, last_pass_ok = 1", (before,))
+        con.execute("PRAGMA user_version = %d" % (n_schema - 1))
+    finally:
+        con.close()
+    env.cloud.add_fault(method="GET", path=r"/v1/servers$", status=500, code="server_error",
+                        count=-1)
+    reconcile(env, rc=1)
+    fams = read_metrics(env)
+    assert value(fams, "flipper_group_up", group="web") == 0
+    assert value(fams, "flipper_group_last_success_timestamp_seconds",
+                 group="web") == before / 1000
+    assert env.db("PRAGMA user_version") == [(n_schema,)]
+    assert env.db("SELECT last_ok_at FROM group_pass WHERE group_id = 'web'") == [(before,)]

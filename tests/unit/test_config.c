@@ -802,6 +802,55 @@ TEST(reader_by_extension)
 	CHECK(config_reader_for("a.ini") == NULL);
 }
 
+/* follow_redirects and the expiry watch: defaults, bounds, https only. */
+TEST(redirect_and_expiry_keys)
+{
+	struct config *c = load(minimal, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct check_config *k = &c->groups[0].checks[0];
+		CHECK_EQ_INT(k->follow_redirects, 0);
+		CHECK_EQ_INT(k->tls_expiry_warning_ms, 336LL * 3600 * 1000);
+		CHECK_EQ_INT(k->tls_expiry_error_ms, 168LL * 3600 * 1000);
+	}
+	config_free(c);
+
+	struct buf y = BUF_INIT;
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: https, host: x.test, follow_redirects: 10, "
+		   "tls_expiry_warning: 720h, tls_expiry_error: 0s}\n"
+		   "      - {id: b, type: http, tls_expiry_error: 1h}\n");
+	c = load(y.data, yaml_read);
+	CHECK(c != NULL);
+	if (c) {
+		const struct check_config *k = &c->groups[0].checks[0];
+		CHECK_EQ_INT(k->follow_redirects, 10);
+		CHECK_EQ_INT(k->tls_expiry_warning_ms, 720LL * 3600 * 1000);
+		CHECK_EQ_INT(k->tls_expiry_error_ms, 0);
+	}
+	CHECK(has_diag(DIAG_WARNING, "t.yaml:11:47: groups[0].checks[1].tls_expiry_error",
+		       "only used by https checks"));
+	config_free(c);
+
+	buf_reset(&y);
+	buf_addstr(&y, hdr);
+	buf_addstr(&y, "    checks:\n"
+		   "      - {id: a, type: http, follow_redirects: 51}\n"
+		   "      - {id: b, type: http, follow_redirects: -1}\n"
+		   "      - {id: c, type: https, host: x.test, tls_expiry_warning: -1h}\n"
+		   "      - {id: d, type: https, host: x.test, tls_expiry_error: 7}\n");
+	CHECK(load(y.data, yaml_read) == NULL);
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[0].follow_redirects",
+		       "must be between 0 and 50 (got 51)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[1].follow_redirects",
+		       "must be between 0 and 50 (got -1)"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[2].tls_expiry_warning", "must be at least 0s"));
+	CHECK(has_diag(DIAG_ERROR, "groups[0].checks[3].tls_expiry_error", "needs a unit"));
+	CHECK_EQ_INT(d.errors, 4);
+	buf_release(&y);
+}
+
 int main(void)
 {
 	diags_init(&d, "t.yaml");
@@ -826,6 +875,7 @@ int main(void)
 	RUN(cross_key_rules);
 	RUN(endpoint_and_values);
 	RUN(reader_by_extension);
+	RUN(redirect_and_expiry_keys);
 	diags_release(&d);
 	return test_report();
 }

@@ -121,6 +121,50 @@ TEST(slack_markup)
 	buf_release(&b);
 }
 
+TEST(certificate_expiring_says_when_and_how_bad)
+{
+	struct group_config g = group(NULL);
+	struct buf b = BUF_INIT;
+	/* 2027-11-26 12:00:00 UTC, seen 2 days and 1 hour before. */
+	int64_t at = 1827230400000LL, now = at - (49LL * 3600 * 1000);
+	struct msg_cert m = {
+		.host = "www.example.com", .check = "HTTPS *health*",
+		.server = { 7, "lb-1", "fsn1" }, .family = 4, .not_after_ms = at, .now_ms = now,
+		.error = true, .window_ms = 168LL * 3600 * 1000,
+	};
+	msg_certificate_expiring(&b, &g, &m);
+	CHECK_EQ_STR(text(&b),
+		     ":rotating_light: **Certificate expires soon** — group **Web \\*prod\\*** (`web`)\n"
+		     "The TLS certificate of `www.example.com` expires 2027-11-26T12:00:00Z, in 2 days "
+		     "(check HTTPS \\*health\\* on **lb-1**, IPv4).\n"
+		     "That is within tls\\_expiry\\_error (168h0m0s): renew it now. Checks pass until it "
+		     "expires; then they fail, and floating IPs move away from every server that serves it.\n"
+		     "flipper tells again once a day while it is served.\n");
+	buf_reset(&b);
+	m.error = false;
+	m.window_ms = 336LL * 3600 * 1000;
+	m.now_ms = at - 47LL * 3600 * 1000 - 1;
+	m.family = 6;
+	msg_certificate_expiring(&b, &g, &m);
+	CHECK(strstr(text(&b), ":warning: **Certificate expiring**") == text(&b));
+	CHECK(strstr(text(&b), ", in 47 hours (check") != NULL);
+	CHECK(strstr(text(&b), ", IPv6).\nThat is within tls\\_expiry\\_warning (336h0m0s): renew it "
+		     "soon.\n") != NULL);
+	buf_reset(&b);
+	m.now_ms = at - 90 * 60 * 1000;
+	msg_certificate_expiring(&b, &g, &m);
+	CHECK(strstr(text(&b), ", in 90 minutes (check") != NULL);
+	buf_reset(&b);
+	m.now_ms = at - 30 * 1000;
+	msg_certificate_expiring(&b, &g, &m);
+	CHECK(strstr(text(&b), ", within a minute (check") != NULL);
+	buf_reset(&b);
+	m.now_ms = at + 1;
+	msg_certificate_expiring(&b, &g, &m);
+	CHECK(strstr(text(&b), " expired 2027-11-26T12:00:00Z (check") != NULL);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	RUN(names_are_escaped_and_code_is_quoted);
@@ -130,5 +174,6 @@ int main(void)
 	RUN(plan_failed_first_time_and_as_a_reminder);
 	RUN(plan_applied_after_failures);
 	RUN(slack_markup);
+	RUN(certificate_expiring_says_when_and_how_bad);
 	return test_report();
 }

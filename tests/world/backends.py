@@ -25,13 +25,16 @@ Control API (JSON in and out):
 
 config: {"addr": "127.0.0.11", "port": 8080, "tls": false, "status": 200,
          "delay": 0, "down": false, "body": "ok\\n", "drop": false,
-         "hang": false, "cert": "server", "headers": {}}
+         "hang": false, "cert": "server", "headers": {}, "routes": {}}
   delay  seconds to wait before answering
   hang   accept and read the request, then hold the connection without a
          byte of answer until hang is set false again or the backend goes
   down   true: close the listening socket (connections are REFUSED) and cut
          live connections; false: listen again on the same port
   drop   accept and read the request, then close without answering
+  routes per request path (exact, query included): {"status", "headers",
+         "body"} answered instead of the backend's own, e.g. a redirect:
+         {"/": {"status": 302, "headers": {"Location": "http://b.test/ok"}}}
 info:   config + {"connections": N, "requests": N, "hanging": N (requests held
         by hang right now), "tls_errors": [...]}
 A request record: {"time", "method", "path", "headers", "host", "sni",
@@ -54,7 +57,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import certs  # noqa: E402
 import netkit  # noqa: E402
 
-CONFIG_KEYS = ("status", "delay", "down", "body", "drop", "hang", "cert", "headers")
+CONFIG_KEYS = ("status", "delay", "down", "body", "drop", "hang", "cert", "headers",
+               "routes")
 
 
 class Backend:
@@ -73,6 +77,7 @@ class Backend:
         self.released.set()
         self.cert = "server"
         self.headers = {}
+        self.routes = {}
         self.requests = []
         self.tls_errors = []
         self.lock = threading.Lock()
@@ -109,6 +114,7 @@ class Backend:
                     "down": self.down, "body": self.body, "drop": self.drop,
                     "hang": self.hang, "hanging": self.hanging,
                     "cert": self.cert, "headers": self.headers,
+                    "routes": self.routes,
                     "connections": self.site.accepted,
                     "requests": len(self.requests),
                     "tls_errors": list(self.tls_errors)}
@@ -156,6 +162,11 @@ class BackendHandler(netkit.QuietHandlerMixin, BaseHTTPRequestHandler):
             b.requests.append(rec)
             status, delay, data = b.status, b.delay, b.body
             drop, headers, hang = b.drop, dict(b.headers), b.hang
+            route = b.routes.get(self.path)
+            if route is not None:
+                status = int(route.get("status", status))
+                data = route.get("body", data)
+                headers = dict(route.get("headers", headers))
             if hang:
                 b.hanging += 1
         if hang:

@@ -3,7 +3,7 @@
 
     certs.py --dir DIR                      # the default set (see ensure_default)
     certs.py --dir DIR --ca NAME            # one more CA
-    certs.py --dir DIR --cert NAME --signed-by CA --hosts a.test,127.0.0.1
+    certs.py --dir DIR --cert NAME --signed-by CA --hosts a.test,127.0.0.1 [--days N]
 
 Files are NAME.pem (certificate) and NAME.key (unencrypted private key).
 Keys are P-256 (fast to generate). Nothing here is ever trusted outside the
@@ -40,8 +40,9 @@ def make_ca(directory, name="ca", cn=None):
     return crt, key
 
 
-def make_cert(directory, name, hosts, ca="ca"):
-    """A server certificate for hosts (DNS names or IPs) signed by CA."""
+def make_cert(directory, name, hosts, ca="ca", days=DAYS):
+    """A server certificate for hosts (DNS names or IPs) signed by CA,
+    valid from now for days (a short one is about to expire)."""
     crt = os.path.join(directory, name + ".pem")
     key = os.path.join(directory, name + ".key")
     ca_crt = os.path.join(directory, ca + ".pem")
@@ -68,7 +69,7 @@ def make_cert(directory, name, hosts, ca="ca"):
               "-out", csr, "-subj", "/O=flipper tests/CN=%s" % hosts[0]])
         _run(["x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
               "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
-              "-out", crt, "-days", DAYS, "-extfile", ext])
+              "-out", crt, "-days", str(days), "-extfile", ext])
     return crt, key
 
 
@@ -103,13 +104,14 @@ def main(argv=None):
     ap.add_argument("--cert", help="make a server cert with this name")
     ap.add_argument("--signed-by", default="ca")
     ap.add_argument("--hosts", default=",".join(DEFAULT_HOSTS))
+    ap.add_argument("--days", type=int, default=int(DAYS), help="server cert validity")
     args = ap.parse_args(argv)
     hosts = [h for h in args.hosts.split(",") if h]
     os.makedirs(args.dir, exist_ok=True)
     if args.ca:
         print(make_ca(args.dir, args.ca)[0])
     if args.cert:
-        print(make_cert(args.dir, args.cert, hosts, args.signed_by)[0])
+        print(make_cert(args.dir, args.cert, hosts, args.signed_by, args.days)[0])
     if not args.ca and not args.cert:
         for path in ensure_default(args.dir, hosts).values():
             print(path)

@@ -329,10 +329,12 @@ class Backends(_Child):
         return "/backends/%s/%d%s" % (urllib.parse.quote(addr, safe=""), port, suffix)
 
     def add(self, addr, port=0, tls=False, status=200, delay=0, down=False,
-            body=None, drop=False, cert=None, headers=None, hang=False):
+            body=None, drop=False, cert=None, headers=None, hang=False, routes=None):
         """Start a backend; returns its info (info["port"] is the real port)."""
         cfg = {"addr": addr, "port": port, "tls": tls, "status": status,
                "delay": delay, "down": down, "drop": drop, "hang": hang}
+        if routes is not None:
+            cfg["routes"] = routes
         if body is not None:
             cfg["body"] = body
         if cert is not None:
@@ -347,7 +349,7 @@ class Backends(_Child):
                              dict(cfg, addrs=list(addrs), port=port))["backends"]
 
     def set(self, addr, port, **cfg):
-        """Change status / delay / down / body / drop / hang / cert / headers."""
+        """Change status / delay / down / body / drop / hang / cert / headers / routes."""
         return self._control("POST", self._path(addr, port), cfg)
 
     def info(self, addr, port):

@@ -1,4 +1,4 @@
--- Schema version 6 (after 005 on main): when each group last passed, so
+-- Schema version 7 (after 006, the TLS expiry watch): when each group last passed, so
 -- that metrics and `status` can say how long a group has not worked
 -- (flipper_group_last_success_timestamp_seconds).
 --
