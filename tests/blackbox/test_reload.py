@@ -241,7 +241,7 @@ def test_an_apply_in_flight_finishes_under_the_old_configuration(env):
 def test_notification_targets_and_log_level_reload(env):
     env.pair()
     cfg = env.config(checks=[env.check(interval="200ms", timeout="1s")],
-                     group_extra={"poll_interval": "0s"})
+                     group_extra={"poll_interval": "always"})
     p = env.start("monitor")
     wait_for(lambda: any(l.get("level") == "debug" for l in logs(p)), 20, what="debug lines")
     cfg["notifications"]["targets"][0]["url"] = env.sink.url + "/hooks/new"

@@ -41,7 +41,7 @@ def serving(env, **server):
            "shutdown_timeout": "1s"}
     srv.update(server)
     return env.config(checks=[env.check(interval="200ms", timeout="1s")],
-                      group_extra={"poll_interval": "0s"}, server=srv)
+                      group_extra={"poll_interval": "always"}, server=srv)
 
 
 def get(env, path, method="GET"):
