@@ -98,3 +98,35 @@ def test_a_dead_backend_is_logged_when_its_failure_changes(env):
     assert p.wait(30) == 0, stderr_of(p)
     assert len(failed_lines()) == 2, failed_lines()
     assert n >= 15
+
+
+def test_a_repeating_failure_is_told_again_a_minute_later(env):
+    """The same failure, check after check: one line, then, a minute later
+    on flipper's clock (the test clock moves it on), one more with the
+    number of lines held back meanwhile. Not one per check."""
+    env.pair()
+    env.backends.set(B, env.port, status=503)
+    env.config(checks=[env.check(interval="100ms", timeout="1s", fall=1000)],
+               group_extra={"poll_interval": "60s"})
+    clock = env.clock
+    p = env.start("monitor", extra_env=clock.env())
+
+    def failed_lines():
+        return [l for l in log_lines(stderr_of(p))
+                if l.get("msg") == "check failed" and l.get("server") == "lb-b"]
+
+    wait_for(lambda: len(env.backends.requests(B, env.port)) >= 15, 30, what="15 checks of lb-b")
+    assert len(failed_lines()) == 1, failed_lines()
+    clock.step(mono_ms=61 * 1000)
+    wait_for(lambda: len(failed_lines()) >= 2, 30, what="the failure told again")
+    first, again = failed_lines()[:2]
+    assert again["error"] == first["error"] == "HTTP 503", again
+    # The checks between the two lines were held back, and counted.
+    assert again["repeated"] >= 10 and again["fall"] > first["fall"], again
+    n = len(env.backends.requests(B, env.port))
+    wait_for(lambda: len(env.backends.requests(B, env.port)) >= n + 10, 30,
+             what="ten more checks of lb-b")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(30) == 0, stderr_of(p)
+    # Within the new minute: nothing more.
+    assert len(failed_lines()) == 2, failed_lines()

@@ -240,3 +240,27 @@ def test_refused_credential_is_read_again(env, tmp_path):
     finally:
         p.send_signal(15)
         assert p.wait(30) == 0, stderr_of(p)
+
+
+def test_forbidden_backs_off_as_unauthorized_does(env, tmp_path):
+    """403 (a token without the permission) is a refusal too: the same
+    doubling wait, told once, and the group passes again without a
+    restart once the API takes the token."""
+    from conftest import TOKEN, log_lines, stderr_of, wait_for
+    p = _monitor_with_token_file(env, tmp_path / "token", TOKEN + "\n")
+    env.cloud.add_fault(method="GET", path=r"/v1/servers$", status=403, code="forbidden",
+                        count=-1)
+    try:
+        waits = lambda: [(l["http_status"], l["next_attempt_in"]) for l in log_lines(stderr_of(p))
+                         if l.get("msg", "").startswith("the API refuses the token")]
+        wait_for(lambda: len(waits()) >= 3, 60, what="three refusals")
+        assert waits()[:3] == [(403, "1s"), (403, "2s"), (403, "4s")], waits()
+        wait_for(lambda: [t for t in env.texts() if "forbidden" in t], 30,
+                 what="the failure told")
+        env.cloud.clear_faults()
+        wait_for(lambda: [t for t in env.texts() if "Group passes again" in t], 30,
+                 what="the recovery message")
+        assert len([t for t in env.texts() if "forbidden" in t]) == 1, "\n-----\n".join(env.texts())
+    finally:
+        p.send_signal(15)
+        assert p.wait(30) == 0, stderr_of(p)
