@@ -59,8 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {
-		struct buf out;
-		buf_init(&out, 0);
+		struct buf out = BUF_INIT;
 		config_print_json(c, &out);
 		buf_release(&out);
 		config_free(c);

@@ -42,8 +42,7 @@ static void read_and_print(const char *text, size_t len)
 
 	diags_init(&d, "fuzz.toml");
 	if (toml_read(text, len, &root, &d) == 0 && root) {
-		struct buf out;
-		buf_init(&out, 0);
+		struct buf out = BUF_INIT;
 		node_to_json(root, &out, true);
 		buf_reset(&out);
 		node_to_json(root, &out, false);
@@ -65,8 +64,7 @@ static void load_config(const char *text, size_t len)
 	for (size_t i = 0; i < d.n; i++)
 		free(diag_format(&d, &d.list[i]));
 	if (c) {
-		struct buf out;
-		buf_init(&out, 0);
+		struct buf out = BUF_INIT;
 		config_print_json(c, &out);
 		buf_release(&out);
 		config_free(c);

@@ -316,8 +316,7 @@ static void count_action(struct engine *e, const char *group, const char *result
 {
 	if (engine_write(e) < 0)
 		return;
-	struct buf l;
-	buf_init(&l, 0);
+	struct buf l = BUF_INIT;
 	metrics_label(&l, "group", group);
 	metrics_label(&l, "result", result);
 	store_counter_add(e->store, "flipper_actions_total", l.data, 1);

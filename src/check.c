@@ -183,7 +183,7 @@ static void trust_load(const struct checker *r, struct trust *tr)
 	const char *ca_file = tr->check->ca_file;
 	char *extra = NULL, *base = NULL;
 	size_t extra_len = 0, base_len = 0;
-	struct buf b;
+	struct buf b = BUF_INIT;
 
 	/* Read it even when libcurl will: a clear error beats curl's. */
 	if (read_file(ca_file, CHECK_CA_FILE_MAX, &extra, &extra_len) < 0) {
@@ -202,7 +202,6 @@ static void trust_load(const struct checker *r, struct trust *tr)
 		base = NULL;
 		base_len = 0;
 	}
-	buf_init(&b, 0);
 	if (base) {
 		buf_add(&b, base, base_len);
 		buf_addch(&b, '\n');

@@ -59,8 +59,7 @@ static int run_simulate(struct globals *g, void *opts, int argc, char **argv)
 		.n_fips = s.n_fips,
 		.plan = &plan,
 	};
-	struct buf out;
-	buf_init(&out, 0);
+	struct buf out = BUF_INIT;
 	if (json)
 		report_json(&rg, 1, &out);
 	else

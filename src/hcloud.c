@@ -154,9 +154,8 @@ static void scrub(const struct hcloud_client *c, char **s)
 	if (!*s || tlen == 0)
 		return;
 	const char *p = *s, *from = *s;
-	struct buf b;
+	struct buf b = BUF_INIT;
 	bool hit = false;
-	buf_init(&b, 0);
 	while ((p = strchr(p, c->token[0]))) {
 		size_t n = 0;
 		while (n < tlen && p[n] == c->token[n])

@@ -132,9 +132,8 @@ void hc_error_set(struct hc_error *e, const char *code, const char *fmt, ...)
 
 char *hc_error_format(const struct hc_error *e)
 {
-	struct buf b;
+	struct buf b = BUF_INIT;
 	const char *sep = " (";
-	buf_init(&b, 0);
 	if (e->method && e->path)
 		buf_printf(&b, "%s %s: ", e->method, e->path);
 	if (e->code && *e->code)

@@ -38,8 +38,7 @@ static void notify_changes(struct engine *e, struct group *g,
 	for (size_t i = 0; i < g->n_fips; i++)
 		nf[i] = (struct msg_item){ g->fips[i].id, g->fips[i].name };
 
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	if (msg_resources_changed(&b, g->cfg, os, n_old_s, ns, g->n_servers,
 				  of, n_old_f, nf, g->n_fips)) {
 		log_kv(LOG_INFO, g->cfg->id, "resources changed", NULL);

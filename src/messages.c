@@ -376,8 +376,7 @@ void msg_to_slack(const char *in, struct buf *out)
 			buf_addch(out, '<');
 			buf_add(out, mid + 2, (size_t)(end - mid - 2));
 			buf_addch(out, '|');
-			struct buf label;
-			buf_init(&label, 0);
+			struct buf label = BUF_INIT;
 			buf_add(&label, p + 1, (size_t)(mid - p - 1));
 			msg_to_slack(label.data ? label.data : "", out);
 			buf_release(&label);

@@ -122,9 +122,8 @@ void metrics_sample_raw(struct metrics *m, const char *family, const char *label
 
 void metrics_sample(struct metrics *m, const char *family, double value, ...)
 {
-	struct buf labels;
+	struct buf labels = BUF_INIT;
 	va_list ap;
-	buf_init(&labels, 0);
 	va_start(ap, value);
 	for (;;) {
 		const char *k = va_arg(ap, const char *);
@@ -160,8 +159,7 @@ void metrics_render(const struct metrics *m, struct buf *out)
 
 int metrics_write_file(const struct metrics *m, const char *path, char **err)
 {
-	struct buf text;
-	buf_init(&text, 0);
+	struct buf text = BUF_INIT;
 	metrics_render(m, &text);
 	/* Same directory, so rename(2) replaces the file in one step. */
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());

@@ -30,9 +30,8 @@ void metrics_persist_group_api_counts(struct engine *e, struct group *g)
 			}
 			if (rc->count <= p->count)
 				continue;
-			struct buf l;
+			struct buf l = BUF_INIT;
 			char status[16];
-			buf_init(&l, 0);
 			snprintf(status, sizeof status, "%d", rc->status);
 			metrics_label(&l, "group", g->cfg->id);
 			metrics_label(&l, "endpoint", rc->kind);

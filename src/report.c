@@ -184,8 +184,7 @@ void report_json(const struct report_group *g, size_t n, struct buf *out)
 /* Untrusted text made safe for a terminal, as a new string. */
 static char *sane(const char *s)
 {
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	log_escape(&b, s ? s : "");
 	return buf_detach(&b);
 }

@@ -567,13 +567,12 @@ int store_resolve(const char *given, bool for_writing, char **resolved, bool *fo
 static void move_aside(const char *path, struct store_info *info, char *why)
 {
 	char ts[32];
-	struct buf name;
+	struct buf name = BUF_INIT;
 	int64_t now = now_ms();
 	time_t t = (time_t)(now / 1000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-	buf_init(&name, 0);
 	buf_printf(&name, "%s.corrupt-%s", path, ts);
 	/* Never overwrite an earlier corrupt copy. */
 	for (int i = 1; access(name.data, F_OK) == 0; i++) {

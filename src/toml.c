@@ -194,14 +194,12 @@ static void add_quoted(struct buf *b, const char *s, size_t len)
 /* "a.b.c" for the first n parts of k, quoted as one string. */
 static char *key_path(const struct key *k, size_t n)
 {
-	struct buf path, out;
-	buf_init(&path, 0);
+	struct buf path = BUF_INIT, out = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			buf_addch(&path, '.');
 		buf_add(&path, k->parts[i].s, k->parts[i].len);
 	}
-	buf_init(&out, 0);
 	add_quoted(&out, path.data, path.len);
 	buf_release(&path);
 	return buf_detach(&out);
@@ -642,8 +640,7 @@ static int read_string(struct parser *P, struct buf *out)
 static int read_key_part(struct parser *P, struct key_part *kp)
 {
 	position(P, P->p, &kp->line, &kp->col);
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	if (P->p < P->end && (*P->p == '"' || *P->p == '\'')) {
 		if (at_triple(P, *P->p))
 			return fail_at(P, P->p, "a multi-line string cannot be a key");
@@ -773,8 +770,7 @@ static struct node *read_datetime(struct parser *P, int line, int col)
 {
 	const char *q = P->p;
 	bool has_date = false, has_time = false, has_off = false;
-	struct buf t;
-	buf_init(&t, 0);
+	struct buf t = BUF_INIT;
 
 	if (digits_at(P, q, 4) && q + 4 < P->end && q[4] == '-') {
 		if (!digits_at(P, q + 5, 2) || q + 7 >= P->end || q[7] != '-' ||
@@ -1136,8 +1132,7 @@ static struct node *read_value(struct parser *P, int depth)
 	switch (*P->p) {
 	case '"':
 	case '\'': {
-		struct buf b;
-		buf_init(&b, 0);
+		struct buf b = BUF_INIT;
 		if (read_string(P, &b) < 0) {
 			buf_release(&b);
 			return NULL;

@@ -239,8 +239,7 @@ TEST(poll_interval_always)
 		bool always = str_eq(forms[i][2], "always");
 		CHECK_EQ_INT(c->groups[0].poll_interval_ms,
 			     always ? DURATION_ALWAYS : str_eq(forms[i][2], "1m0s") ? 60000 : 90000);
-		struct buf out;
-		buf_init(&out, 0);
+		struct buf out = BUF_INIT;
 		config_print_json(c, &out);
 		char *want = xasprintf("\"poll_interval\":\"%s\"", forms[i][2]);
 		CHECK(strstr(out.data, want) != NULL);
@@ -340,8 +339,7 @@ TEST(planner_keys)
 		CHECK_EQ_INT(g->failback_delay_ms, 150000);
 		CHECK(g->planner.rebalance);
 		CHECK_EQ_INT(g->planner.when_none_healthy, PLAN_SPREAD);
-		struct buf b;
-		buf_init(&b, 0);
+		struct buf b = BUF_INIT;
 		config_print_json(c, &b);
 		CHECK(strstr(b.data, "\"failback_delay\":\"2m30s\",\"rebalance\":true,"
 			     "\"when_none_healthy\":\"spread\"") != NULL);

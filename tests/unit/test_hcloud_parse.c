@@ -249,8 +249,7 @@ TEST(error_details_and_garbage)
 	CHECK_EQ_STR(err.message, "a b c");
 	hc_error_release(&err);
 
-	struct buf big;
-	buf_init(&big, 0);
+	struct buf big = BUF_INIT;
 	buf_addstr(&big, "{\"error\":{\"code\":\"x\",\"message\":\"");
 	for (int i = 0; i < 5000; i++)
 		buf_addch(&big, 'm');
@@ -637,8 +636,7 @@ TEST(size_caps)
 	CHECK_EQ_STR(err.code, "response_too_large");
 	hc_error_release(&err);
 
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	buf_addstr(&b, "{\"servers\":[");
 	for (int i = 0; i <= HC_MAX_PAGE_ITEMS; i++)
 		buf_addstr(&b, i ? ",{}" : "{}");

@@ -11,8 +11,7 @@ static char *parse(const char *text, struct snapshot *s, int *rc)
 	struct diags d;
 	diags_init(&d, "snap.json");
 	*rc = snapshot_parse(text, strlen(text), s, &d);
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < d.n; i++) {
 		char *line = diag_format(&d, &d.list[i]);
 		buf_printf(&b, "%s%s", i ? "\n" : "", line);
@@ -397,8 +396,7 @@ TEST(write_then_read)
 		{ .id = 2, .location = "nbg1", .network_zone = "eu-central",
 		  .has_index = true, .resource_index = 4 },
 	};
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	struct plan_options o = { .when_none_healthy = PLAN_SPREAD, .rebalance = true };
 	snapshot_write("web", &o, sv, 3, fp, 2, &b);
 

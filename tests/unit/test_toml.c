@@ -408,8 +408,7 @@ TEST(errors_never_quote_a_value)
 
 TEST(depth_limit)
 {
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	buf_addstr(&b, "a = ");
 	for (int i = 0; i < 127; i++)
 		buf_addch(&b, '[');
@@ -442,8 +441,7 @@ TEST(depth_limit)
 
 TEST(big_table_is_fast)
 {
-	struct buf b;
-	buf_init(&b, 0);
+	struct buf b = BUF_INIT;
 	for (int i = 0; i < 100000; i++)
 		buf_printf(&b, "key_%d = %d\n", i, i);
 	int64_t t0 = mono_ms();
