@@ -221,3 +221,44 @@ def test_a_reload_that_moves_the_endpoint_is_refused(env):
     # Still served where it was.
     assert health(env)[0] in (200, 503)
     env.stop_all()
+
+
+def test_a_group_whose_passes_stall_is_not_healthy(env):
+    """200 needs a pass that ended lately, not only one that succeeded.
+    Group web's assignment is held by the API; a reload arrives, so no
+    group starts a pass until that apply ends. Group db's last pass
+    succeeded, but it grows old: 503, 'no pass has ended lately'. Once the
+    apply ends, db passes again and the endpoint says 200."""
+    from test_reload import ASSIGN, D, web_and_db
+    from conftest import VIP_1, LB_B
+    cfg, db = web_and_db(env)
+    cfg["groups"][0]["plan_apply_timeout"] = "2m"
+    db.update(poll_timeout="1s", plan_apply_timeout="1s")
+    cfg["groups"].append(db)
+    env.server_port = free_port()
+    cfg["server"] = {"enabled": True, "host": "127.0.0.1", "port": env.server_port}
+    with open(env.config_path, "w") as f:
+        json.dump(cfg, f)
+    env.cloud.add_fault(method="POST", path=ASSIGN, hold="assign", count=1)
+    p = env.start("monitor")
+    started(env, p)
+    wait_for(lambda: health(env)[0] == 200, 30, what="both groups passing")
+    env.backends.set("127.0.0.11", env.port, status=503)
+    wait_for(lambda: [r for r in env.cloud.requests("POST", ASSIGN) if r.get("held")], 30,
+             what="web's assignment held")
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: "the new configuration takes over when the apply in flight ends" in
+             [l.get("msg") for l in log_lines(stderr_of(p))], 20, what="the reload waiting")
+
+    def stale():
+        status, doc = health(env)
+        g = {x["id"]: x for x in doc["groups"]}
+        return status == 503 and g["db"]["reason"] == "no pass has ended lately" and g
+    g = wait_for(stale, 30, what="db's last pass growing old")
+    assert g["db"]["failing"] is None and g["db"]["last_pass_ms_ago"] > 0, g
+    assert len(env.backends.requests(D, env.port)) > 0
+
+    env.cloud.release("assign")
+    env.cloud.wait_assigned(VIP_1, LB_B, timeout=30)
+    wait_for(lambda: health(env)[0] == 200, 30, what="healthy again")
+    env.stop_all()
