@@ -3,14 +3,17 @@
 # version. Each sets ROOT (the repository root, relative to where make
 # runs) and includes $(ROOT)/config.mk.
 
-PKGS       := libcurl libcjson yaml-0.1 sqlite3
+PKGS       := libcurl libcjson yaml-0.1 sqlite3 libmicrohttpd
 # A missing pkg-config or library is reported by `make deps`; keep the
 # variables empty rather than failing the parse.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is not linked, anywhere: src/curl_api.c loads it the first time
 # a run needs the network. Most runs never do, and linking it would cost
-# each of them ~3 ms and ~6 MB (bench/README.md).
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl -lm
+# each of them ~3 ms and ~6 MB (bench/README.md). Nor is libmicrohttpd:
+# src/mhd_api.c loads it when monitor serves server.* (its headers only
+# are needed to build).
+DLOPENED   := libcurl libmicrohttpd
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(DLOPENED),$(PKGS)) 2>/dev/null) -ldl -lm
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
               -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \

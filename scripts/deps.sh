@@ -5,7 +5,9 @@
 #   scripts/deps.sh [--runtime|--build|--test] [--check]
 #
 #   --runtime  what a server running flipper needs: the shared libraries
-#              and CA certificates, nothing else
+#              and CA certificates, nothing else. libmicrohttpd12 is
+#              optional: only monitor's HTTP endpoint (server.enabled)
+#              loads it; without it every other command runs
 #   --build    what `make` needs: a compiler and the -dev packages
 #   --test     what `make test` needs: the build set and the test stack
 #              (pytest, clang for the fuzz smoke, promtool, systemd-analyze,
@@ -14,9 +16,9 @@
 #   --list     print the set's packages, one a line
 set -eu
 
-RUNTIME="libcurl4 libcjson1 libyaml-0-2 libsqlite3-0 ca-certificates"
+RUNTIME="libcurl4 libcjson1 libyaml-0-2 libsqlite3-0 ca-certificates libmicrohttpd12"
 BUILD="gcc libc6-dev make pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev \
-libsqlite3-dev"
+libsqlite3-dev libmicrohttpd-dev"
 TEST="$BUILD python3 python3-pytest python3-yaml openssl clang libclang-rt-14-dev \
 hcloud-cli prometheus systemd groff-base man-db git zsh fish libcurl3-gnutls"
 

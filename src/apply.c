@@ -180,10 +180,8 @@ static void settle_deferral(struct group *g, bool tell)
 	if (waited < bound || e->o.dry_run) {
 		/* Logged when it starts or changes, not on every pass while it waits. */
 		if (tell && tell_once(&g->logged_defer, g->defer_reason)) {
-			char n[32];
-			snprintf(n, sizeof n, "%zu", g->n_deferred);
 			log_kv(LOG_INFO, g->cfg->id, "plan deferred",
-			       "reason", g->defer_reason, "moves", n, NULL);
+			       "reason", g->defer_reason, LOG_I64("moves", g->n_deferred), NULL);
 		}
 		return;
 	}
@@ -582,11 +580,9 @@ static bool refused(struct group *g, const struct msg_move *moves)
 			g->save_meta = true;
 		return false;
 	}
-	char a[32], m[32];
-	snprintf(a, sizeof a, "%zu", n);
-	snprintf(m, sizeof m, "%d", cfg->max_actions_per_round);
 	log_kv(LOG_ERROR, cfg->id, "plan refused: more actions than max_actions_per_round",
-	       "actions", a, "max_actions_per_round", m, NULL);
+	       LOG_I64("actions", n), LOG_I64("max_actions_per_round", cfg->max_actions_per_round),
+	       NULL);
 	struct buf key = BUF_INIT;
 	plan_key(g, &key);
 	if (tell_once(&g->meta.refused_plan, key.data)) {
@@ -767,10 +763,8 @@ static void apply_finish(struct apply *ap)
 					moves, n, g->apply_failed, outcome.data);
 			engine_post(e, g, "plan_outcome", &b);
 		} else {
-			char a[32];
-			snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts);
 			log_kv(LOG_INFO, cfg->id, "the plan failed again the same way; not notified",
-			       "attempts", a, "failing_since", since, NULL);
+			       LOG_I64("attempts", g->meta.failed_attempts), "failing_since", since, NULL);
 		}
 	} else {
 		msg_plan_applied(&b, cfg, g->applied, ap->again ? g->meta.failed_attempts : 0, since);
@@ -895,9 +889,8 @@ void apply_run(struct group *g, struct hc_result *reread)
 		engine_post(e, g, "plan_executing", &b);
 		buf_release(&b);
 	} else {
-		char a[32];
-		snprintf(a, sizeof a, "%lld", (long long)g->meta.failed_attempts + 1);
-		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before", "attempt", a, NULL);
+		log_kv(LOG_INFO, cfg->id, "retrying a plan that failed before",
+		       LOG_I64("attempt", g->meta.failed_attempts + 1), NULL);
 	}
 	free(moves);
 	g->applied = g->apply_failed = 0;

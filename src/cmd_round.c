@@ -48,6 +48,17 @@ static const struct opt monitor_opts[] = {
 	OPT_TABLE_END,
 };
 
+/* The configuration's logging, where the command line does not say otherwise. */
+static void setup_logging(const struct globals *g, const struct config *c)
+{
+	enum log_level lv = LOG_INFO;
+	enum log_format fm = LOG_FORMAT_JSON;
+	log_level_parse(g->log_level ? g->log_level : c->log_level, &lv);
+	log_format_parse(g->log_format ? g->log_format : c->log_format, &fm);
+	log_setup(lv, fm);
+	log_set_service(c->service_name);
+}
+
 /* Load the configuration, set up logging, pick the state path. */
 static struct config *setup(struct globals *g, const char *cmd, const struct round_opts *a,
 			    char **state_path, int *rc)
@@ -61,12 +72,7 @@ static struct config *setup(struct globals *g, const char *cmd, const struct rou
 	if (!c)
 		return NULL;
 
-	enum log_level lv = LOG_INFO;
-	enum log_format fm = LOG_FORMAT_JSON;
-	log_level_parse(g->log_level ? g->log_level : c->log_level, &lv);
-	log_format_parse(g->log_format ? g->log_format : c->log_format, &fm);
-	log_setup(lv, fm);
-	log_set_service(c->service_name);
+	setup_logging(g, c);
 
 	for (size_t i = 0; i < a->groups.n; i++) {
 		if (!config_group(c, a->groups.v[i])) {
@@ -108,6 +114,81 @@ static int resolve_state(char **path)
 	return 0;
 }
 
+/* What a reload compares the new configuration with. */
+struct reload_ctx {
+	struct globals *g;
+	const struct round_opts *a;
+	const char *state_path;      /* resolved, as the state was opened */
+};
+
+static void *refuse(struct config *c, const char *why, const char *detail)
+{
+	log_kv(LOG_ERROR, NULL, "configuration reload refused; the running configuration stays",
+	       "reason", why, "detail", detail, NULL);
+	config_free(c);
+	return NULL;
+}
+
+/*
+ * SIGHUP under monitor and --for: the configuration read and validated
+ * again. What the running process cannot change is refused with the
+ * reason, and the running configuration stays: another state file
+ * (state.path: the lock and every row are the old file's) and another
+ * HTTP endpoint (server.*: its socket is bound).
+ */
+static struct config *reload_config(void *arg, const struct config *cur)
+{
+	struct reload_ctx *r = arg;
+	struct diags d;
+	diags_init(&d, r->g->config_path);
+	struct config *c = config_load(r->g->config_path, CONFIG_RUN, &d);
+	for (size_t i = 0; i < d.n; i++) {
+		char *text = diag_format(&d, &d.list[i]);
+		log_kv(d.list[i].severity == DIAG_ERROR ? LOG_ERROR : LOG_WARN, NULL,
+		       d.list[i].severity == DIAG_ERROR ? "configuration error" : "configuration warning",
+		       "diagnostic", text, NULL);
+		free(text);
+	}
+	char *errors = xasprintf("%zu error%s in %s", d.errors, d.errors == 1 ? "" : "s",
+				 r->g->config_path);
+	diags_release(&d);
+	if (!c) {
+		refuse(NULL, "the configuration does not validate", errors);
+		free(errors);
+		return NULL;
+	}
+	free(errors);
+	for (size_t i = 0; i < r->a->groups.n; i++)
+		if (!config_group(c, r->a->groups.v[i]))
+			return refuse(c, "a group named by --group is no longer configured",
+				      r->a->groups.v[i]);
+	char *given = cli_state_path(r->g, c->state_path), *resolved = NULL, *err = NULL;
+	bool followed = false;
+	int rs = store_resolve(given, false, &resolved, &followed, &err);
+	bool moved = rs < 0 || !str_eq(resolved, r->state_path);
+	free(err);
+	free(resolved);
+	if (moved) {
+		char *detail = xasprintf("%s (running on %s)", given, r->state_path);
+		refuse(c, "state.path changed: another state file needs a restart", detail);
+		free(detail);
+		free(given);
+		return NULL;
+	}
+	free(given);
+	if (c->server_enabled != cur->server_enabled ||
+	    (c->server_enabled && (!str_eq(c->server_host, cur->server_host) ||
+				   c->server_port != cur->server_port))) {
+		char *detail = xasprintf("server.enabled %s, %s port %d", c->server_enabled ? "true" :
+					 "false", c->server_host ? c->server_host : "?", c->server_port);
+		refuse(c, "server.* changed: the HTTP endpoint needs a restart", detail);
+		free(detail);
+		return NULL;
+	}
+	setup_logging(r->g, c);
+	return c;
+}
+
 static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, bool forever)
 {
 	char *state_path = NULL;
@@ -142,6 +223,11 @@ static int run_rounds(struct globals *g, const char *cmd, struct round_opts *a, 
 		.mode = forever ? ENGINE_FOREVER : a->for_ms > 0 ? ENGINE_FOR : ENGINE_ONCE,
 		.for_ms = a->for_ms, .groups = a->groups.v, .n_groups = a->groups.n,
 	};
+	struct reload_ctx rctx = { g, a, state_path };
+	if (eo.mode != ENGINE_ONCE) {
+		eo.reload = reload_config;
+		eo.reload_arg = &rctx;
+	}
 	/* The common timer run: nothing is due, so nothing else is read. */
 	if (eo.mode == ENGINE_ONCE) {
 		char *record = store_peek_meta(state_path, ENGINE_NEXT_DUE_KEY);

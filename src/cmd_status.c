@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -44,6 +45,7 @@ struct group_view {
 	struct store_pass pass;
 	struct store_hold *holds;
 	size_t n_holds;
+	bool configured;             /* a group of the configuration (or none was read) */
 };
 
 static void view_release(struct group_view *v)
@@ -127,27 +129,58 @@ static const char *server_name(const struct group_view *v, int64_t id)
 	return NULL;
 }
 
+/* The group's verdict: what status's exit code and first line say. */
+enum verdict { V_OK, V_FAILING, V_NEVER, V_UNCONFIGURED };
+
+static enum verdict judge(const struct group_view *v)
+{
+	if (!v->configured)
+		return V_UNCONFIGURED;
+	if (!v->pass.last_pass_at)
+		return V_NEVER;
+	if (v->pass.fail_since || !v->pass.last_pass_ok)
+		return V_FAILING;
+	return V_OK;
+}
+
+static const char *const verdict_names[] = { "ok", "failing", "never_passed", "not_configured" };
+
 static void print_human(const struct group_view *v, int64_t now, struct buf *b)
 {
-	buf_printf(b, "group %s — inventory ", v->id);
-	ago(b, v->meta.inventory_at, now);
-	buf_addstr(b, ", last round ");
-	ago(b, v->meta.last_round_at, now);
-	if (v->meta.last_round_at)
-		buf_printf(b, " (took %lld ms)", (long long)v->meta.last_round_ms);
-	buf_addch(b, '\n');
-	if (v->pass.last_pass_at) {
-		buf_printf(b, "  last pass %s, ", v->pass.last_pass_ok ? "succeeded" : "failed");
+	buf_printf(b, "group %s — ", v->id);
+	switch (judge(v)) {
+	case V_OK:
+		buf_addstr(b, "ok, last pass ");
 		ago(b, v->pass.last_pass_at, now);
-		buf_addch(b, '\n');
+		break;
+	case V_FAILING:
+		buf_printf(b, "FAILING in the %s phase since ",
+			   v->pass.fail_phase ? v->pass.fail_phase : "?");
+		ago(b, v->pass.fail_since ? v->pass.fail_since : v->pass.last_pass_at, now);
+		buf_addstr(b, ", last pass ");
+		ago(b, v->pass.last_pass_at, now);
+		buf_addstr(b, ", last success ");
+		ago(b, v->pass.last_ok_at, now);
+		break;
+	case V_NEVER:
+		buf_addstr(b, "NO PASS RECORDED: it has not run with this state file yet");
+		break;
+	case V_UNCONFIGURED:
+		buf_addstr(b, "not in the configuration (what the state file still knows), last pass ");
+		ago(b, v->pass.last_pass_at, now);
+		break;
 	}
+	buf_addch(b, '\n');
 	if (v->pass.fail_since) {
-		buf_printf(b, "  failing in the %s phase since ", v->pass.fail_phase ? v->pass.fail_phase : "?");
-		ago(b, v->pass.fail_since, now);
-		buf_addstr(b, ": ");
+		buf_addstr(b, "  last error: ");
 		log_escape(b, v->pass.fail_error ? v->pass.fail_error : "?");
 		buf_addch(b, '\n');
 	}
+	buf_addstr(b, "  inventory ");
+	ago(b, v->meta.inventory_at, now);
+	if (v->meta.last_round_at)
+		buf_printf(b, ", last pass took %lld ms", (long long)v->meta.last_round_ms);
+	buf_addch(b, '\n');
 	if (v->meta.alert)
 		buf_printf(b, "  alert: %s\n", v->meta.alert);
 	if (v->meta.failed_plan) {
@@ -228,6 +261,8 @@ static void print_json(struct jw *jw, const struct group_view *v, int64_t now)
 {
 	jw_object_begin(jw, NULL);
 	jw_string(jw, "id", v->id);
+	jw_string(jw, "status", verdict_names[judge(v)]);
+	jw_bool(jw, "configured", v->configured);
 	jw_int(jw, "inventory_at", v->meta.inventory_at);
 	jw_int(jw, "last_round_at", v->meta.last_round_at);
 	jw_int(jw, "last_round_ms", v->meta.last_round_ms);
@@ -235,6 +270,7 @@ static void print_json(struct jw *jw, const struct group_view *v, int64_t now)
 	jw_object_begin(jw, "pass");
 	jw_int(jw, "last_at", v->pass.last_pass_at);
 	jw_bool(jw, "ok", v->pass.last_pass_ok);
+	jw_int(jw, "last_ok_at", v->pass.last_ok_at);
 	if (v->pass.fail_since) {
 		jw_object_begin(jw, "failing");
 		jw_string(jw, "phase", v->pass.fail_phase);
@@ -356,45 +392,184 @@ static void print_snapshot(const struct group_view *v, int64_t now, struct buf *
 	free(pf);
 }
 
+/* Where the state path came from, for the message when it is missing. */
+static const char *path_origin(const struct globals *g, const char *from_config)
+{
+	if (g->state_path)
+		return "--state or $FLIPPER_STATE";
+	if (from_config)
+		return "state.path of the configuration";
+	const char *dir = getenv("STATE_DIRECTORY");
+	if (dir && *dir)
+		return "$STATE_DIRECTORY";
+	return "the default, ./flipper.db";
+}
+
+static void add_candidate(char ***v, size_t *n, const char *path)
+{
+	char *abs = realpath(path, NULL);
+	struct stat st;
+	if (!abs)
+		return;
+	if (stat(abs, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		free(abs);
+		return;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*v)[i], abs) == 0) {
+			free(abs);
+			return;
+		}
+	}
+	*v = xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = abs;
+}
+
+/*
+ * No state file where status looked: say where that was and why, and
+ * list the state files that exist where flipper's other ways of running
+ * keep them (the systemd unit's, the container's, the current
+ * directory's), each with the --state that reads it.
+ */
+static void report_missing(const struct globals *g, const char *path, const char *from_config)
+{
+	char **cand = NULL;
+	size_t n = 0;
+	add_candidate(&cand, &n, "/var/lib/flipper/flipper.db");
+	const char *dir = getenv("STATE_DIRECTORY");
+	for (const char *p = dir; p && *p;) {
+		size_t len = strcspn(p, ":");
+		char *f = xasprintf("%.*s/flipper.db", (int)len, p);
+		add_candidate(&cand, &n, f);
+		free(f);
+		p += len + (p[len] == ':');
+	}
+	if (from_config)
+		add_candidate(&cand, &n, from_config);
+	add_candidate(&cand, &n, "flipper.db");
+	char *self = realpath(path, NULL);
+	log_kv(LOG_ERROR, NULL, "no state file here: no pass has run with this state path",
+	       "state", path, "from", path_origin(g, from_config), NULL);
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (self && strcmp(self, cand[i]) == 0)
+			continue;
+		if (!shown++)
+			fputs("state files that exist:\n", stderr);
+		fprintf(stderr, "  %s\n    flipper --state %s status\n", cand[i], cand[i]);
+	}
+	if (!shown)
+		fputs("no state file exists in /var/lib/flipper, $STATE_DIRECTORY or the current "
+		      "directory either; has flipper run on this machine?\n", stderr);
+	for (size_t i = 0; i < n; i++)
+		free(cand[i]);
+	free(cand);
+	free(self);
+}
+
+static bool listed(char **ids, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+static void ids_free(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/*
+ * What the configuration says, read the forgiving way (no token, no
+ * ${VAR}s of the service needed): state.path and the group ids. 0, or -1
+ * when it cannot be read (said once; status goes on with the state's
+ * groups). *have_groups: the group list is the configuration's.
+ */
+static int peek_config(struct globals *g, char **state_path, char ***ids, size_t *n,
+		       bool *have_groups)
+{
+	*state_path = NULL;
+	*ids = NULL;
+	*n = 0;
+	*have_groups = false;
+	if (!g->config_explicit && access(g->config_path, F_OK) != 0)
+		return 0;        /* no configuration here: the state's groups */
+	struct diags d;
+	diags_init(&d, g->config_path);
+	int rc = 0;
+	if (!g->state_path && config_peek_state_path(g->config_path, state_path, &d) < 0)
+		rc = -1;
+	if (rc == 0 && config_peek_groups(g->config_path, ids, n, &d) < 0)
+		rc = -1;
+	if (rc < 0) {
+		diags_print(&d, 3, "status lists the groups the state file knows");
+		ids_free(*ids, *n);
+		*ids = NULL;
+		*n = 0;
+	} else {
+		*have_groups = true;
+	}
+	diags_release(&d);
+	return rc;
+}
+
 static int run_status(struct globals *g, void *opts, int argc, char **argv)
 {
 	const struct status_opts *o = opts;
 	const bool json = o->json;
 	const char *snapshot = o->snapshot;
 	(void)argc, (void)argv;
-	int rc;
-	char *path = cli_state_path_peek(g, "status", &rc);
-	if (!path)
-		return rc;
-	char *err = NULL;
-	struct store *s = store_open_readonly(path, &err);
-	if (!s) {
-		log_kv(LOG_ERROR, NULL, err ? "state unusable" : "no state file yet (no round has run)",
-		       "state", path, "error", err, NULL);
+	int rc = EXIT_OK;
+	char *from_config = NULL, **cfg_ids = NULL, **ids = NULL, *err = NULL;
+	size_t n_cfg = 0, n_ids = 0;
+	bool have_cfg = false;
+	struct store *s = NULL;
+	peek_config(g, &from_config, &cfg_ids, &n_cfg, &have_cfg);
+
+	/* The state path exactly as reconcile and monitor resolve it. */
+	char *given = cli_state_path(g, from_config), *path = NULL;
+	bool followed = false;
+	if (store_resolve(given, false, &path, &followed, &err) < 0) {
+		log_kv(LOG_ERROR, NULL, "state unusable", "error", err, NULL);
 		free(err);
-		free(path);
-		return EXIT_RUNTIME;
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	s = store_open_readonly(path, &err);
+	if (!s) {
+		if (err)
+			log_kv(LOG_ERROR, NULL, "state unusable", "state", path, "error", err, NULL);
+		else
+			report_missing(g, path, from_config);
+		free(err);
+		rc = EXIT_RUNTIME;
+		goto out;
 	}
 
-	char **ids = NULL;
-	size_t n_ids = 0;
 	bool failing = false;
 	struct buf out = BUF_INIT;
 	struct jw jw;
 	jw_init(&jw, &out, false);
-	rc = EXIT_OK;
 	if (store_group_ids(s, &ids, &n_ids) < 0) {
 		log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 		rc = EXIT_RUNTIME;
 		goto done;
 	}
+	for (size_t k = 0; k < o->groups.n; k++) {
+		const char *want = o->groups.v[k];
+		if (!listed(cfg_ids, n_cfg, want) && !listed(ids, n_ids, want)) {
+			rc = usage_error("status", "no group '%s' in the configuration or the state",
+					 want);
+			goto done;
+		}
+	}
 	int64_t now = now_ms();
 	if (snapshot) {
 		struct group_view v;
-		bool found = false;
-		for (size_t i = 0; i < n_ids; i++)
-			found |= strcmp(ids[i], snapshot) == 0;
-		if (!found) {
+		if (!listed(ids, n_ids, snapshot)) {
 			rc = usage_error("status", "the state has no group '%s'", snapshot);
 			goto done;
 		}
@@ -407,33 +582,49 @@ static int run_status(struct globals *g, void *opts, int argc, char **argv)
 		view_release(&v);
 		goto done;
 	}
+	/*
+	 * Every configured group, in the configuration's order, whether or
+	 * not the state knows it yet (a group whose API has never answered
+	 * is the one an operator looks for); then what the state still
+	 * knows of groups no longer configured.
+	 */
+	char **all = xcalloc(n_cfg + n_ids + 1, sizeof *all);
+	size_t n_all = 0;
+	for (size_t i = 0; i < n_cfg; i++)
+		if (!listed(all, n_all, cfg_ids[i]))
+			all[n_all++] = cfg_ids[i];
+	for (size_t i = 0; i < n_ids; i++)
+		if (!listed(all, n_all, ids[i]))
+			all[n_all++] = ids[i];
 	if (json) {
 		jw_object_begin(&jw, NULL);
+		jw_string(&jw, "state", path);
 		jw_array_begin(&jw, "groups");
+	} else {
+		buf_printf(&out, "state: %s\n", path);
 	}
-	for (size_t i = 0; i < n_ids; i++) {
-		bool want = o->groups.n == 0;
-		for (size_t k = 0; k < o->groups.n; k++)
-			want |= strcmp(o->groups.v[k], ids[i]) == 0;
-		if (!want)
+	for (size_t i = 0; i < n_all; i++) {
+		if (o->groups.n && !listed(o->groups.v, o->groups.n, all[i]))
 			continue;
 		struct group_view v;
-		if (view_load(s, ids[i], &v) < 0) {
+		if (view_load(s, all[i], &v) < 0) {
 			log_kv(LOG_ERROR, NULL, "cannot read the state", "error", store_errmsg(s), NULL);
 			view_release(&v);
 			rc = EXIT_RUNTIME;
+			free(all);
 			goto done;
 		}
-		if (json) {
+		v.configured = !have_cfg || listed(cfg_ids, n_cfg, all[i]);
+		if (json)
 			print_json(&jw, &v, now);
-		} else {
+		else
 			print_human(&v, now, &out);
-		}
-		/* A group whose last pass failed (or none passed yet) is not well. */
-		if (v.pass.fail_since || (v.pass.last_pass_at && !v.pass.last_pass_ok))
+		enum verdict vd = judge(&v);
+		if (vd == V_FAILING || vd == V_NEVER)
 			failing = true;
 		view_release(&v);
 	}
+	free(all);
 	if (failing)
 		rc = EXIT_RUNTIME;
 	int64_t depth = store_outbox_depth(s);
@@ -451,10 +642,12 @@ done:
 	if (json && !snapshot && (rc == EXIT_OK || failing))
 		fputc('\n', stdout);
 	buf_release(&out);
-	for (size_t i = 0; i < n_ids; i++)
-		free(ids[i]);
-	free(ids);
+out:
+	ids_free(ids, n_ids);
+	ids_free(cfg_ids, n_cfg);
 	store_close(s);
+	free(from_config);
+	free(given);
 	free(path);
 	return rc;
 }
@@ -470,10 +663,13 @@ const struct command cmd_status = {
 		"(failback_delay) and when they will happen, and the notification outbox.\n"
 		"Reads the state file only; contacts nothing.\n",
 	.epilogue =
-		"Exit: 0 every group's last pass succeeded, 1 a group is failing or there is\n"
-		"no state file yet.\n"
+		"Exit: 0 every configured group's last pass succeeded; 1 a group is failing,\n"
+		"has no pass recorded, or there is no state file; 2 usage error.\n"
 		"The state file is --state, $FLIPPER_STATE, state.path of the configuration,\n"
-		"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order.\n",
+		"$STATE_DIRECTORY/flipper.db, or ./flipper.db, in that order, as for\n"
+		"reconcile; status names the file it read. The configuration (only its\n"
+		"state.path and group ids) tells which groups to list; where it cannot be\n"
+		"read, status says so and lists the groups the state file knows.\n",
 	.opts = status_opts,
 	.opts_size = sizeof(struct status_opts),
 	.run = run_status,

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "config.h"
 #include "curl_api.h"
+#include "mhd_api.h"
 #include "log.h"
 
 struct validate_opts {
@@ -48,6 +49,12 @@ static int run_validate(struct globals *g, void *opts, int argc, char **argv)
 	log_set_service(c->service_name);
 	/* A valid file on a host where no round could reach the network. */
 	curl_api_check(LOG_WARN);
+	/* ... or where monitor could not serve the endpoint it asks for. */
+	char *why = NULL;
+	if (c->server_enabled && mhd_api_load(&why) < 0)
+		log_kv(LOG_WARN, NULL, "server.enabled, but monitor cannot serve the HTTP endpoint "
+		       "here: it will not start", "error", why, NULL);
+	free(why);
 	if (o->print) {
 		struct buf b = BUF_INIT;
 		config_print_json(c, &b);

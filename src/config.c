@@ -1530,6 +1530,48 @@ const struct group_config *config_group(const struct config *c, const char *id)
 	return NULL;
 }
 
+int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d)
+{
+	config_reader_fn reader = config_reader_for(path);
+	struct node *root = NULL;
+	char *text;
+	size_t len;
+	int rc = -1;
+
+	*ids = NULL;
+	*n = 0;
+	if (!reader) {
+		diag_add(d, DIAG_ERROR, 0, 0, NULL,
+			 "unknown configuration format (use .yaml, .yml, .toml or .json)");
+		return -1;
+	}
+	if (read_file(path, CONFIG_MAX_BYTES, &text, &len) < 0) {
+		diag_add(d, DIAG_ERROR, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	if (reader(text, len, &root, d) == 0) {
+		const struct key_row *gr = row_named(&config_root, "groups");
+		const struct node *list = root ? find_entry(root, gr) : NULL;
+		struct cfg_walk w = { .d = d, .path = BUF_INIT, .file = path };
+		for (size_t i = 0; list && list->type == NODE_SEQ && i < list->n; i++) {
+			char *id = NULL;
+			size_t old = path_push_key(&w, "groups");
+			path_push_index(&w, i);
+			path_push_key(&w, "id");
+			if (read_string(&w, cfg_get(gr->section, list->items[i], "id"), &id) == 1) {
+				*ids = xrealloc(*ids, (*n + 1) * sizeof **ids);
+				(*ids)[(*n)++] = id;
+			}
+			buf_truncate(&w.path, old);
+		}
+		buf_release(&w.path);
+		rc = d->errors ? -1 : 0;
+	}
+	node_free(root);
+	free(text);
+	return rc;
+}
+
 /* ---- printing ------------------------------------------------------------------ */
 
 static const void *cfield(const void *obj, const struct key_row *r)
@@ -1622,6 +1664,39 @@ static void print_section(struct jw *jw, const struct key_section *s, const void
 			break;
 		}
 	}
+}
+
+/* A section's rows as JSON, the way config_print_json() prints them. */
+static void section_json(const struct key_section *s, const void *obj, struct buf *out)
+{
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	print_section(&jw, s, obj);
+	jw_end(&jw);
+}
+
+bool config_check_same(const struct check_config *a, const struct check_config *b)
+{
+	const struct key_row *groups = row_named(&config_root, "groups");
+	const struct key_row *checks = groups ? row_named(groups->section, "checks") : NULL;
+	if (!checks || a->n_headers != b->n_headers)
+		return false;
+	/* Printing may mask header values (they carry credentials). */
+	for (size_t i = 0; i < a->n_headers; i++)
+		if (!str_eq(a->headers[i].name, b->headers[i].name) ||
+		    !str_eq(a->headers[i].value, b->headers[i].value))
+			return false;
+	/* What people read is no part of what a check does. */
+	struct check_config ca = *a, cb = *b;
+	ca.display_name = cb.display_name = NULL;
+	struct buf x = BUF_INIT, y = BUF_INIT;
+	section_json(checks->section, &ca, &x);
+	section_json(checks->section, &cb, &y);
+	bool same = strcmp(x.data, y.data) == 0;
+	buf_release(&x);
+	buf_release(&y);
+	return same;
 }
 
 void config_print_json(const struct config *c, struct buf *out)

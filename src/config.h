@@ -121,11 +121,7 @@ struct config {
 	int version;
 	char *service_name;
 	char *state_path;
-	/*
-	 * server.* of the original daemon: accepted, not used yet (the
-	 * monitor's status endpoint is to use enabled, host, port and
-	 * shutdown_timeout; assets and templates were its web UI's).
-	 */
+	/* server.*: the HTTP endpoint of monitor (server.c). */
 	bool server_enabled;
 	char *server_host;
 	int server_port;
@@ -201,6 +197,27 @@ void config_free(struct config *c);
  * -1 unreadable or unparsable (diagnostics in d).
  */
 int config_peek_state_path(const char *path, char **out, struct diags *d);
+/*
+ * Only the group ids, in their order, without validating anything else
+ * (status: which groups to list, where the token is not at hand). 0 with
+ * *ids (owned, *n of them), or -1 unreadable or unparsable (diagnostics
+ * in d).
+ */
+int config_peek_groups(const char *path, char ***ids, size_t *n, struct diags *d);
+/*
+ * The group's token again from the file it came from (api_token_file or
+ * the systemd credential $CREDENTIALS_DIRECTORY/hcloud-token), which a
+ * rotated Kubernetes Secret or credential changes under a running
+ * flipper. 1 read (*token owned, a secret), 0 the token came from no file
+ * (api_token, $HCLOUD_TOKEN), -1 the file is missing, empty or bad (*why
+ * owned, naming the file, never quoting it).
+ */
+int config_token_reread(const struct group_config *g, char **token, char **why);
+/*
+ * Do two checks do the same (every key of the table but display_name)?
+ * A reload keeps the counters of a target only when its check does.
+ */
+bool config_check_same(const struct check_config *a, const struct check_config *b);
 /* The effective configuration as JSON, secrets masked. */
 void config_print_json(const struct config *c, struct buf *out);
 /*

@@ -248,6 +248,37 @@ static enum token_file read_token_file(const char *path, char **token, char **wh
 	return TOKEN_OK;
 }
 
+#define CREDENTIAL_NAME "hcloud-token"
+
+int config_token_reread(const struct group_config *g, char **token, char **why)
+{
+	const char *path = NULL;
+	char *cred = NULL;
+	*token = *why = NULL;
+	if (str_eq(g->token_source, "api_token_file")) {
+		path = g->api_token_file;
+	} else if (str_eq(g->token_source, "$CREDENTIALS_DIRECTORY/" CREDENTIAL_NAME)) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (!dir || !*dir) {
+			*why = xstrdup("$CREDENTIALS_DIRECTORY is no longer set");
+			return -1;
+		}
+		path = cred = xasprintf("%s/" CREDENTIAL_NAME, dir);
+	} else {
+		return 0;
+	}
+	enum token_file r = read_token_file(path, token, why);
+	free(cred);
+	if (r == TOKEN_OK && strpbrk(*token, " \t")) {
+		explicit_bzero(*token, strlen(*token));
+		free(*token);
+		*token = NULL;
+		*why = xasprintf("the token in \"%s\" contains whitespace", path);
+		return -1;
+	}
+	return r == TOKEN_OK ? 1 : -1;
+}
+
 static void warn_secret_file_mode(struct cfg_walk *w, const char *key, const struct node *at,
 				  const char *path)
 {
@@ -256,8 +287,6 @@ static void warn_secret_file_mode(struct cfg_walk *w, const char *key, const str
 		cfg_warning(w, key, at, "token file \"%s\" is readable by group or others "
 			    "(mode %04o); chmod 600 it", path, (unsigned)(st.st_mode & 07777));
 }
-
-#define CREDENTIAL_NAME "hcloud-token"
 
 static const struct key_section hetzner_section;
 
@@ -635,16 +664,18 @@ static const struct key_section telemetry_section = {
 #define UNUSED_SERVER_KEY .flags = KF_ORIGINAL | KF_UNUSED, .field = KEY_NO_FIELD
 
 static const struct key_row server_rows[] = {
-	{ .name = "enabled", .type = KEY_BOOL, .flags = KF_ORIGINAL | KF_UNUSED,
-	  CONFIG_FIELD(server_enabled), .help = "the original daemon's web server" },
-	{ .name = "host", .type = KEY_STRING, .flags = KF_ORIGINAL | KF_UNUSED,
-	  CONFIG_FIELD(server_host), .def_str = "localhost", .help = "its address" },
-	{ .name = "port", .type = KEY_INT, .flags = KF_ORIGINAL | KF_UNUSED,
-	  CONFIG_FIELD(server_port), .def_num = 9521, .min = 0, .max = 65535,
-	  .help = "its port" },
-	{ .name = "shutdown_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL | KF_UNUSED,
+	{ .name = "enabled", .type = KEY_BOOL, .flags = KF_ORIGINAL, CONFIG_FIELD(server_enabled),
+	  .help = "monitor serves GET /v1/health, /v1/version and /metrics (needs libmicrohttpd)" },
+	{ .name = "host", .type = KEY_STRING, .flags = KF_ORIGINAL | KF_NONEMPTY,
+	  CONFIG_FIELD(server_host), .def_str = "localhost",
+	  .help = "the address it listens on (0.0.0.0 or :: for a pod's probes)" },
+	{ .name = "port", .type = KEY_INT, .flags = KF_ORIGINAL, CONFIG_FIELD(server_port),
+	  .def_num = 9521, .min = 0, .max = 65535,
+	  .help = "its TCP port" },
+	{ .name = "shutdown_timeout", .type = KEY_DURATION, .flags = KF_ORIGINAL,
 	  CONFIG_FIELD(server_shutdown_timeout_ms), .def_num = 5000,
-	  .help = "its shutdown bound" },
+	  .help = "on SIGTERM, how long answers in progress may take before their "
+		  "connections are closed" },
 	{ .name = "assets", .type = KEY_STRING, UNUSED_SERVER_KEY,
 	  .help = "its web UI's static files" },
 	{ .name = "templates", .type = KEY_STRING, UNUSED_SERVER_KEY,
@@ -703,9 +734,8 @@ static const struct key_row root_rows[] = {
 	  .help = "the service" },
 	{ .name = "state", .type = KEY_SECTION, .section = &state_section,
 	  .help = "the state database" },
-	{ .name = "server", .type = KEY_SECTION, .flags = KF_ORIGINAL | KF_UNUSED | KF_NOPRINT,
-	  .section = &server_section,
-	  .help = "the original daemon's web server; accepted, not used" },
+	{ .name = "server", .type = KEY_SECTION, .flags = KF_ORIGINAL, .section = &server_section,
+	  .help = "the HTTP endpoint of monitor: health, version, metrics" },
 	{ .name = "telemetry", .type = KEY_SECTION, .flags = KF_ORIGINAL,
 	  .section = &telemetry_section, .help = "logs and metrics" },
 	{ .name = "heartbeat", .type = KEY_SECTION, .flags = KF_ORIGINAL,

@@ -19,11 +19,13 @@
 #include "check.h"
 #include "group.h"
 #include "health.h"
+#include "json.h"
 #include "log.h"
 #include "notify.h"
 #include "report.h"
 #include "rules.h"
 #include "schedule.h"
+#include "server.h"
 
 /* What is queued at the end of a one-shot run gets this long to go out. */
 #define DELIVERY_BUDGET_MS 15000
@@ -102,7 +104,7 @@ struct hcloud_client *group_client(struct group *g)
 	struct hcloud_options o = {
 		.loop = g->e->loop,
 		.endpoint = g->cfg->endpoint,
-		.token = g->cfg->api_token,
+		.token = g->token ? g->token : g->cfg->api_token,
 		.group = g->cfg->id,
 		.request_timeout_ms = request_timeout_ms(g->cfg->poll_timeout_ms),
 	};
@@ -115,6 +117,18 @@ struct hcloud_client *group_client(struct group *g)
 	}
 	hc_error_release(&err);
 	return g->api;
+}
+
+void group_client_drop(struct group *g)
+{
+	if (!g->api)
+		return;
+	metrics_persist_group_api_counts(g->e, g);
+	hcloud_client_free(g->api);
+	g->api = NULL;
+	free(g->persisted);
+	g->persisted = NULL;
+	g->n_persisted = 0;
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -214,14 +228,14 @@ int engine_flush(struct engine *e)
 	e->saved_at = mono_ms();
 	bool any = e->tx_open;
 	for (size_t i = 0; i < e->n_g && !any; i++)
-		any = group_dirty(&e->g[i]);
+		any = group_dirty(e->g[i]);
 	if (!any)
 		return e->failed ? -1 : 0;
 	if (engine_write(e) < 0)
 		goto failed;
 	for (size_t i = 0; i < e->n_g; i++) {
-		if (flush_group(e, &e->g[i]) < 0) {
-			log_kv(LOG_ERROR, e->g[i].cfg->id, "cannot save the state", "error",
+		if (flush_group(e, e->g[i]) < 0) {
+			log_kv(LOG_ERROR, e->g[i]->cfg->id, "cannot save the state", "error",
 			       store_errmsg(e->store), NULL);
 			store_rollback(e->store);
 			e->tx_open = false;
@@ -396,16 +410,28 @@ static void check_done(void *arg, struct check_result *r)
 		t->st.duration_ms = r->duration_ms;
 		free(t->st.last_error);
 		t->st.last_error = NULL;
+		/* A backend that stays dead is logged when its failure changes,
+		 * then once a minute, not on every check. */
+		char *key = xasprintf("check %s %lld %s %d", g->cfg->id, (long long)t->st.server_id,
+				      c->id, t->st.family);
 		if (r->ok) {
 			t->st.last_ok = t->started_wall;
+			log_repeat_clear(key);
 		} else {
 			t->st.last_error = r->error ? r->error : xstrdup("failed");
 			r->error = NULL;
-			log_kv(LOG_INFO, g->cfg->id, "check failed", "server", t->in.server_name,
-			       "check", c->id, "family", t->st.family == 4 ? "ipv4" : "ipv6",
-			       "address", t->address, "failure", http_failure_name(r->failure),
-			       "error", t->st.last_error, NULL);
+			char *state = xasprintf("%s %s", http_failure_name(r->failure), t->st.last_error);
+			long held = log_repeat(key, state);
+			if (held >= 0)
+				log_kv(LOG_INFO, g->cfg->id, "check failed", "server", t->in.server_name,
+				       "check", c->id, "family", t->st.family == 4 ? "ipv4" : "ipv6",
+				       "address", t->address, "failure", http_failure_name(r->failure),
+				       "error", t->st.last_error,
+				       LOG_I64("fall", t->st.c.fall_count), LOG_I64("repeated", held),
+				       NULL);
+			free(state);
 		}
+		free(key);
 		t->dirty = true;
 		cert_watch(t, r);
 		schedule_save(e);
@@ -524,7 +550,7 @@ void engine_targets_changed(struct group *g, struct target **old, size_t n_old)
 	/* Room for every target's check at once, if the system allows. */
 	size_t all = 0;
 	for (size_t i = 0; i < e->n_g; i++)
-		all += e->g[i].n_targets;
+		all += e->g[i]->n_targets;
 	loop_reserve(e->loop, all);
 	for (size_t i = 0; i < g->n_targets; i++) {
 		struct target *t = g->targets[i];
@@ -643,9 +669,10 @@ struct engine *engine_new(const struct config *c, struct store *s,
 	for (size_t i = 0; i < c->n_groups; i++) {
 		if (!selected(o, c->groups[i].id))
 			continue;
-		struct group *g = &e->g[e->n_g++];
+		struct group *g = xcalloc(1, sizeof *g);
 		g->cfg = &c->groups[i];
 		g->e = e;
+		e->g[e->n_g++] = g;
 	}
 	return e;
 }
@@ -679,7 +706,12 @@ static void group_release(struct engine *e, struct group *g)
 	free(g->asked);
 	free(g->logged_defer);
 	hcloud_client_free(g->api);
+	if (g->token) {
+		explicit_bzero(g->token, strlen(g->token));
+		free(g->token);
+	}
 	free(g->persisted);
+	free(g);
 }
 
 void engine_free(struct engine *e)
@@ -687,11 +719,14 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_g; i++)
-		group_release(e, &e->g[i]);
+		group_release(e, e->g[i]);
 	free(e->g);
 	checker_free(e->checker);
 	notifier_free(e->notifier);
+	server_free(e->server);
 	loop_free(e->loop);
+	config_free(e->reload_next);
+	config_free(e->owned_cfg);
 	free(e->reset_moved);
 	free(e->reset_why);
 	free(e);
@@ -743,9 +778,9 @@ static void heartbeat_consider(struct engine *e)
 	bool *ok = xcalloc(e->n_g + 1, sizeof *ok);
 	for (size_t i = 0; i < e->n_g; i++) {
 		/* One-shot: this run's own pass, however long ago it ended. */
-		age[i] = !e->g[i].passed ? -1 : e->o.mode == ENGINE_ONCE ? 0 : mono - e->g[i].pass_at;
-		ok[i] = e->g[i].pass_ok;
-		int64_t every = 2 * pass_interval(e->g[i].cfg);
+		age[i] = !e->g[i]->passed ? -1 : e->o.mode == ENGINE_ONCE ? 0 : mono - e->g[i]->pass_at;
+		ok[i] = e->g[i]->pass_ok;
+		int64_t every = 2 * pass_interval(e->g[i]->cfg);
 		window[i] = every > c->heartbeat_interval_ms ? every : c->heartbeat_interval_ms;
 	}
 	bool allowed = heartbeat_allowed(window, age, ok, e->n_g);
@@ -808,12 +843,14 @@ void engine_pass_concluded(struct group *g)
 	if (e->o.mode == ENGINE_ONCE)
 		return;              /* the heartbeat and the outbox come at the end */
 	heartbeat_consider(e);
-	if (e->cfg->metrics_textfile && !e->o.dry_run && e->store &&
+	/* The API counters go to the state for the textfile and for GET /metrics. */
+	if ((e->cfg->metrics_textfile || e->server) && !e->o.dry_run && e->store &&
 	    mono_ms() - e->metrics_at >= METRICS_EVERY_MS) {
 		e->metrics_at = mono_ms();
 		engine_flush(e);
 		metrics_persist_api_counts(e);
-		metrics_export(e);
+		if (e->cfg->metrics_textfile)
+			metrics_export(e);
 	}
 	if (e->o.mode != ENGINE_ONCE && !loop_timer_armed(&e->deliver_timer))
 		loop_timer_arm(e->loop, &e->deliver_timer, mono_ms());
@@ -863,7 +900,7 @@ static int64_t next_due_wall(struct engine *e)
 	int64_t now = now_ms(), mono = mono_ms();
 	int64_t next = INT64_MAX;
 	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
+		struct group *g = e->g[gi];
 		if (!g->have_inventory || g->listing_failed || (g->passed && !g->pass_ok) ||
 		    g->meta.failed_plan || g->cfg->poll_interval_ms <= 0 || g->n_left ||
 		    g->n_steps || g->pass.confirm_listing)
@@ -912,6 +949,199 @@ static void record_next_due(struct engine *e)
 	store_commit(e->store);
 }
 
+/* ---- reloading (SIGHUP) ------------------------------------------------------------- */
+
+static const struct check_config *find_check(const struct group_config *gc, const char *id)
+{
+	for (size_t i = 0; i < gc->n_checks; i++)
+		if (str_eq(gc->checks[i].id, id))
+			return &gc->checks[i];
+	return NULL;
+}
+
+/* What the API client was made from: a change makes a new client. */
+static bool same_api(const struct group_config *a, const struct group_config *b)
+{
+	return str_eq(a->endpoint, b->endpoint) && str_eq(a->api_token, b->api_token) &&
+	       str_eq(a->token_source, b->token_source) &&
+	       str_eq(a->api_token_file, b->api_token_file) &&
+	       a->poll_timeout_ms == b->poll_timeout_ms;
+}
+
+/* Carry a running group over to its new configuration gc. */
+static size_t group_retarget(struct engine *e, struct group *g, const struct group_config *gc)
+{
+	size_t reset = 0;
+	if (!same_api(g->cfg, gc)) {
+		group_client_drop(g);
+		if (g->token) {
+			explicit_bzero(g->token, strlen(g->token));
+			free(g->token);
+			g->token = NULL;
+		}
+		g->auth_failures = 0;
+		g->auth_retry_at = 0;
+	}
+	/* Other servers or IPs: list again before the next plan. */
+	if (!same_api(g->cfg, gc) || !str_eq(g->cfg->server_selector, gc->server_selector) ||
+	    !str_eq(g->cfg->fip_selector, gc->fip_selector))
+		g->listing_failed = true;
+	/*
+	 * A target keeps its counters when its check still does the same;
+	 * one whose check changed or went starts afresh or goes. A check in
+	 * flight ran under the old definition: dropped, uncounted, and run
+	 * again at once.
+	 */
+	size_t kept = 0;
+	for (size_t i = 0; i < g->n_targets; i++) {
+		struct target *t = g->targets[i];
+		const struct check_config *nc = find_check(gc, t->st.check_id);
+		if (!nc || !config_check_same(t->check, nc)) {
+			reset += nc != NULL;
+			target_free(e, t);
+			continue;
+		}
+		bool was_running = t->probe != NULL;
+		if (t->probe) {
+			check_cancel(t->probe);
+			t->probe = NULL;
+			g->checks_in_flight--;
+		}
+		t->check = nc;
+		/* Its next start under the new interval. */
+		int64_t now = mono_ms(), every = target_interval(t);
+		loop_timer_arm(e->loop, &t->timer, was_running ? now : t->ran ? t->started + every :
+			       schedule_due_from_wall(t->st.last_run, every, now_ms(), now));
+		g->targets[kept++] = t;
+	}
+	g->n_targets = kept;
+	/* The parked targets of vanished servers likewise: counters kept while their check is the same. */
+	size_t parked = 0;
+	for (size_t i = 0; i < g->n_parked; i++) {
+		struct target *t = g->parked[i];
+		const struct check_config *nc = find_check(gc, t->st.check_id);
+		if (!nc || !config_check_same(t->check, nc)) {
+			target_free(e, t);
+			continue;
+		}
+		t->check = nc;
+		g->parked[parked++] = t;
+	}
+	g->n_parked = parked;
+	g->cfg = gc;
+	if (g->have_inventory) {
+		inventory_rebuild_targets(g);
+		engine_judge_health(g);
+	}
+	return reset;
+}
+
+/* A group of the new configuration that was not running: as at the start. */
+static struct group *group_add(struct engine *e, const struct group_config *gc)
+{
+	struct group *g = xcalloc(1, sizeof *g);
+	g->cfg = gc;
+	g->e = e;
+	g->pass_timer.fire = pass_fire;
+	if (load_group(e, g) < 0) {
+		g->passed = true;
+		g->broken = true;
+		return g;
+	}
+	metrics_init_counters(e, g);
+	if (g->have_inventory) {
+		inventory_rebuild_targets(g);
+		g->save_inventory = false;
+		engine_judge_health(g);
+	}
+	return g;
+}
+
+static bool applying(const struct engine *e)
+{
+	for (size_t i = 0; i < e->n_g; i++)
+		if (e->g[i]->state == PASS_APPLYING)
+			return true;
+	return false;
+}
+
+/*
+ * Put the configuration a reload read in place: groups kept (their
+ * counters, inventory and failure record with them), added or removed,
+ * notification targets and the heartbeat from the new one. Called when
+ * no apply is in flight, so every apply ends under the configuration it
+ * started with.
+ */
+static void reload_finish(struct engine *e)
+{
+	struct config *c = e->reload_next;
+	e->reload_next = NULL;
+	engine_flush(e);
+	struct group **next = xcalloc(c->n_groups + 1, sizeof *next);
+	bool *taken = xcalloc(e->n_g + 1, sizeof *taken);
+	size_t n = 0, added = 0, removed = 0, reset = 0;
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group_config *gc = &c->groups[i];
+		if (!selected(&e->o, gc->id))
+			continue;
+		struct group *g = NULL;
+		for (size_t k = 0; k < e->n_g && !g; k++) {
+			if (!taken[k] && str_eq(e->g[k]->cfg->id, gc->id)) {
+				g = e->g[k];
+				taken[k] = true;
+			}
+		}
+		if (g) {
+			/* A listing in flight asked for the old selectors: ask again. */
+			pass_abandon(g);
+			reset += group_retarget(e, g, gc);
+		} else {
+			g = group_add(e, gc);
+			added++;
+		}
+		next[n++] = g;
+	}
+	for (size_t k = 0; k < e->n_g; k++) {
+		if (taken[k])
+			continue;
+		/* Its checks stop now; what the state knows of it stays (status shows it). */
+		log_kv(LOG_INFO, e->g[k]->cfg->id, "group removed by the reload; its checks stop", NULL);
+		group_release(e, e->g[k]);
+		removed++;
+	}
+	free(taken);
+	free(e->g);
+	e->g = next;
+	e->n_g = n;
+	if (e->notifier)
+		notifier_set_config(e->notifier, c);
+	config_free(e->owned_cfg);
+	e->owned_cfg = c;
+	e->cfg = c;
+	for (size_t i = 0; i < e->n_g; i++)
+		if (!e->g[i]->broken)
+			pass_request(e->g[i]);
+	engine_flush(e);
+	log_kv(LOG_INFO, NULL, "configuration reloaded", "config", c->path,
+	       LOG_I64("groups", n), LOG_I64("added", added), LOG_I64("removed", removed),
+	       LOG_I64("targets_reset", reset), NULL);
+}
+
+/* SIGHUP: read the configuration now; put it in place once no apply is in flight. */
+static void reload_begin(struct engine *e)
+{
+	log_kv(LOG_INFO, NULL, "SIGHUP: reading the configuration again", NULL);
+	struct config *c = e->o.reload(e->o.reload_arg, e->cfg);
+	if (!c)
+		return;              /* refused and said why; the old one stays */
+	if (e->reload_next)
+		config_free(e->reload_next);
+	e->reload_next = c;
+	if (applying(e))
+		log_kv(LOG_INFO, NULL, "the new configuration takes over when the apply in "
+		       "flight ends", NULL);
+}
+
 /* ---- running ---------------------------------------------------------------------- */
 
 static void add_report(struct engine *e, struct engine_result *res)
@@ -919,7 +1149,7 @@ static void add_report(struct engine *e, struct engine_result *res)
 	struct report_group *rg = xcalloc(e->n_g + 1, sizeof *rg);
 	size_t n = 0;
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		if (!g->have_inventory || !g->pass_ok || !g->pservers) {
 			rg[n++] = (struct report_group){
 				.id = g->cfg->id, .display_name = g->cfg->display_name,
@@ -942,14 +1172,136 @@ static void add_report(struct engine *e, struct engine_result *res)
 	free(rg);
 }
 
+/* ---- the HTTP endpoint (server.*) ----------------------------------------------------- */
+
+/*
+ * How long after its last pass a group still counts as working: two of
+ * its idle passes, and room for one pass that lists and applies at
+ * length (poll_timeout and plan_apply_timeout).
+ */
+static int64_t health_window(const struct group_config *cfg)
+{
+	return 2 * pass_interval(cfg) + cfg->poll_timeout_ms + cfg->plan_apply_timeout_ms;
+}
+
+/* GET /v1/health: every group's last pass succeeded, and lately. */
+static bool engine_health(void *arg, struct buf *out)
+{
+	struct engine *e = arg;
+	int64_t mono = mono_ms();
+	const char *state_error = e->failed ? "the state file cannot be written" :
+				  store_write_error(e->store);
+	bool healthy = !state_error && !e->stopping;
+	const char **reasons = xcalloc(e->n_g + 1, sizeof *reasons);
+	for (size_t i = 0; i < e->n_g; i++) {
+		const struct group *g = e->g[i];
+		if (g->broken)
+			reasons[i] = "its state cannot be read";
+		else if (!g->passed)
+			reasons[i] = "no pass has ended yet";
+		else if (!g->pass_ok)
+			reasons[i] = "its last pass failed";
+		else if (mono - g->pass_at > health_window(g->cfg))
+			reasons[i] = "no pass has ended lately";
+		healthy &= !reasons[i];
+	}
+	struct jw jw;
+	jw_init(&jw, out, false);
+	jw_object_begin(&jw, NULL);
+	jw_string(&jw, "status", healthy ? "ok" : "failing");
+	jw_string(&jw, "state_error", state_error);
+	jw_bool(&jw, "stopping", e->stopping);
+	jw_array_begin(&jw, "groups");
+	for (size_t i = 0; i < e->n_g; i++) {
+		const struct group *g = e->g[i];
+		const char *reason = reasons[i];
+		jw_object_begin(&jw, NULL);
+		jw_string(&jw, "id", g->cfg->id);
+		jw_bool(&jw, "ok", !reason);
+		jw_string(&jw, "reason", reason);
+		if (g->passed)
+			jw_int(&jw, "last_pass_ms_ago", mono - g->pass_at);
+		else
+			jw_null(&jw, "last_pass_ms_ago");
+		jw_int(&jw, "last_success_at", g->pass.last_ok_at);
+		if (g->pass.fail_since) {
+			jw_object_begin(&jw, "failing");
+			jw_string(&jw, "phase", g->pass.fail_phase);
+			jw_string(&jw, "error", g->pass.fail_error);
+			jw_int(&jw, "since", g->pass.fail_since);
+			jw_end(&jw);
+		} else {
+			jw_null(&jw, "failing");
+		}
+		jw_end(&jw);
+	}
+	jw_end(&jw);
+	jw_end(&jw);
+	buf_addch(out, '\n');
+	free(reasons);
+	return healthy;
+}
+
+static void engine_metrics_text(void *arg, struct buf *out)
+{
+	metrics_text(arg, out);
+}
+
+/* monitor with server.enabled: listen, or say why not (the run ends: exit 1). */
+static int serve(struct engine *e)
+{
+	const struct config *c = e->cfg;
+	if (!c->server_enabled || e->o.dry_run)
+		return 0;
+	if (e->o.mode != ENGINE_FOREVER) {
+		log_kv(LOG_INFO, NULL, "server.enabled: only monitor serves the HTTP endpoint", NULL);
+		return 0;
+	}
+	struct server_hooks h = { engine_health, engine_metrics_text, e };
+	char *why = NULL;
+	e->server = server_start(e->loop, c->server_host, c->server_port, &h, &why);
+	if (!e->server) {
+		log_kv(LOG_ERROR, NULL, "cannot serve the HTTP endpoint of server.*", "error", why,
+		       NULL);
+		free(why);
+		return -1;
+	}
+	log_kv(LOG_INFO, NULL, "HTTP endpoint listening", "host", c->server_host,
+	       LOG_I64("port", server_port(e->server)), NULL);
+	return 0;
+}
+
+/*
+ * After a stop: answers in progress get until server.shutdown_timeout
+ * after the signal; then whatever is still open is closed.
+ */
+static void unserve(struct engine *e)
+{
+	if (!e->server)
+		return;
+	server_quiesce(e->server);
+	int64_t until = e->stop_began + e->cfg->server_shutdown_timeout_ms;
+	while (!server_idle(e->server) && mono_ms() < until)
+		loop_turn(e->loop, until - mono_ms());
+	if (!server_idle(e->server))
+		log_kv(LOG_INFO, NULL, "server.shutdown_timeout: closing the HTTP connections still open",
+		       NULL);
+	server_free(e->server);
+	e->server = NULL;
+	log_kv(LOG_INFO, NULL, "HTTP endpoint stopped", NULL);
+}
+
 /* Stop starting things: checks in flight are dropped, uncounted. */
 static void begin_stop(struct engine *e)
 {
 	if (e->stopping)
 		return;
 	e->stopping = true;
+	e->stop_began = mono_ms();
+	/* No new HTTP connection; those open are answered. */
+	server_quiesce(e->server);
 	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
+		struct group *g = e->g[gi];
 		for (size_t i = 0; i < g->n_targets; i++) {
 			struct target *t = g->targets[i];
 			loop_timer_disarm(e->loop, &t->timer);
@@ -969,7 +1321,7 @@ static void begin_stop(struct engine *e)
 static bool busy(const struct engine *e)
 {
 	for (size_t i = 0; i < e->n_g; i++)
-		if (e->g[i].state != PASS_IDLE)
+		if (e->g[i]->state != PASS_IDLE)
 			return true;
 	return false;
 }
@@ -977,7 +1329,7 @@ static bool busy(const struct engine *e)
 static bool once_done(const struct engine *e)
 {
 	for (size_t i = 0; i < e->n_g; i++)
-		if (!e->g[i].passed || e->g[i].checks_in_flight)
+		if (!e->g[i]->passed || e->g[i]->checks_in_flight)
 			return false;
 	return true;
 }
@@ -1002,8 +1354,15 @@ void engine_run(struct engine *e, struct engine_result *res)
 	e->started = mono_ms();
 	e->started_wall = now_ms();
 	e->end = e->o.mode == ENGINE_FOR ? e->started + e->o.for_ms : INT64_MAX;
-	if (!e->o.dry_run)
+	if (!e->o.dry_run) {
 		loop_catch_signals(e->loop);
+		if (e->o.reload && e->o.mode != ENGINE_ONCE)
+			loop_catch_reload(e->loop);
+	}
+	if (serve(e) < 0) {
+		res->failed = true;
+		return;
+	}
 	if (e->store && !e->o.dry_run) {
 		store_write_error_clear(e->store);
 		char *v = store_meta_get(e->store, "heartbeat_last_ok");
@@ -1016,7 +1375,7 @@ void engine_run(struct engine *e, struct engine_result *res)
 	notify_reset(e);
 
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		g->pass_timer.fire = pass_fire;
 		if (load_group(e, g) < 0) {
 			g->passed = true;
@@ -1024,9 +1383,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 			g->broken = true;
 			continue;
 		}
+		metrics_init_counters(e, g);
 	}
 	for (size_t i = 0; i < e->n_g; i++) {
-		struct group *g = &e->g[i];
+		struct group *g = e->g[i];
 		if (g->broken)
 			continue;
 		/* Align the stored targets with the configured checks. */
@@ -1047,6 +1407,10 @@ void engine_run(struct engine *e, struct engine_result *res)
 		loop_turn(e->loop, -1);
 		if (e->save_urgent)
 			engine_flush(e);
+		if (e->o.reload && loop_reload_requested() && !e->stopping)
+			reload_begin(e);
+		if (e->reload_next && !applying(e) && !e->stopping)
+			reload_finish(e);
 		if (loop_stop_requested() && !e->stopping) {
 			signalled = true;
 			log_kv(LOG_INFO, NULL, "stopping on signal", NULL);
@@ -1071,10 +1435,11 @@ void engine_run(struct engine *e, struct engine_result *res)
 		if (store_write_error(e->store))
 			e->failed = true;
 	}
+	unserve(e);
 	res->stopped = signalled;
 	for (size_t i = 0; i < e->n_g; i++) {
-		res->changes += e->g[i].changes;
-		if (e->g[i].passed && !e->g[i].pass_ok)
+		res->changes += e->g[i]->changes;
+		if (e->g[i]->passed && !e->g[i]->pass_ok)
 			res->failed = true;
 	}
 	if (e->failed)

@@ -40,6 +40,14 @@ struct engine_options {
 	bool no_checks;              /* plan --no-checks: stored health only */
 	char **groups;               /* --group filter; NULL/0: all groups */
 	size_t n_groups;
+	/*
+	 * monitor and --for: SIGHUP reads the configuration again through
+	 * reload(reload_arg, current). It returns the new configuration, which
+	 * the engine owns from then on, or NULL when it is refused (it said
+	 * why): the running one stays. NULL: SIGHUP is not caught.
+	 */
+	struct config *(*reload)(void *arg, const struct config *current);
+	void *reload_arg;
 };
 
 struct engine_result {
@@ -54,7 +62,11 @@ struct engine_result {
 struct engine;
 
 /* engine.c */
-/* store may be NULL in dry-run mode (no state file yet). */
+/*
+ * c is the caller's and must outlive the engine; configurations that
+ * reloads bring are the engine's. store may be NULL in dry-run mode (no
+ * state file yet).
+ */
 struct engine *engine_new(const struct config *c, struct store *s,
 			  const struct engine_options *o);
 void engine_free(struct engine *e);

@@ -144,6 +144,16 @@ struct group {
 	int *left_action;                /* per step: the API's action status; -1: not known */
 	bool *left_asked;
 
+	/*
+	 * The API refused the token (401/403): the token read again from its
+	 * file (NULL: the configuration's), and the backoff before the next
+	 * request: auth_failures in a row, no API request before auth_retry_at
+	 * (mono_ms()).
+	 */
+	char *token;
+	int auth_failures;
+	int64_t auth_retry_at;
+
 	/* Kept across passes: API request counts already added to the state. */
 	struct hc_request_count *persisted;
 	size_t n_persisted;
@@ -156,7 +166,9 @@ struct engine {
 	struct loop *loop;
 	struct checker *checker;
 	struct notifier *notifier;       /* webhooks and the heartbeat; NULL: dry run */
-	struct group *g;
+	/* One allocation each: timers and targets point into them, and a
+	 * reload adds and removes groups. */
+	struct group **g;
 	size_t n_g;
 	char *reset_moved;
 	char *reset_why;
@@ -173,6 +185,11 @@ struct engine {
 	int64_t outbox_depth;
 	int64_t metrics_at;              /* mono_ms() the textfile was last written */
 	int64_t beat_last_ok;            /* wall clock of the last heartbeat; 0: never */
+	/* A reload read and waiting for the applies in flight to end; no pass begins. */
+	struct config *reload_next;
+	struct config *owned_cfg;        /* cfg, when a reload brought it */
+	struct server *server;           /* monitor's HTTP endpoint, or NULL */
+	int64_t stop_began;              /* mono_ms() of the stop signal */
 };
 
 /* engine.c */
@@ -181,6 +198,8 @@ const struct hc_fip *group_fip(const struct group *g, int64_t id);
 struct msg_server group_msg_server(const struct store_server *s);
 /* The API client of a group, made on first use; NULL (logged) if it cannot be. */
 struct hcloud_client *group_client(struct group *g);
+/* Let the client go (its request counts kept): the next use makes a new one. */
+void group_client_drop(struct group *g);
 /* Queue a notification (nothing in dry-run mode), inside this turn's transaction. */
 void engine_post(struct engine *e, struct group *g, const char *kind, struct buf *text);
 /* Start writing: this turn's transaction, opened on first use. -1: cannot. */
@@ -274,7 +293,17 @@ void cert_watch(struct target *t, const struct check_result *r);
 /* metrics_export.c */
 /* Add the API requests since the last call to the counters kept in the state. */
 void metrics_persist_api_counts(struct engine *e);
+/* The same for one group, inside the turn's transaction (its client is about to go). */
+void metrics_persist_group_api_counts(struct engine *e, struct group *g);
 /* The textfile, after a pass concluded (at most once a second) and at the end. */
 void metrics_export(struct engine *e);
+/* The same text, for GET /metrics. */
+void metrics_text(struct engine *e, struct buf *out);
+/* The phases a pass may fail in (NULL-terminated): flipper_group_failures_total's. */
+extern const char *const pass_phases[];
+/* Count a failed pass of g in the state (inside the turn's transaction). */
+void metrics_count_failure(struct group *g, const char *phase);
+/* The group's failure counters, at 0 for every phase until they count. */
+void metrics_init_counters(struct engine *e, struct group *g);
 
 #endif

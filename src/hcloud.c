@@ -758,14 +758,11 @@ const struct hcloud_stats *hcloud_client_stats(const struct hcloud_client *c)
 
 static void log_request(const struct hc_call *k, long status, int64_t ms)
 {
-	char st[24], dur[24];
 	if (!log_enabled(LOG_DEBUG))
 		return;
-	snprintf(st, sizeof st, "%ld", status);
-	snprintf(dur, sizeof dur, "%" PRId64, ms);
+	/* status 0: no HTTP answer. */
 	log_kv(LOG_DEBUG, k->c->group, "hcloud request", "method", k->method,
-	       "path", k->url_path, "status", status ? st : "none",
-	       "duration_ms", dur, NULL);
+	       "path", k->url_path, LOG_I64("status", status), LOG_I64("duration_ms", ms), NULL);
 }
 
 static struct hc_call *call_new(struct hc_op *op, const char *method, const char *kind,
@@ -814,10 +811,8 @@ static void call_failed(struct hc_call *k)
 		delay = left;
 	if (log_enabled(LOG_INFO)) {
 		char *msg = hc_error_format(&k->err);
-		char ms[24];
-		snprintf(ms, sizeof ms, "%" PRId64, delay);
 		log_kv(LOG_INFO, c->group, "hcloud request failed, retrying",
-		       "error", msg, "delay_ms", ms, NULL);
+		       "error", msg, LOG_I64("delay_ms", delay), NULL);
 		free(msg);
 	}
 	c->stats.retries++;
@@ -1340,12 +1335,9 @@ static void action_answered(struct hc_call *k, int rc)
 		call_free(k);
 		int64_t on = f.server;
 		hc_fip_release(&f);
-		char a[24], b[24];
-		snprintf(a, sizeof a, "%" PRId64, op->fip);
-		snprintf(b, sizeof b, "%" PRId64, op->server);
 		if (on == op->server) {
 			log_kv(LOG_INFO, op->c->group, "floating IP already assigned to the target",
-			       "floating_ip", a, "server", b, NULL);
+			       LOG_I64("floating_ip", op->fip), LOG_I64("server", op->server), NULL);
 			op_finish(op, 0);
 			return;
 		}
@@ -1360,11 +1352,9 @@ static void action_answered(struct hc_call *k, int rc)
 		}
 		hc_error_release(&op->r.err);
 		if (on) {
-			char o[24];
-			snprintf(o, sizeof o, "%" PRId64, on);
 			log_kv(LOG_WARN, op->c->group, "the API will not move the floating IP directly; "
-			       "unassigning it, then assigning it again", "floating_ip", a,
-			       "from", o, "to", b, NULL);
+			       "unassigning it, then assigning it again", LOG_I64("floating_ip", op->fip),
+			       LOG_I64("from", on), LOG_I64("to", op->server), NULL);
 			op->step = STEP_UNASSIGN;
 			assign_post(op, "unassign", "{}");
 		} else {

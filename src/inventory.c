@@ -215,10 +215,8 @@ void inventory_take(struct group *g, struct hc_result *r, bool confirmed)
 	g->listing_failed = false;
 	g->pass.confirm_listing = false;
 	g->save_inventory = g->save_meta = true;
-	char a[32], b[32];
-	snprintf(a, sizeof a, "%zu", ns);
-	snprintf(b, sizeof b, "%zu", nf);
-	log_kv(LOG_DEBUG, cfg->id, "inventory refreshed", "servers", a, "floating_ips", b, NULL);
+	log_kv(LOG_DEBUG, cfg->id, "inventory refreshed", LOG_I64("servers", ns),
+	       LOG_I64("floating_ips", nf), NULL);
 }
 
 /* ---- servers the listing lacks that an IP points at --------------------------------- */

@@ -99,32 +99,6 @@ static int hex4(const char *p, const char *end, unsigned *out)
 	return 0;
 }
 
-static void add_utf8(struct buf *b, unsigned cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_add(b, u, n);
-}
-
 /* Length of the well-formed UTF-8 character at p, or 0. */
 static size_t utf8_char(const unsigned char *p, const unsigned char *end)
 {
@@ -204,7 +178,7 @@ static bool escape(struct reader *r, struct buf *b)
 		r->p += 6;
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 	}
-	add_utf8(b, cp);
+	buf_add_utf8(b, cp);
 	return true;
 }
 

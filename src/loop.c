@@ -41,10 +41,13 @@ struct loop {
 	size_t limited_running;
 	size_t max_limited;
 	bool catching;
+	struct loop_watch *watches;
+	size_t n_watches;
 };
 
 static int signal_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
 
 /* ---- timers ---------------------------------------------------------------- */
 
@@ -281,6 +284,29 @@ static void feed(struct loop *l)
 	}
 }
 
+void loop_watch_start(struct loop *l, struct loop_watch *w)
+{
+	if (w->on)
+		return;
+	w->on = true;
+	w->next = l->watches;
+	l->watches = w;
+	l->n_watches++;
+}
+
+void loop_watch_stop(struct loop *l, struct loop_watch *w)
+{
+	for (struct loop_watch **pp = &l->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			w->on = false;
+			w->next = NULL;
+			l->n_watches--;
+			return;
+		}
+	}
+}
+
 int64_t loop_next_timer(const struct loop *l)
 {
 	return l->n_heap ? l->heap[0]->due : -1;
@@ -330,7 +356,7 @@ static void break_down(struct loop *l)
 int loop_turn(struct loop *l, int64_t max_wait_ms)
 {
 	run_timers(l);
-	if (stop_flag && max_wait_ms != 0)
+	if ((stop_flag || reload_flag) && max_wait_ms != 0)
 		max_wait_ms = 0;
 	int64_t wait = max_wait_ms < 0 || max_wait_ms > POLL_MAX_MS ? POLL_MAX_MS : max_wait_ms;
 	if (l->n_heap) {
@@ -338,14 +364,34 @@ int loop_turn(struct loop *l, int64_t max_wait_ms)
 		if (until < wait)
 			wait = until < 0 ? 0 : until;
 	}
-	struct curl_waitfd extra = { .fd = signal_pipe[0], .events = CURL_WAIT_POLLIN };
-	CURLMcode mc = curl_multi_poll(l->multi, l->catching ? &extra : NULL,
-				       l->catching ? 1 : 0, (int)wait, NULL);
-	if (l->catching && extra.revents) {
+	/* The signal pipe first, then the watched descriptors. */
+	struct curl_waitfd *extra = xcalloc(l->n_watches + 1, sizeof *extra);
+	struct loop_watch **who = xcalloc(l->n_watches + 1, sizeof *who);
+	unsigned n = 0;
+	if (l->catching)
+		extra[n++] = (struct curl_waitfd){ .fd = signal_pipe[0], .events = CURL_WAIT_POLLIN };
+	size_t first_watch = n;
+	for (struct loop_watch *w = l->watches; w; w = w->next) {
+		who[n - first_watch] = w;
+		extra[n++] = (struct curl_waitfd){ .fd = w->fd, .events = CURL_WAIT_POLLIN };
+	}
+	CURLMcode mc = curl_multi_poll(l->multi, n ? extra : NULL, n, (int)wait, NULL);
+	if (l->catching && extra[0].revents) {
 		char sink[64];
 		while (read(signal_pipe[0], sink, sizeof sink) > 0)
 			;
 	}
+	/* A callback may stop any watch, its own included: check each is still on. */
+	for (size_t i = first_watch; i < n; i++) {
+		struct loop_watch *w = who[i - first_watch];
+		bool on = false;
+		for (struct loop_watch *x = l->watches; x && !on; x = x->next)
+			on = x == w;
+		if (on && extra[i].revents && mc == CURLM_OK)
+			w->ready(w);
+	}
+	free(extra);
+	free(who);
 	int still = 0;
 	if (mc == CURLM_OK)
 		mc = curl_multi_perform(l->multi, &still);
@@ -371,6 +417,37 @@ static void on_stop_signal(int sig)
 		(void)r;
 	}
 	errno = saved;
+}
+
+static void on_reload_signal(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	reload_flag = 1;
+	if (signal_pipe[1] >= 0) {
+		ssize_t r = write(signal_pipe[1], "h", 1);
+		(void)r;
+	}
+	errno = saved;
+}
+
+int loop_catch_reload(struct loop *l)
+{
+	if (!l->catching)
+		return -1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_reload_signal;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGHUP, &sa, NULL);
+}
+
+bool loop_reload_requested(void)
+{
+	if (!reload_flag)
+		return false;
+	reload_flag = 0;
+	return true;
 }
 
 int loop_catch_signals(struct loop *l)

@@ -39,6 +39,19 @@ struct loop_timer {
 	size_t slot;                 /* private: heap position + 1; 0: not armed */
 };
 
+/*
+ * A descriptor of someone else's (the HTTP server's epoll descriptor),
+ * polled for reading alongside the transfers: ready() runs from
+ * loop_turn() when it is readable.
+ */
+struct loop_watch {
+	int fd;
+	void (*ready)(struct loop_watch *w);
+	/* private */
+	struct loop_watch *next;
+	bool on;
+};
+
 struct loop_xfer {
 	CURL *easy;                  /* set up by the caller; owned by the caller */
 	/* Called once when the transfer ends (result CURLE_OK or why not). */
@@ -78,6 +91,10 @@ static inline bool loop_timer_armed(const struct loop_timer *t)
 int loop_start(struct loop *l, struct loop_xfer *x, bool limited);
 /* Take a transfer out, without its callback. A no-op when not started. */
 void loop_abort(struct loop *l, struct loop_xfer *x);
+/* Poll w->fd from the next turn on, until loop_watch_stop(). */
+void loop_watch_start(struct loop *l, struct loop_watch *w);
+void loop_watch_stop(struct loop *l, struct loop_watch *w);
+
 /* The due time of the earliest armed timer; -1: none. */
 int64_t loop_next_timer(const struct loop *l);
 
@@ -96,5 +113,11 @@ int loop_turn(struct loop *l, int64_t max_wait_ms);
  */
 int loop_catch_signals(struct loop *l);
 bool loop_stop_requested(void);
+/*
+ * SIGHUP too (after loop_catch_signals()): it sets the reload flag and
+ * wakes the loop. loop_reload_requested() reads and clears it.
+ */
+int loop_catch_reload(struct loop *l);
+bool loop_reload_requested(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "curl_api.h"
+#include "mhd_api.h"
 #include "log.h"
 
 const struct opt cli_global_opts[] = {
@@ -70,6 +71,14 @@ static int run_version(struct globals *g, void *opts, int argc, char **argv)
 	if (curl_api_check(LOG_ERROR) < 0)
 		return EXIT_RUNTIME;
 	printf("libcurl %s (%s)\n", curl_api_version(), curl_api_soname());
+	/* Optional: only monitor's HTTP endpoint (server.enabled) needs it. */
+	char *why = NULL;
+	if (mhd_api_load(&why) == 0)
+		printf("libmicrohttpd %s (%s)\n", mhd_api_version(), mhd_api_soname());
+	else
+		printf("libmicrohttpd not available (only server.enabled needs it; install %s)\n",
+		       MHD_API_PACKAGE);
+	free(why);
 	return EXIT_OK;
 }
 
@@ -80,7 +89,9 @@ static const struct command cmd_version = {
 		"Print flipper's version, then the libcurl it would use for the network\n"
 		"(version and file). When no usable libcurl can be loaded, say why and exit\n"
 		"1: a deployment's smoke test catches a host where no round could reach the\n"
-		"network. 'flipper --version' prints the first line only.\n",
+		"network. Then the libmicrohttpd that monitor's HTTP endpoint (server.*)\n"
+		"would use, or that there is none (optional: not an error). 'flipper\n"
+		"--version' prints the first line only.\n",
 	.opts = no_opts,
 	.opts_size = sizeof(struct no_opts),
 	.run = run_version,
@@ -475,5 +486,6 @@ int main(int argc, char **argv)
 	free(err);
 	free(operands);
 	curl_api_release();
+	log_release();
 	return check_stdout(rc);
 }

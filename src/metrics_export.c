@@ -11,13 +11,11 @@
 #include "log.h"
 #include "metrics.h"
 
-void metrics_persist_api_counts(struct engine *e)
+void metrics_persist_group_api_counts(struct engine *e, struct group *g)
 {
-	store_begin(e->store);
-	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
-		if (!g->api)
-			continue;
+	if (!g->api || engine_write(e) < 0)
+		return;
+	{
 		const struct hcloud_stats *st = hcloud_client_stats(g->api);
 		for (size_t i = 0; i < st->n_requests; i++) {
 			const struct hc_request_count *rc = &st->requests[i];
@@ -44,7 +42,46 @@ void metrics_persist_api_counts(struct engine *e)
 			p->count = rc->count;
 		}
 	}
-	store_commit(e->store);
+}
+
+void metrics_persist_api_counts(struct engine *e)
+{
+	for (size_t gi = 0; gi < e->n_g; gi++)
+		metrics_persist_group_api_counts(e, e->g[gi]);
+	engine_flush(e);
+}
+
+const char *const pass_phases[] = { "inventory", "checks", "plan", "apply", "state", NULL };
+
+/* The labels of a group's failure counter, in the one order they are stored. */
+static char *failure_labels(const char *group, const char *phase)
+{
+	struct buf l = BUF_INIT;
+	metrics_label(&l, "group", group);
+	metrics_label(&l, "phase", phase);
+	return buf_detach(&l);
+}
+
+void metrics_count_failure(struct group *g, const char *phase)
+{
+	struct engine *e = g->e;
+	if (engine_write(e) < 0)
+		return;
+	char *l = failure_labels(g->cfg->id, phase);
+	store_counter_add(e->store, "flipper_group_failures_total", l, 1);
+	free(l);
+}
+
+void metrics_init_counters(struct engine *e, struct group *g)
+{
+	if (engine_write(e) < 0)
+		return;
+	/* Every phase from the start, so rate() sees the first failure. */
+	for (size_t i = 0; pass_phases[i]; i++) {
+		char *l = failure_labels(g->cfg->id, pass_phases[i]);
+		store_counter_add(e->store, "flipper_group_failures_total", l, 0);
+		free(l);
+	}
 }
 
 struct counter_ctx {
@@ -84,9 +121,18 @@ static void cert_expiry_sample(struct metrics *m, struct group *g, size_t i)
 		       NULL);
 }
 
-void metrics_export(struct engine *e)
+static struct metrics *collect(struct engine *e)
 {
 	struct metrics *m = metrics_new();
+	metrics_family(m, "flipper_group_up", "gauge",
+		       "1 when the group's last pass succeeded (inventory confirmed, plan made, "
+		       "apply concluded), 0 when it failed or none has ended yet.");
+	metrics_family(m, "flipper_group_last_success_timestamp_seconds", "gauge",
+		       "When the group's last successful pass ended (0: never). Alert on its age.");
+	metrics_family(m, "flipper_group_failures_total", "counter",
+		       "Failed passes of each group, by the phase that failed.");
+	metrics_family(m, "flipper_group_failing_since_timestamp_seconds", "gauge",
+		       "While a group fails: since when, and in which phase.");
 	metrics_family(m, "flipper_server_health", "gauge",
 		       "Health of each server as flipper sees it (1 for its current status).");
 	metrics_family(m, "flipper_check_duration_seconds", "gauge",
@@ -107,40 +153,40 @@ void metrics_export(struct engine *e)
 	metrics_family(m, "flipper_api_budget_remaining", "gauge",
 		       "Requests the group's API token may still send now (its token bucket: "
 		       "3600 an hour, refilling one a second).");
-	metrics_family(m, "flipper_group_pass_ok", "gauge",
-		       "Whether the group's last pass succeeded (1) or failed (0).");
-	metrics_family(m, "flipper_group_failing_since_timestamp_seconds", "gauge",
-		       "While a group fails: since when, and in which phase.");
 	metrics_family(m, "flipper_notifications_queued", "gauge",
 		       "Notifications waiting in the outbox.");
 	metrics_family(m, "flipper_last_round_timestamp_seconds", "gauge",
-		       "When the last pass of a group started.");
+		       "The oldest of the groups' last successful passes (0 while a group has "
+		       "none): its age is how long some group has not worked.");
 	metrics_family(m, "flipper_last_round_duration_seconds", "gauge",
-		       "How long that pass took.");
+		       "How long the latest pass took, whatever its outcome.");
 
 	static const enum health states[] = { HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_UNKNOWN,
 					      HEALTH_UNCHECKABLE };
-	int64_t started = 0, took = 0;
+	int64_t ended = 0, took = 0, oldest_ok = INT64_MAX;
 	for (size_t gi = 0; gi < e->n_g; gi++) {
-		struct group *g = &e->g[gi];
+		struct group *g = e->g[gi];
 		const char *gid = g->cfg->id;
+		bool up = g->pass.last_pass_at && g->pass.last_pass_ok && !g->broken;
+		metrics_sample(m, "flipper_group_up", up ? 1 : 0, "group", gid, NULL);
+		metrics_sample(m, "flipper_group_last_success_timestamp_seconds",
+			       (double)g->pass.last_ok_at / 1000.0, "group", gid, NULL);
+		if (g->pass.last_ok_at < oldest_ok)
+			oldest_ok = g->pass.last_ok_at;
+		if (g->pass.fail_since)
+			metrics_sample(m, "flipper_group_failing_since_timestamp_seconds",
+				       (double)g->pass.fail_since / 1000.0, "group", gid,
+				       "phase", g->pass.fail_phase, NULL);
+		if (g->pass.last_pass_at > ended) {
+			ended = g->pass.last_pass_at;
+			took = g->meta.last_round_ms;
+		}
 		for (size_t i = 0; i < g->n_servers; i++) {
 			const struct store_server *s = &g->servers[i];
 			for (size_t k = 0; k < ARRAY_SIZE(states); k++)
 				metrics_sample(m, "flipper_server_health", s->health == states[k] ? 1 : 0,
 					       "group", gid, "server", s->s.name, "location", s->s.location,
 					       "status", health_name(states[k]), NULL);
-		}
-		if (g->pass.last_pass_at)
-			metrics_sample(m, "flipper_group_pass_ok", g->pass.last_pass_ok ? 1 : 0,
-				       "group", gid, NULL);
-		if (g->pass.fail_since)
-			metrics_sample(m, "flipper_group_failing_since_timestamp_seconds",
-				       (double)g->pass.fail_since / 1000.0, "group", gid,
-				       "phase", g->pass.fail_phase, NULL);
-		if (g->meta.last_round_at > started) {
-			started = g->meta.last_round_at;
-			took = g->meta.last_round_ms;
 		}
 		for (size_t i = 0; i < g->n_targets; i++) {
 			const struct store_target *t = &g->targets[i]->st;
@@ -174,10 +220,18 @@ void metrics_export(struct engine *e)
 		}
 	}
 	struct counter_ctx cc = { m };
-	store_counters_each(e->store, emit_counter, &cc);
+	if (e->store)
+		store_counters_each(e->store, emit_counter, &cc);
 	metrics_sample(m, "flipper_notifications_queued", (double)(e->outbox_depth < 0 ? 0 : e->outbox_depth), NULL);
-	metrics_sample(m, "flipper_last_round_timestamp_seconds", (double)started / 1000.0, NULL);
+	metrics_sample(m, "flipper_last_round_timestamp_seconds",
+		       e->n_g ? (double)oldest_ok / 1000.0 : 0, NULL);
 	metrics_sample(m, "flipper_last_round_duration_seconds", (double)took / 1000.0, NULL);
+	return m;
+}
+
+void metrics_export(struct engine *e)
+{
+	struct metrics *m = collect(e);
 	char *err = NULL;
 	if (metrics_write_file(m, e->cfg->metrics_textfile, &err) < 0) {
 		log_kv(LOG_WARN, NULL, "metrics not written", "error", err, NULL);
@@ -186,3 +240,9 @@ void metrics_export(struct engine *e)
 	metrics_free(m);
 }
 
+void metrics_text(struct engine *e, struct buf *out)
+{
+	struct metrics *m = collect(e);
+	metrics_render(m, out);
+	metrics_free(m);
+}

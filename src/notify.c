@@ -268,10 +268,8 @@ static void message_done(struct loop_xfer *xf, CURLcode rc)
 		int attempts = x->attempts + 1;
 		int64_t delay = backoff_delay(attempts);
 		char *where = log_redact_url(x->url);
-		char att[16];
-		snprintf(att, sizeof att, "%d", attempts);
 		log_kv(LOG_WARN, x->group, "notification not delivered; will retry", "kind", x->kind,
-		       "webhook", where, "error", err, "attempts", att, NULL);
+		       "webhook", where, "error", err, LOG_I64("attempts", attempts), NULL);
 		free(where);
 		if (n->w.begin(n->w.arg) == 0) {
 			store_outbox_retry(n->s, x->id, attempts, now_ms() + delay, err);
@@ -345,6 +343,11 @@ struct notifier *notifier_new(const struct config *c, struct store *s, struct lo
 		notify_target_hash(&c->targets[i], n->hashes[i]);
 	}
 	return n;
+}
+
+void notifier_set_config(struct notifier *n, const struct config *c)
+{
+	n->c = c;
 }
 
 void notifier_free(struct notifier *n)

@@ -77,6 +77,12 @@ struct notifier *notifier_new(const struct config *c, struct store *s, struct lo
 /* POSTs and the heartbeat in flight are dropped (they stay queued). */
 void notifier_free(struct notifier *n);
 /*
+ * A reloaded configuration: its targets and heartbeat from the next kick
+ * on. Messages queued for a target no longer configured are dropped then
+ * (logged); what is in flight finishes (it holds its own URL).
+ */
+void notifier_set_config(struct notifier *n, const struct config *c);
+/*
  * Look at the outbox and send what is due, keeping each target's order;
  * a target that failed waits for its backoff (a timer kicks again).
  * Returns the messages queued (or -1 when the state cannot be written:

@@ -59,7 +59,10 @@ static void record(struct group *g, const char *phase, const char *error, const 
 	struct buf b = BUF_INIT;
 	p->last_pass_at = now;
 	p->last_pass_ok = !phase;
+	if (phase)
+		metrics_count_failure(g, phase);
 	if (!phase) {
+		p->last_ok_at = now;
 		if (p->fail_since) {
 			char since[32];
 			format_time_utc(p->fail_since, since);
@@ -220,6 +223,79 @@ static void ask_next(struct group *g)
 	pass_checks_or_plan(g);
 }
 
+/* ---- a token the API refuses ------------------------------------------------ */
+
+/*
+ * Read the token again from its file; true when it changed (a rotated
+ * Kubernetes Secret or systemd credential): the API client is made anew
+ * with it and the backoff ends.
+ */
+static bool token_renewed(struct group *g)
+{
+	char *fresh = NULL, *why = NULL;
+	int r = config_token_reread(g->cfg, &fresh, &why);
+	const char *cur = g->token ? g->token : g->cfg->api_token;
+	bool changed = r == 1 && !str_eq(fresh, cur);
+	if (r < 0) {
+		char *key = xasprintf("token %s", g->cfg->id);
+		if (log_repeat(key, why) >= 0)
+			log_kv(LOG_WARN, g->cfg->id, "cannot read the token again", "error", why, NULL);
+		free(key);
+	}
+	if (changed) {
+		log_kv(LOG_INFO, g->cfg->id, "the token changed where it came from; using the new one",
+		       "source", g->cfg->token_source, NULL);
+		if (g->token) {
+			explicit_bzero(g->token, strlen(g->token));
+			free(g->token);
+		}
+		g->token = fresh;
+		fresh = NULL;
+		group_client_drop(g);
+		g->auth_failures = 0;
+		g->auth_retry_at = 0;
+	}
+	if (fresh) {
+		explicit_bzero(fresh, strlen(fresh));
+		free(fresh);
+	}
+	free(why);
+	return changed;
+}
+
+/*
+ * The API answered 401 or 403: no retry can help until the token does.
+ * Read it again (it may have been rotated); if it is the same, wait
+ * before the next request, twice as long each time, up to poll_interval
+ * (a pass, at least): a wrong token costs a few requests an hour, not
+ * one a second. The failure is told once, by the group's failure record.
+ */
+static void auth_refused(struct group *g, const struct hc_error *err)
+{
+	if (g->e->o.mode == ENGINE_ONCE || token_renewed(g))
+		return;
+	int64_t cap = g->cfg->poll_interval_ms > pass_interval(g->cfg) ?
+		      g->cfg->poll_interval_ms : pass_interval(g->cfg);
+	int64_t delay = 1000;
+	for (int i = 1; i < g->auth_failures + 1 && delay < cap; i++)
+		delay *= 2;
+	if (delay > cap)
+		delay = cap;
+	g->auth_failures++;
+	g->auth_retry_at = mono_ms() + delay;
+	char d[48];
+	duration_format(delay, d);
+	log_kv(LOG_WARN, g->cfg->id, "the API refuses the token; waiting before the next request",
+	       LOG_I64("http_status", err->http_status), "code", err->code,
+	       "token_source", g->cfg->token_source, "next_attempt_in", d,
+	       LOG_I64("attempts", g->auth_failures), NULL);
+}
+
+static bool is_auth_error(const struct hc_error *err)
+{
+	return err->http_status == 401 || err->http_status == 403;
+}
+
 static void listed(void *arg, struct hc_result *r)
 {
 	struct group *g = arg;
@@ -227,19 +303,31 @@ static void listed(void *arg, struct hc_result *r)
 	g->op = NULL;
 	if (r->rc < 0) {
 		char *msg = hc_error_format(&r->err);
-		log_kv(LOG_ERROR, g->cfg->id, g->have_inventory ?
-		       "inventory refresh failed; keeping the previous inventory and not planning" :
-		       "inventory refresh failed", "error", msg, NULL);
+		char *key = hc_error_key(&r->err);
+		char *what = xasprintf("listing %s", g->cfg->id);
+		long held = log_repeat(what, key);
+		if (held >= 0)
+			log_kv(LOG_ERROR, g->cfg->id, g->have_inventory ?
+			       "inventory refresh failed; keeping the previous inventory and not planning" :
+			       "inventory refresh failed", "error", msg, LOG_I64("repeated", held), NULL);
+		free(what);
 		free(g->listing_error);
 		free(g->listing_key);
 		g->listing_error = msg;
-		g->listing_key = hc_error_key(&r->err);
+		g->listing_key = key;
 		g->listing_failed = g->pass_listing_failed = true;
 		g->confirming = false;
+		if (is_auth_error(&r->err))
+			auth_refused(g, &r->err);
 		/* One-shot: the checks of the kept inventory still count. */
 		pass_checks_or_plan(g);
 		return;
 	}
+	char *what = xasprintf("listing %s", g->cfg->id);
+	log_repeat_clear(what);
+	free(what);
+	g->auth_failures = 0;
+	g->auth_retry_at = 0;
 	/* A listing that lost much is believed only when a second read agrees (SPEC 9). */
 	struct hcloud_client *api = group_client(g);
 	if (!g->confirming && api && inventory_needs_confirmation(g, r)) {
@@ -269,9 +357,22 @@ static void pass_begin(struct group *g)
 	struct engine *e = g->e;
 	if (g->state != PASS_IDLE || e->stopping)
 		return;
+	/* A reload waits for the applies in flight; it asks for a pass after. */
+	if (e->reload_next) {
+		g->pass_wanted = true;
+		return;
+	}
+	int64_t now = mono_ms();
+	/* A refused token: no request before the backoff ends, unless its
+	 * file has a new one (looked at every second meanwhile). */
+	if (g->auth_retry_at > now && !token_renewed(g)) {
+		int64_t at = g->auth_retry_at < now + 1000 ? g->auth_retry_at : now + 1000;
+		loop_timer_arm(e->loop, &g->pass_timer, at);
+		return;
+	}
 	g->pass_wanted = false;
 	g->begun = true;
-	g->pass_started = mono_ms();
+	g->pass_started = now;
 	g->n_looked_up = 0;
 	if (inventory_due(g, g->pass_started)) {
 		struct hcloud_client *api = group_client(g);
@@ -308,6 +409,8 @@ static void reread(void *arg, struct hc_result *r)
 		char *key = hc_error_key(&r->err);
 		log_kv(LOG_ERROR, g->cfg->id, "cannot re-read the floating IPs before applying; "
 		       "not applying", "error", msg, NULL);
+		if (is_auth_error(&r->err))
+			auth_refused(g, &r->err);
 		conclude(g, "apply", msg, key);
 		free(msg);
 		free(key);

@@ -1215,7 +1215,7 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 {
 	memset(p, 0, sizeof *p);
 	sqlite3_stmt *st = prep(s, "SELECT deferred_since, defer_alert, last_pass_at, last_pass_ok, "
-				"fail_phase, fail_error, fail_key, fail_since, confirm_listing, "
+				"fail_phase, fail_error, fail_key, fail_since, last_ok_at, confirm_listing, "
 				"corr_since, corr_hold_until, frozen_since, thaw_since FROM group_pass "
 				"WHERE group_id = ?");
 	if (!st)
@@ -1231,11 +1231,12 @@ int store_pass_load(struct store *s, const char *group, struct store_pass *p)
 		p->fail_error = col_text(st, 5);
 		p->fail_key = col_text(st, 6);
 		p->fail_since = sqlite3_column_int64(st, 7);
-		p->confirm_listing = sqlite3_column_int64(st, 8) != 0;
-		p->corr_since = sqlite3_column_int64(st, 9);
-		p->corr_hold_until = sqlite3_column_int64(st, 10);
-		p->frozen_since = sqlite3_column_int64(st, 11);
-		p->thaw_since = sqlite3_column_int64(st, 12);
+		p->last_ok_at = sqlite3_column_int64(st, 8);
+		p->confirm_listing = sqlite3_column_int64(st, 9) != 0;
+		p->corr_since = sqlite3_column_int64(st, 10);
+		p->corr_hold_until = sqlite3_column_int64(st, 11);
+		p->frozen_since = sqlite3_column_int64(st, 12);
+		p->thaw_since = sqlite3_column_int64(st, 13);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -1247,14 +1248,15 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 		return -1;
 	sqlite3_stmt *st = prep(s, "INSERT INTO group_pass (group_id, deferred_since, defer_alert, "
 				"last_pass_at, last_pass_ok, fail_phase, fail_error, fail_key, fail_since, "
-				"confirm_listing, corr_since, corr_hold_until, frozen_since, thaw_since) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+				"last_ok_at, confirm_listing, corr_since, corr_hold_until, frozen_since, "
+				"thaw_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 				"ON CONFLICT (group_id) DO UPDATE SET "
 				"deferred_since = excluded.deferred_since, "
 				"defer_alert = excluded.defer_alert, last_pass_at = excluded.last_pass_at, "
 				"last_pass_ok = excluded.last_pass_ok, fail_phase = excluded.fail_phase, "
 				"fail_error = excluded.fail_error, fail_key = excluded.fail_key, "
-				"fail_since = excluded.fail_since, confirm_listing = excluded.confirm_listing, "
+				"fail_since = excluded.fail_since, last_ok_at = excluded.last_ok_at, "
+				"confirm_listing = excluded.confirm_listing, "
 				"corr_since = excluded.corr_since, corr_hold_until = excluded.corr_hold_until, "
 				"frozen_since = excluded.frozen_since, thaw_since = excluded.thaw_since");
 	if (!st)
@@ -1268,11 +1270,12 @@ int store_pass_save(struct store *s, const char *group, const struct store_pass 
 	bind_text(st, 7, p->fail_error);
 	bind_text(st, 8, p->fail_key);
 	sqlite3_bind_int64(st, 9, p->fail_since);
-	sqlite3_bind_int(st, 10, p->confirm_listing);
-	sqlite3_bind_int64(st, 11, p->corr_since);
-	sqlite3_bind_int64(st, 12, p->corr_hold_until);
-	sqlite3_bind_int64(st, 13, p->frozen_since);
-	sqlite3_bind_int64(st, 14, p->thaw_since);
+	sqlite3_bind_int64(st, 10, p->last_ok_at);
+	sqlite3_bind_int(st, 11, p->confirm_listing);
+	sqlite3_bind_int64(st, 12, p->corr_since);
+	sqlite3_bind_int64(st, 13, p->corr_hold_until);
+	sqlite3_bind_int64(st, 14, p->frozen_since);
+	sqlite3_bind_int64(st, 15, p->thaw_since);
 	return run(st);
 }
 

@@ -102,12 +102,13 @@ struct store_pass {
 	char *defer_alert;       /* unknown servers last named in an alert */
 	int64_t last_pass_at;    /* when the last pass ended; 0: never */
 	bool last_pass_ok;
+	int64_t last_ok_at;      /* when the last successful pass ended; 0: never */
 	/* While the group fails (fail_since != 0): where, what, and since when. */
 	char *fail_phase;        /* inventory, checks, plan, apply, state */
 	char *fail_error;        /* for people: the whole message */
 	char *fail_key;          /* what makes a failure news (no correlation ids) */
 	int64_t fail_since;
-	/* Safety (SPEC 9): see sql/007-safety.sql. */
+	/* Safety (SPEC 9): see sql/008-safety.sql. */
 	bool confirm_listing;    /* read the next listing twice before believing a loss */
 	int64_t corr_since;      /* a correlated failure was first seen; 0: none */
 	int64_t corr_hold_until; /* moves held until then; 0: no hold in this one yet */

@@ -388,32 +388,6 @@ static int hex_value(char c)
 	return -1;
 }
 
-static void add_utf8(struct buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_add(b, u, n);
-}
-
 /* At a backslash in a basic string: decode one escape into out. */
 static int read_escape(struct parser *P, const char **qp, struct buf *out)
 {
@@ -445,7 +419,7 @@ static int read_escape(struct parser *P, const char **qp, struct buf *out)
 		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return fail_at(P, q, "invalid unicode escape \\%c%.*s: not a unicode scalar value",
 				       e, ndig, q + 2);
-		add_utf8(out, cp);
+		buf_add_utf8(out, cp);
 		*qp = q + 2 + ndig;
 		return 0;
 	}

@@ -70,6 +70,8 @@ int buf_addstr(struct buf *b, const char *s);
 int buf_addch(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+/* Append the code point cp (at most 0x10FFFF, not a surrogate) as UTF-8. */
+void buf_add_utf8(struct buf *b, uint32_t cp);
 /* Append s as a JSON string literal, quotes included. */
 void buf_add_json_string(struct buf *b, const char *s);
 

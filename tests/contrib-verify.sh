@@ -82,7 +82,7 @@ fi
 # configuration's key table, through `flipper validate --keys` (every key
 # by its full path, e.g. groups[].checks[].port), the commands and options
 # of `flipper help` (generated from the option tables), the notification
-# kinds and metric families in round.c.
+# kinds and metric families in the sources.
 if ! "$FLIPPER" validate --keys >"$TMP/keys" 2>"$TMP/keys.err" || [ ! -s "$TMP/keys" ]; then
 	fail "flipper validate --keys lists no keys" "$TMP/keys.err"
 fi
@@ -100,8 +100,9 @@ cut -f1 "$TMP/keys" | sort -u >"$TMP/keys.names"
 		# shellcheck disable=SC2086 # "state backup" is two words
 		"$FLIPPER" $cmd --help | sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z-]*\).*/--\2/p'
 	done <"$TMP/commands"
-	sed -n 's/.*post(e, [a-z]*, "\([a-z_]*\)".*/\1/p; s/.*notify_post([^"]*"\([a-z_]*\)".*/\1/p' src/round.c
-	sed -n 's/.*metrics_family(m, "\([a-z_]*\)".*/\1/p' src/round.c
+	# (src/round.c until the engine's rooms took its parts.)
+	cat src/*.c | sed -n 's/.*\(engine\|notify\)_post([^"]*"\([a-z_]*\)".*/\2/p'
+	cat src/*.c | sed -n 's/.*metrics_family(m, "\([a-z_]*\)".*/\1/p'
 } | sort -u >"$TMP/names"
 man_text=$TMP/man.plain
 sed 's/\\-/-/g; s/\\f[BIRP]//g' man/flipper.1 >"$man_text"
@@ -233,12 +234,11 @@ validate contrib/flipper.example.yaml contrib/flipper.example.yaml
 # tests/contrib_k8s.py does the checking; here it is run on the shipped
 # files, then on what `kubectl kustomize` renders from each overlay.
 validate_k8s() {
-	# $1 file, $2 label. The monitor overlay turns on server.*, which may
-	# draw a warning while the endpoint is unused; nothing else may.
+	# $1 file, $2 label. The monitor overlay turns on server.*, which
+	# monitor serves (libmicrohttpd is in the build set): no warning.
 	if env HCLOUD_TOKEN=contrib-verify-token MATTERMOST_WEBHOOK_URL=https://chat.invalid/hooks/x \
 	       "$FLIPPER" -c "$1" validate >"$TMP/validate.out" 2>"$TMP/validate.err" &&
-	   grep -q -x "configuration OK" "$TMP/validate.out" &&
-	   ! grep -v 'server' "$TMP/validate.err" | grep -q .; then
+	   grep -q -x "configuration OK" "$TMP/validate.out" && [ ! -s "$TMP/validate.err" ]; then
 		ok "$2: flipper validate says configuration OK"
 	else
 		cat "$TMP/validate.out" >>"$TMP/validate.err"

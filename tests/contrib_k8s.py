@@ -209,6 +209,11 @@ def check_render(overlay, rendered, outdir):
         want(server.get("enabled") is True, "monitor: flipper.yaml does not enable server")
         want(server.get("host") in ("0.0.0.0", "::"),
              "monitor: server.host must be the pod's address for probes and scrapes")
+        # Answers in progress get shutdown_timeout after SIGTERM, beside
+        # the round in hand; the grace period must cover it too.
+        stop = duration(server.get("shutdown_timeout", "5s"))
+        want(grace >= stop, f"monitor: terminationGracePeriodSeconds {grace} < "
+             f"server.shutdown_timeout {stop:g} s")
         ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
         for probe in ("livenessProbe", "readinessProbe"):
             h = c.get(probe, {}).get("httpGet", {})

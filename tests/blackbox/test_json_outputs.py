@@ -78,13 +78,15 @@ def test_validate_print_minimal(tmp_path):
 # ---- status --json and webhook payloads ----------------------------------------
 
 TIMES = re.compile(r'"(inventory_at|last_round_at|last_round_ms|since|last_run|last_ok|'
-                   r'duration_ms|last_at|until)":-?\d+')
+                   r'duration_ms|last_at|last_ok_at|until)":-?\d+')
+STATE = re.compile(r'^\{"state":"[^"]*",')
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 CORRELATION = re.compile(r"correlation id [0-9a-f]+")
 
 
 def mask_status(text):
     text = CORRELATION.sub("correlation id X", text)
+    text = STATE.sub('{"state":"STATE",', text)
     return TIMES.sub(lambda m: '"%s":0' % m.group(1), text)
 
 

@@ -57,7 +57,7 @@ def curl_version():
 def test_binary_does_not_link_libcurl():
     d = subprocess.run(["readelf", "-d", FLIPPER], capture_output=True, text=True, check=True)
     needed = re.findall(r"\(NEEDED\).*\[(.*)\]", d.stdout)
-    assert needed and not [n for n in needed if "curl" in n], needed
+    assert needed and not [n for n in needed if "curl" in n or "microhttpd" in n], needed
 
 
 def test_binary_declares_libcurl_in_a_dlopen_note(tmp_path):
@@ -72,22 +72,35 @@ def test_binary_declares_libcurl_in_a_dlopen_note(tmp_path):
     subprocess.run(["objcopy", "--dump-section", ".note.dlopen=%s" % raw, FLIPPER,
                     str(tmp_path / "copy")], check=True)
     data = raw.read_bytes()
-    namesz, descsz, ntype = (int.from_bytes(data[i:i + 4], "little") for i in (0, 4, 8))
-    assert (namesz, ntype) == (4, 0x407c0c0a) and data[12:16] == b"FDO\0"
-    desc = data[16:16 + descsz]
-    assert desc.endswith(b"\0")
-    notes = json.loads(desc[:-1])
-    assert notes == [{"feature": "curl", "priority": "required", "soname": SONAMES,
-                      "description": notes[0]["description"]}]
-    assert len(data) == 16 + (descsz + 3) // 4 * 4    # one note, padded to 4
+    notes = []
+    while data:
+        namesz, descsz, ntype = (int.from_bytes(data[i:i + 4], "little") for i in (0, 4, 8))
+        assert (namesz, ntype) == (4, 0x407c0c0a) and data[12:16] == b"FDO\0"
+        desc = data[16:16 + descsz]
+        assert desc.endswith(b"\0")
+        notes += json.loads(desc[:-1])
+        data = data[16 + (descsz + 3) // 4 * 4:]         # each note padded to 4
+    by_feature = {n["feature"]: n for n in notes}
+    assert sorted(by_feature) == ["curl", "http-server"], notes
+    assert by_feature["curl"] == {"feature": "curl", "priority": "required", "soname": SONAMES,
+                                  "description": by_feature["curl"]["description"]}
+    # libmicrohttpd: only monitor's HTTP endpoint (server.enabled) loads it.
+    mhd = by_feature["http-server"]
+    assert mhd["priority"] == "suggested" and mhd["soname"] == ["libmicrohttpd.so.12"], mhd
 
 
 def test_version_names_the_libcurl_it_would_use():
     r = run_flipper("version")
     assert r.rc == 0 and r.err == "", r
     lines = r.out.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("flipper "), r.out
+    assert len(lines) == 3 and lines[0].startswith("flipper "), r.out
     assert lines[1] == "libcurl %s (libcurl.so.4)" % curl_version()
+    # The optional library: named when there, said to be optional when not.
+    if library_file("libmicrohttpd.so.12"):
+        assert re.fullmatch(r"libmicrohttpd \d+\.\d+\.\d+ \(libmicrohttpd\.so\.12\)", lines[2]), lines
+    else:
+        assert lines[2] == ("libmicrohttpd not available (only server.enabled needs it; "
+                            "install libmicrohttpd12)"), lines
 
 
 # ---- loaded only when the network is needed ---------------------------------------

@@ -277,7 +277,9 @@ def test_metrics_after_a_failover(env):
         "flipper_notifications_queued": "gauge",
         "flipper_last_round_timestamp_seconds": "gauge",
         "flipper_api_budget_remaining": "gauge",
-        "flipper_group_pass_ok": "gauge",
+        "flipper_group_up": "gauge",
+        "flipper_group_last_success_timestamp_seconds": "gauge",
+        "flipper_group_failures_total": "counter",
         "flipper_group_failing_since_timestamp_seconds": "gauge",
         "flipper_last_round_duration_seconds": "gauge",
         "flipper_tls_certificate_expiry_timestamp_seconds": "gauge",
@@ -325,9 +327,16 @@ def test_metrics_after_a_failover(env):
     assert value(fams, "flipper_notifications_queued") == 0
     ts = value(fams, "flipper_last_round_timestamp_seconds")
     assert before <= ts <= after, (before, ts, after)
-    # To the millisecond: the round's start as the state recorded it.
-    (started,), = env.db("SELECT last_round_at FROM groups WHERE id = 'web'")
-    assert abs(ts - started / 1000) < 1e-6, (ts, started)
+    # To the millisecond: the end of the group's last successful pass, as
+    # the state recorded it.
+    (ended,), = env.db("SELECT last_ok_at FROM group_pass WHERE group_id = 'web'")
+    assert abs(ts - ended / 1000) < 1e-6, (ts, ended)
+    assert value(fams, "flipper_group_last_success_timestamp_seconds", group="web") == ts
+    assert value(fams, "flipper_group_up", group="web") == 1
+    # Every phase counted from the start, at 0 while nothing failed.
+    assert series(fams, "flipper_group_failures_total") == [
+        ({"group": "web", "phase": ph}, 0)
+        for ph in sorted(("inventory", "checks", "plan", "apply", "state"))]
     dur = value(fams, "flipper_last_round_duration_seconds")
     assert 0 < dur <= after - before
 
@@ -456,3 +465,86 @@ def test_plan_writes_no_metrics(env):
     r = env.run("plan")
     assert r.rc == 0, r
     assert not os.path.exists(env.metrics)
+
+
+# ---- a broken flipper must not look healthy ------------------------------------
+
+def test_a_failing_group_is_down_and_counted(env):
+    """Groups whose API fails: flipper_group_up 0, their failures counted
+    by phase (and kept in the state across invocations), their last
+    success and flipper_last_round_timestamp_seconds stay where the last
+    good pass left them."""
+    env.pair()
+    cfg = configure(env)
+    web = cfg["groups"][0]
+    env.config(metrics=True, groups=[web, dict(web, id="web2", display_name="Web 2")])
+    reconcile(env)
+    good = read_metrics(env)
+    assert value(good, "flipper_group_up", group="web") == 1
+    last_ok = value(good, "flipper_group_last_success_timestamp_seconds", group="web")
+    assert last_ok > 0
+    assert value(good, "flipper_last_round_timestamp_seconds") == min(
+        value(good, "flipper_group_last_success_timestamp_seconds", group=g)
+        for g in ("web", "web2"))
+
+    # The API fails for both groups.
+    env.cloud.add_fault(method="GET", path=r"/v1/servers$", status=500, code="server_error",
+                        count=-1)
+    for n in (1, 2):
+        reconcile(env, rc=1)
+        fams = read_metrics(env)
+        for gid in ("web", "web2"):
+            assert value(fams, "flipper_group_up", group=gid) == 0
+            assert value(fams, "flipper_group_failures_total", group=gid, phase="inventory") == n
+            assert value(fams, "flipper_group_failures_total", group=gid, phase="apply") == 0
+            assert value(fams, "flipper_group_last_success_timestamp_seconds",
+                         group=gid) == value(good, "flipper_group_last_success_timestamp_seconds",
+                                             group=gid)
+        # The newest pass failed: the timestamp an alert watches does not move.
+        assert value(fams, "flipper_last_round_timestamp_seconds") == value(
+            good, "flipper_last_round_timestamp_seconds")
+        failing = value(fams, "flipper_group_failing_since_timestamp_seconds", group="web",
+                        phase="inventory")
+        assert failing > last_ok
+    with open(env.metrics) as f:
+        promtool_check(f.read())
+
+    env.cloud.clear_faults()
+    reconcile(env)
+    fams = read_metrics(env)
+    assert value(fams, "flipper_group_up", group="web") == 1
+    assert value(fams, "flipper_group_failures_total", group="web", phase="inventory") == 2
+    assert value(fams, "flipper_group_last_success_timestamp_seconds", group="web") > last_ok
+    assert series(fams, "flipper_group_failing_since_timestamp_seconds") == []
+
+
+def test_a_state_from_before_schema_7_keeps_its_last_success(env):
+    """sql/007 adds group_pass.last_ok_at; a state written before it takes
+    its last pass's end as the last success when that pass succeeded. A
+    failing pass after the upgrade leaves it there, so the metric an alert
+    watches starts from what the old state knew, not from 0."""
+    import sqlite3
+    env.pair()
+    configure(env)
+    reconcile(env)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    n_schema = len([n for n in os.listdir(os.path.join(root, "sql")) if n.endswith(".sql")])
+    before = 1700000000123
+    con = sqlite3.connect(env.state, isolation_level=None)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == n_schema
+        # Back to the schema before 007, as that flipper left it.
+        con.execute("ALTER TABLE group_pass DROP COLUMN last_ok_at")
+        con.execute("UPDATE group_pass SET last_pass_at = ?, last_pass_ok = 1", (before,))
+        con.execute("PRAGMA user_version = %d" % (n_schema - 1))
+    finally:
+        con.close()
+    env.cloud.add_fault(method="GET", path=r"/v1/servers$", status=500, code="server_error",
+                        count=-1)
+    reconcile(env, rc=1)
+    fams = read_metrics(env)
+    assert value(fams, "flipper_group_up", group="web") == 0
+    assert value(fams, "flipper_group_last_success_timestamp_seconds",
+                 group="web") == before / 1000
+    assert env.db("PRAGMA user_version") == [(n_schema,)]
+    assert env.db("SELECT last_ok_at FROM group_pass WHERE group_id = 'web'") == [(before,)]

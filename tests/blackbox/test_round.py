@@ -583,7 +583,7 @@ def test_more_than_50_servers_and_ips_are_read_from_every_page(w):
     assert stored_fips(env) == {fid: sids[k] for k, fid in enumerate(fids)}
     assert "inventory refreshed" in msgs(r)
     inv = logs_with(r, "inventory refreshed")[0]
-    assert (inv["servers"], inv["floating_ips"]) == ("60", "55")
+    assert (inv["servers"], inv["floating_ips"]) == (60, 55)
 
 
 # ---- 8. retries and fail-fast -------------------------------------------------------
@@ -1054,7 +1054,7 @@ def test_max_actions_per_round_refuses_the_whole_plan(w):
     assert mutations(env) == []
     refused = logs_with(r, "plan refused: more actions than max_actions_per_round")
     assert len(refused) == 1
-    assert (refused[0]["actions"], refused[0]["max_actions_per_round"]) == ("2", "1")
+    assert (refused[0]["actions"], refused[0]["max_actions_per_round"]) == (2, 1)
     assert "plan_refused" in queued(r)
     assert any("Plan refused" in t and "Nothing was applied" in t for t in env.texts())
     assert stored_fips(env) == {VIP_1: LB_A, VIP_2: LB_A}

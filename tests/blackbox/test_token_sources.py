@@ -162,3 +162,105 @@ def test_token_file_unreadable(tmp_path):
     r = validate(config(tmp_path, f"      api_token_file: {tok}\n"))
     assert r.rc == 2, r
     assert f'token file "{tok}" cannot be read: Is a directory' in r.err
+
+
+# ---- a token the API refuses, under monitor ------------------------------------
+
+def _monitor_with_token_file(env, token_path, content, extra_env=None):
+    token_path.write_text(content)
+    os.chmod(token_path, 0o600)
+    env.pair()
+    cfg = env.config(checks=[env.check()], group_extra={"poll_interval": "4s"})
+    del cfg["groups"][0]["hetzner"]["api_token"]
+    cfg["groups"][0]["hetzner"]["api_token_file"] = str(token_path)
+    with open(env.config_path, "w") as f:
+        json.dump(cfg, f)
+    return env.start("monitor", extra_env=extra_env)
+
+
+def _refusals(env):
+    return [r for r in env.cloud.requests("GET", r"/v1/servers$") if not r["auth_ok"]]
+
+
+def test_refused_token_backs_off_and_the_rotated_file_is_used(env, tmp_path):
+    """401 for a stale token: flipper reads the file again, waits 1s, 2s,
+    4s (doubling up to poll_interval, 4s) between requests, tells people
+    once, and as soon as the file holds the new token (a rotated
+    Kubernetes Secret) uses it without a restart, and tells once that the
+    group passes again."""
+    from conftest import log_lines, stderr_of, wait_for
+    from conftest import TOKEN
+    token_file = tmp_path / "token"
+    p = _monitor_with_token_file(env, token_file, "stale-token-0123456789abcdef\n")
+    try:
+        waits = lambda: [l["next_attempt_in"] for l in log_lines(stderr_of(p))
+                         if l.get("msg", "").startswith("the API refuses the token")]
+        wait_for(lambda: len(waits()) >= 4, 60, what="four refusals")
+        assert waits()[:4] == ["1s", "2s", "4s", "4s"], waits()
+        # One request per wait: the backoff holds the API calls back.
+        assert len(_refusals(env)) <= len(waits()) + 1
+        refused = [t for t in env.texts() if "unauthorized" in t]
+        assert len(refused) == 1, "\n-----\n".join(env.texts())
+
+        # Replaced in one step, as Kubernetes swaps a Secret's files.
+        (tmp_path / "token.new").write_text(TOKEN + "\n")
+        os.replace(tmp_path / "token.new", token_file)
+        wait_for(lambda: [r for r in env.cloud.requests("GET", r"/v1/servers$") if r["auth_ok"]],
+                 30, what="a request with the new token")
+        wait_for(lambda: [t for t in env.texts() if "Group passes again" in t], 30,
+                 what="the recovery message")
+        logs = log_lines(stderr_of(p))
+        assert any(l.get("msg", "").startswith("the token changed where it came from")
+                   and l.get("source") == "api_token_file" for l in logs)
+        assert len([t for t in env.texts() if "unauthorized" in t]) == 1, "\n-----\n".join(env.texts())
+        assert len([t for t in env.texts() if "Group passes again" in t]) == 1
+        out = stderr_of(p)
+        assert TOKEN not in out and "stale-token" not in out
+    finally:
+        p.send_signal(15)
+        assert p.wait(30) == 0, stderr_of(p)
+
+
+def test_refused_credential_is_read_again(env, tmp_path):
+    """The same with the systemd credential $CREDENTIALS_DIRECTORY/hcloud-token."""
+    from conftest import TOKEN, stderr_of, wait_for
+    cred = credentials(tmp_path, "stale-credential-0123456789\n", mode=0o600)
+    env.pair()
+    cfg = env.config(checks=[env.check()], group_extra={"poll_interval": "4s"})
+    del cfg["groups"][0]["hetzner"]["api_token"]
+    with open(env.config_path, "w") as f:
+        json.dump(cfg, f)
+    p = env.start("monitor", extra_env={"CREDENTIALS_DIRECTORY": cred})
+    try:
+        wait_for(lambda: _refusals(env), 30, what="a refusal")
+        with open(os.path.join(cred, "hcloud-token"), "w") as f:
+            f.write(TOKEN + "\n")
+        wait_for(lambda: [r for r in env.cloud.requests("GET", r"/v1/servers$") if r["auth_ok"]],
+                 30, what="a request with the new credential")
+    finally:
+        p.send_signal(15)
+        assert p.wait(30) == 0, stderr_of(p)
+
+
+def test_forbidden_backs_off_as_unauthorized_does(env, tmp_path):
+    """403 (a token without the permission) is a refusal too: the same
+    doubling wait, told once, and the group passes again without a
+    restart once the API takes the token."""
+    from conftest import TOKEN, log_lines, stderr_of, wait_for
+    p = _monitor_with_token_file(env, tmp_path / "token", TOKEN + "\n")
+    env.cloud.add_fault(method="GET", path=r"/v1/servers$", status=403, code="forbidden",
+                        count=-1)
+    try:
+        waits = lambda: [(l["http_status"], l["next_attempt_in"]) for l in log_lines(stderr_of(p))
+                         if l.get("msg", "").startswith("the API refuses the token")]
+        wait_for(lambda: len(waits()) >= 3, 60, what="three refusals")
+        assert waits()[:3] == [(403, "1s"), (403, "2s"), (403, "4s")], waits()
+        wait_for(lambda: [t for t in env.texts() if "forbidden" in t], 30,
+                 what="the failure told")
+        env.cloud.clear_faults()
+        wait_for(lambda: [t for t in env.texts() if "Group passes again" in t], 30,
+                 what="the recovery message")
+        assert len([t for t in env.texts() if "forbidden" in t]) == 1, "\n-----\n".join(env.texts())
+    finally:
+        p.send_signal(15)
+        assert p.wait(30) == 0, stderr_of(p)

@@ -53,6 +53,11 @@ TEST(defaults)
 	CHECK_EQ_STR(c->log_format, "json");
 	CHECK(!c->heartbeat_enabled);
 	CHECK(!c->notifications_enabled);
+	/* monitor's HTTP endpoint: off, and the original's address when on */
+	CHECK(!c->server_enabled);
+	CHECK_EQ_STR(c->server_host, "localhost");
+	CHECK_EQ_INT(c->server_port, 9521);
+	CHECK_EQ_INT(c->server_shutdown_timeout_ms, 5000);
 	const struct group_config *g = &c->groups[0];
 	CHECK(!g->readonly);
 	CHECK_EQ_STR(g->provider, "hetzner");
@@ -605,8 +610,10 @@ TEST(key_list)
 	CHECK(strstr(b.data, "\ngroups[].hetzner.api_token\tstring\t$HCLOUD_TOKEN\toriginal,secret\t"));
 	CHECK(strstr(b.data, "\ntelemetry.logging.level\tdebug|info|warn|error\tinfo\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].poll_interval\tduration >= 0s or always\t1m0s\toriginal\t"));
-	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t9521\toriginal,unused\t"));
-	CHECK(strstr(b.data, "\nserver.host\tstring\tlocalhost\toriginal,unused\t"));
+	/* The endpoint of monitor uses these; only the web UI's keys are unused. */
+	CHECK(strstr(b.data, "\nserver.port\tinteger 0..65535\t9521\toriginal\t"));
+	CHECK(strstr(b.data, "\nserver.host\tstring\tlocalhost\toriginal\t"));
+	CHECK(strstr(b.data, "\nserver.assets\tstring\t-\toriginal,unused\t"));
 	CHECK(strstr(b.data, "\nnotifications.targets[].icon_emoji\tstring\t:dolphin: unless "
 		     "icon_url is set\toriginal\t"));
 	CHECK(strstr(b.data, "\ngroups[].hetzner.allow_insecure_endpoint\tboolean\tfalse\t-\t"));

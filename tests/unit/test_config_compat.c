@@ -618,7 +618,7 @@ TEST(unused_keys_advice_for_validate_only)
 	c = load_as(y, yaml_read, CONFIG_VALIDATE);
 	CHECK(c != NULL);
 	CHECK(has_diag(DIAG_WARNING, "t.yaml:2:26: server: accepted for compatibility with the "
-		       "original flipper but not used: assets, port", NULL));
+		       "original flipper but not used: assets", NULL));
 	CHECK(has_diag(DIAG_WARNING, "telemetry: accepted", "not used: tracing"));
 	CHECK_EQ_INT(d.n, 2);
 	config_free(c);

@@ -34,12 +34,13 @@ static char *captured(void (*fn)(void))
 		text = xstrdup("");
 	close(fd);
 	unlink(path);
-	/* 2026-11-24T12:00:00Z -> TS */
+	/* 2026-11-24T12:00:00.250Z -> TS */
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < len; i++) {
-		if (i + 20 <= len && text[i + 4] == '-' && text[i + 10] == 'T' && text[i + 19] == 'Z') {
+		if (i + 24 <= len && text[i + 4] == '-' && text[i + 10] == 'T' && text[i + 19] == '.' &&
+		    text[i + 23] == 'Z') {
 			buf_addstr(&b, "TS");
-			i += 19;
+			i += 23;
 		} else {
 			buf_addch(&b, text[i]);
 		}
@@ -50,7 +51,7 @@ static char *captured(void (*fn)(void))
 
 static void some_lines(void)
 {
-	log_kv(LOG_WARN, "web\n", "plan \"refused\"", "actions", "3", "skipped", NULL,
+	log_kv(LOG_WARN, "web\n", "plan \"refused\"", LOG_I64("actions", 3), "skipped", NULL,
 	       "error", "a\\b\x01\x7f", NULL);
 	log_kv(LOG_INFO, NULL, "no group", NULL);
 	log_msg(LOG_ERROR, "g", "formatted %d", 42);
@@ -63,7 +64,7 @@ TEST(json_log_lines)
 	char *got = captured(some_lines);
 	CHECK_EQ_STR(got,
 		     "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"plan \\\"refused\\\"\","
-		     "\"service\":\"flipper\",\"group\":\"web\\n\",\"actions\":\"3\","
+		     "\"service\":\"flipper\",\"group\":\"web\\n\",\"actions\":3,"
 		     "\"error\":\"a\\\\b\\u0001\\u007f\"}\n"
 		     "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"no group\",\"service\":\"flipper\"}\n"
 		     "{\"ts\":\"TS\",\"level\":\"error\",\"msg\":\"formatted 42\",\"service\":\"flipper\","

@@ -61,6 +61,23 @@ TEST(buf_data_is_never_null)
 	CHECK_EQ_INT(c.max, 2);             /* the cap survives a release */
 }
 
+/* One encoder for the JSON and TOML readers: each length at its edges. */
+TEST(code_points_encode_as_utf8)
+{
+	static const struct { uint32_t cp; const char *want; } cases[] = {
+		{ 0x41, "A" }, { 0x7f, "\x7f" }, { 0x80, "\xc2\x80" }, { 0xe9, "\xc3\xa9" },
+		{ 0x7ff, "\xdf\xbf" }, { 0x800, "\xe0\xa0\x80" }, { 0x20ac, "\xe2\x82\xac" },
+		{ 0xffff, "\xef\xbf\xbf" }, { 0x10000, "\xf0\x90\x80\x80" },
+		{ 0x1f600, "\xf0\x9f\x98\x80" }, { 0x10ffff, "\xf4\x8f\xbf\xbf" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct buf b = BUF_INIT;
+		buf_add_utf8(&b, cases[i].cp);
+		CHECK_EQ_STR(b.data, cases[i].want);
+		buf_release(&b);
+	}
+}
+
 TEST(json_strings_are_escaped)
 {
 	struct buf b = BUF_INIT;
@@ -222,6 +239,7 @@ int main(void)
 	RUN(json_strings_are_escaped);
 	RUN(untrusted_text_is_escaped_for_logs);
 	RUN(urls_are_redacted);
+	RUN(code_points_encode_as_utf8);
 	RUN(numbers_are_strict);
 	RUN(log_levels_and_formats_parse);
 	RUN(test_clock_shifts_and_follows_its_file);

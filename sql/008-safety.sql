@@ -1,5 +1,6 @@
--- Schema version 7: what flipper needs to stay safe when the world lies
--- (issue 15, SPEC section 9 "Safety").
+-- Schema version 8 (after 007, the group health record): what flipper
+-- needs to stay safe when the world lies (issue 15, SPEC section 9
+-- "Safety").
 --
 -- servers: a server missing from a listing is kept for a while as
 -- "vanished" instead of being forgotten, so one bad listing costs no
