@@ -392,14 +392,12 @@ static bool hold_correlated(struct group *g, bool moves)
 		g->save_meta = true;
 	if (!held)
 		return false;
-	char f[32], n[32], d[48];
-	snprintf(f, sizeof f, "%zu", failing);
-	snprintf(n, sizeof n, "%zu", servers);
+	char d[48];
 	duration_format(interval, d);
 	log_kv(first ? LOG_WARN : LOG_DEBUG, g->cfg->id, v == CORR_CORRELATED ?
 	       "checks of many servers began failing together: every move is held" :
 	       "checks of more than one server began failing together: every move is held",
-	       "failing", f, "servers", n, "family", family == 4 ? "ipv4" : family == 6 ? "ipv6" : NULL,
+	       LOG_I64("failing", failing), LOG_I64("servers", servers), "family", family == 4 ? "ipv4" : family == 6 ? "ipv6" : NULL,
 	       "hold", d, NULL);
 	if (first) {
 		struct buf b = BUF_INIT;
@@ -810,12 +808,10 @@ static void hold_apply(struct group *g, const struct hc_result *reread, size_t l
 		buf_printf(&names, "%s%s", names.len ? ", " : "",
 			   g->fips[i].name ? g->fips[i].name : "?");
 	}
-	char n[32], k[32];
-	snprintf(n, sizeof n, "%zu", lacking);
-	snprintf(k, sizeof k, "%zu", g->n_fips);
 	log_kv(LOG_WARN, g->cfg->id, "the floating IPs re-read before applying lack some the "
 	       "inventory has; nothing applied, the inventory is listed again (confirmed) first",
-	       "lacking", n, "known", k, "floating_ips", names.data, NULL);
+	       LOG_I64("lacking", lacking), LOG_I64("known", g->n_fips), "floating_ips",
+	       names.data, NULL);
 	msg_apply_held(&b, g->cfg, names.data, lacking, g->n_fips);
 	engine_post(g->e, g, "apply_held", &b);
 	g->pass.confirm_listing = true;
@@ -850,11 +846,9 @@ void apply_run(struct group *g, struct hc_result *reread)
 		return;
 	}
 	if (added) {
-		char n[32];
-		snprintf(n, sizeof n, "%zu", added);
 		log_kv(LOG_INFO, cfg->id, "the floating IPs re-read before applying include some the "
 		       "inventory lacks; they are left alone until the inventory is listed, next",
-		       "floating_ips", n, NULL);
+		       LOG_I64("floating_ips", added), NULL);
 		g->pass.confirm_listing = true;
 		g->save_meta = true;
 		g->pass_wanted = true;

@@ -419,8 +419,6 @@ int64_t notifier_kick(struct notifier *n)
 		m->created_at = outbox_clamp_created(m->created_at, now);
 		bool expired = !dead && m->attempts >= max_attempts();
 		if (dead || expired) {
-			char att[16];
-			snprintf(att, sizeof att, "%d", m->attempts);
 			/* Never to whatever target sits where it used to: dropped. */
 			if (dead)
 				log_kv(LOG_WARN, m->group_id, "dropping queued notification: no configured "
@@ -428,7 +426,7 @@ int64_t notifier_kick(struct notifier *n)
 				       "target", m->target_key ? m->target_key : "(its URL changed)", NULL);
 			else
 				log_kv(LOG_ERROR, m->group_id, "giving up on a notification after about 48 "
-				       "hours of retries", "kind", m->kind, "attempts", att,
+				       "hours of retries", "kind", m->kind, LOG_I64("attempts", m->attempts),
 				       "last_error", m->last_error, NULL);
 			if (!wrote && n->w.begin(n->w.arg) < 0)
 				break;
