@@ -316,11 +316,10 @@ def clock_env(env):
     path = env.tmp / "clock"
     if not path.exists():
         write_clock(path, 0)
-    # A flipper without the test clock ignores these: the test would prove
-    # nothing, so it is skipped (the clock is flipper's, from its test mode).
+    # A flipper that ignored these would make the tests prove nothing: it
+    # must refuse the clock file without FLIPPER_TEST_MODE, so it reads it.
     probe = env.run("validate", env={"FLIPPER_TEST_CLOCK_FILE": str(path)})
-    if "FLIPPER_TEST_MODE" not in probe.err:
-        pytest.skip("this flipper has no injected test clock")
+    assert probe.rc == 2 and "FLIPPER_TEST_MODE" in probe.err, probe
     return path, {"FLIPPER_TEST_MODE": "1", "FLIPPER_TEST_CLOCK_FILE": str(path)}
 
 

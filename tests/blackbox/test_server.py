@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+from harness import missing
 from conftest import FLIPPER, flipper_env, log_lines, run_flipper, stderr_of, wait_for
 from test_libcurl import hide_and_run, library_file
 from test_metrics import parse_prom, promtool_check, value
@@ -181,7 +182,7 @@ def test_without_libmicrohttpd_monitor_says_so_and_validate_warns(env):
     warns; everything that does not serve HTTP runs as before."""
     serving(env)
     if not library_file("libmicrohttpd.so.12"):
-        pytest.skip("libmicrohttpd.so.12 is not installed here (Debian package libmicrohttpd12)")
+        missing("libmicrohttpd.so.12 is not installed (Debian package libmicrohttpd12)")
     p = hide_and_run(["libmicrohttpd.so.12"], "-c", env.config_path, "--state", env.state,
                      "monitor")
     assert p.returncode == 1, p.stderr

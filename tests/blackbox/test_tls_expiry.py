@@ -17,6 +17,7 @@ import subprocess
 import pytest
 
 import certs
+from harness import missing
 from conftest import TOKEN  # noqa: F401
 from test_libcurl import hide_and_run
 from test_metrics import read_metrics, series, value
@@ -167,7 +168,7 @@ def test_the_gnutls_build_reads_the_same_date(env, tls):
     label "Expire Date": the same notification and the same metric."""
     from test_libcurl import library_file
     if not library_file("libcurl-gnutls.so.4"):
-        pytest.skip("libcurl-gnutls.so.4 is not installed (Debian: libcurl3-gnutls)")
+        missing("libcurl-gnutls.so.4 is not installed (Debian package libcurl3-gnutls)")
     tls()
     p = hide_and_run(["libcurl.so.4"], "-c", env.config_path, "--state", env.state,
                      "reconcile", "--once")
