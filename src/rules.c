@@ -214,7 +214,13 @@ enum corr_verdict corr_judge(const struct corr_target *t, size_t n)
 		return CORR_CORRELATED;
 	if (family_lost(t, n, 4) || family_lost(t, n, 6))
 		return CORR_CORRELATED;
-	return failing >= 2 ? CORR_SUSPECT : CORR_NONE;
+	/*
+	 * In monitor the results of one check round arrive one by one: a
+	 * quarter of the servers failing anew may be the first half of a
+	 * blind checker. Fewer, in a larger group, are ordinary failures and
+	 * fail over at once.
+	 */
+	return failing >= 2 && failing * 4 > servers ? CORR_SUSPECT : CORR_NONE;
 }
 
 bool corr_hold(enum corr_verdict v, int64_t *since, int64_t *hold_until, int64_t now,

@@ -120,7 +120,7 @@ struct corr_target {
 
 enum corr_verdict {
 	CORR_NONE,
-	CORR_SUSPECT,                /* two servers or more began failing together */
+	CORR_SUSPECT,                /* more than a quarter of them (two or more) began failing together */
 	CORR_CORRELATED,             /* more than half of them, or a whole address family */
 };
 
@@ -131,8 +131,8 @@ enum corr_verdict {
  * alike). New failures of more than half of the servers with targets, or
  * of every target of one address family (on two servers or more) while a
  * target of the other family succeeds, are a correlated failure: more
- * likely the checker than the servers. Two servers or more is a
- * suspicion. t is sorted by server.
+ * likely the checker than the servers. More than a quarter of them
+ * (two servers or more) is a suspicion. t is sorted by server.
  */
 enum corr_verdict corr_judge(const struct corr_target *t, size_t n);
 /* Is t failing, and at most fall checks long (it began within fall x interval)? */
@@ -140,7 +140,7 @@ bool corr_failing_anew(const struct corr_target *t);
 
 /*
  * Whether moves wait now, and the hold's record (wall clock, clamped;
- * kept between runs): while failures of two servers or more are new
+ * kept between runs): while failures of several servers are new
  * (a suspicion, or a correlated failure), every move waits one more
  * interval at a time, and is judged again then. A failure stops being new
  * one check after it reached fall, so the hold ends about one interval

@@ -301,6 +301,31 @@ def blind_then_back(env, p, addrs, seconds=30, step=3):
     wait_for(lambda: all_healthy(env), 60, what="all healthy again")
 
 
+def test_two_of_ten_failing_together_fail_over_at_once(env):
+    """Two servers of ten failing together are two failures, not a blind
+    checker: no hold, their IPs move in the run that sees them fail (the
+    hold is for more than a quarter of the servers, or more than half)."""
+    env.port = 0
+    lbs = [(LB_A + 100 + i, "127.0.0.%d" % (31 + i)) for i in range(10)]
+    for i, (sid, addr) in enumerate(lbs):
+        env.add_lb(sid, "lb-%d" % i, addr)
+        env.add_vip(VIP_1 + 100 + i, "vip-%d" % i, "198.51.100.%d" % (101 + i), sid)
+    env.config()            # interval 1s, fall 1, rise 1
+    r = env.reconcile(env=env.clock.env())
+    assert r.rc == 0, r
+    assert assigns(env) == []
+    for _, addr in lbs[:2]:
+        env.backends.set(addr, env.port, status=503)
+    env.clock.step(wall_ms=2000, mono_ms=2000)     # every check due again
+    r = env.reconcile(env=env.clock.env())
+    assert r.rc == 0, r
+    assert "correlated_failure" not in queued(r)
+    moved = dict(assigns(env))
+    assert sorted(moved) == [VIP_1 + 100, VIP_1 + 101], moved
+    assert not set(moved.values()) & {lbs[0][0], lbs[1][0]}, moved
+    assert not any("moves held" in t for t in env.texts()), env.texts()
+
+
 def test_a_blind_checker_moves_nothing(env):
     """The checker loses its network for 30 s (by the test clock): every
     check of the 4 servers fails (connections refused), then it is back.

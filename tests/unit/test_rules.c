@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "rules.h"
+#include "util.h"
 #include "test.h"
 
 TEST(tell_once_per_distinct_key)
@@ -205,6 +206,16 @@ TEST(failures_of_most_servers_at_once_are_correlated)
 	/* Failures older than fall checks did not begin "at once". */
 	t[0].fall_count = t[1].fall_count = 3;
 	CHECK_EQ_INT(corr_judge(t, 4), CORR_NONE);
+	/* Two of a hundred are two failures, not a blind checker: no delay. */
+	struct corr_target many[100];
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = (struct corr_target){ (int64_t)i + 1, 4, i < 2, 2 };
+	CHECK_EQ_INT(corr_judge(many, 100), CORR_NONE);
+	for (size_t i = 2; i < 25; i++)
+		many[i].fall_count = 1;
+	CHECK_EQ_INT(corr_judge(many, 100), CORR_NONE);         /* 25 of 100: a quarter, not more */
+	many[25].fall_count = 1;
+	CHECK_EQ_INT(corr_judge(many, 100), CORR_SUSPECT);      /* 26 of 100 */
 	/* One server failing is just a failure. */
 	struct corr_target one[] = { { 1, 4, 1, 1 }, { 2, 4, 0, 1 } };
 	CHECK_EQ_INT(corr_judge(one, 2), CORR_NONE);
