@@ -1105,6 +1105,73 @@ static int ensure_group(struct store *s, const char *group)
 	return run(st);
 }
 
+/* The tables load alike and differ only in their columns. row fills one
+ * element, zeroed first so that what it leaves alone is no stray pointer for
+ * drop to free. drop releases what was read when a step fails (NULL: the
+ * elements own nothing). group NULL: the statement takes no parameter. */
+static int load_rows(struct store *s, const char *sql, const char *group, size_t size,
+		     void (*row)(sqlite3_stmt *st, void *elem), void (*drop)(void *v, size_t n),
+		     void **out, size_t *n)
+{
+	unsigned char *v = NULL;
+	size_t cnt = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s, sql);
+	if (!st)
+		return -1;
+	if (group)
+		bind_text(st, 1, group);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, cnt + 1, size);
+		void *e = v + cnt++ * size;
+		memset(e, 0, size);
+		row(st, e);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		if (drop)
+			drop(v, cnt);
+		else
+			free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* Parameter 1 of every table's INSERT is the group; bind fills the rest from
+ * one element. The caller finalizes st, also after a failed row. */
+static int insert_rows(sqlite3_stmt *st, const char *group, const void *v, size_t n, size_t size,
+		       void (*bind)(sqlite3_stmt *st, const void *elem))
+{
+	const unsigned char *e = v;
+	for (size_t i = 0; i < n; i++, e += size) {
+		bind_text(st, 1, group);
+		bind(st, e);
+		if (step_reset(st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A save replaces all of the group's rows, so a row v no longer has is gone. */
+static int save_rows(struct store *s, const char *table, const char *sql, const char *group,
+		     const void *v, size_t n, size_t size,
+		     void (*bind)(sqlite3_stmt *st, const void *elem))
+{
+	if (ensure_group(s, group) < 0 || delete_group_rows(s, table, group) < 0)
+		return -1;
+	sqlite3_stmt *st = prep(s, sql);
+	if (!st)
+		return -1;
+	int rc = insert_rows(st, group, v, n, size, bind);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---- groups ------------------------------------------------------------ */
 
 int store_group_ids(struct store *s, char ***out, size_t *n)
@@ -1288,54 +1355,35 @@ void store_pass_release(struct store_pass *p)
 	memset(p, 0, sizeof *p);
 }
 
+static void hold_row(sqlite3_stmt *st, void *elem)
+{
+	struct store_hold *e = elem;
+	e->fip = sqlite3_column_int64(st, 0);
+	e->server = sqlite3_column_int64(st, 1);
+	e->until = sqlite3_column_int64(st, 2);
+}
+
 int store_holds_load(struct store *s, const char *group, struct store_hold **out, size_t *n)
 {
-	struct store_hold *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT fip_id, server, until FROM fip_hold WHERE group_id = ? "
-				"ORDER BY fip_id");
-	if (!st)
-		return -1;
-	bind_text(st, 1, group);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		v[cnt++] = (struct store_hold){ sqlite3_column_int64(st, 0),
-						sqlite3_column_int64(st, 1),
-						sqlite3_column_int64(st, 2) };
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, "SELECT fip_id, server, until FROM fip_hold WHERE group_id = ? "
+			   "ORDER BY fip_id", group, sizeof **out, hold_row, NULL, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
+}
+
+static void hold_bind(sqlite3_stmt *st, const void *elem)
+{
+	const struct store_hold *e = elem;
+	sqlite3_bind_int64(st, 2, e->fip);
+	sqlite3_bind_int64(st, 3, e->server);
+	sqlite3_bind_int64(st, 4, e->until);
 }
 
 int store_holds_save(struct store *s, const char *group, const struct store_hold *v, size_t n)
 {
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "fip_hold", group) < 0)
-		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO fip_hold (group_id, fip_id, server, until) "
-				"VALUES (?, ?, ?, ?)");
-	if (!st)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, v[i].fip);
-		sqlite3_bind_int64(st, 3, v[i].server);
-		sqlite3_bind_int64(st, 4, v[i].until);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+	return save_rows(s, "fip_hold", "INSERT INTO fip_hold (group_id, fip_id, server, until) "
+			 "VALUES (?, ?, ?, ?)", group, v, n, sizeof *v, hold_bind);
 }
 
 /* ---- servers ----------------------------------------------------------- */
@@ -1356,59 +1404,52 @@ int store_server_health_put(struct store *s, const char *group, const struct sto
 
 static const char *const gone_names[] = { NULL, "missing", "elsewhere" };
 
+static void server_row(sqlite3_stmt *st, void *elem)
+{
+	struct store_server *e = elem;
+	e->s.id = sqlite3_column_int64(st, 0);
+	e->s.name = col_text(st, 1);
+	e->s.status = col_text(st, 2);
+	e->s.location = col_text(st, 3);
+	e->s.network_zone = col_text(st, 4);
+	e->s.ipv4 = col_text(st, 5);
+	e->s.ipv6 = col_text(st, 6);
+	e->s.has_index = sqlite3_column_type(st, 7) != SQLITE_NULL;
+	e->s.resource_index = sqlite3_column_int64(st, 7);
+	const char *h = (const char *)sqlite3_column_text(st, 8);
+	if (!h || health_parse(h, &e->health) < 0)
+		e->health = HEALTH_UNKNOWN;
+	e->health_since = sqlite3_column_int64(st, 9);
+	e->vanished_at = sqlite3_column_int64(st, 10);
+	int64_t absent = sqlite3_column_int64(st, 11);
+	e->absent_listings = absent < 0 ? 0 : absent > 1000 ? 1000 : (int)absent;
+	const char *g = (const char *)sqlite3_column_text(st, 12);
+	for (size_t k = 1; g && k < ARRAY_SIZE(gone_names); k++)
+		if (strcmp(g, gone_names[k]) == 0)
+			e->gone = (enum server_gone)k;
+}
+
+static void servers_drop(void *v, size_t n)
+{
+	store_servers_free(v, n);
+}
+
 static int servers_load(struct store *s, const char *group, bool vanished,
 			struct store_server **out, size_t *n)
 {
-	struct store_server *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, vanished ?
-				"SELECT id, name, api_status, location, network_zone, ipv4, "
-				"ipv6, resource_index, health, health_since, vanished_at, "
-				"absent_listings, gone FROM servers "
-				"WHERE group_id = ? AND vanished_at != 0 ORDER BY id" :
-				"SELECT id, name, api_status, location, network_zone, ipv4, "
-				"ipv6, resource_index, health, health_since, vanished_at, "
-				"absent_listings, gone FROM servers "
-				"WHERE group_id = ? AND vanished_at = 0 ORDER BY id");
-	if (!st)
-		return -1;
-	bind_text(st, 1, group);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		struct store_server *e = &v[cnt++];
-		memset(e, 0, sizeof *e);
-		e->s.id = sqlite3_column_int64(st, 0);
-		e->s.name = col_text(st, 1);
-		e->s.status = col_text(st, 2);
-		e->s.location = col_text(st, 3);
-		e->s.network_zone = col_text(st, 4);
-		e->s.ipv4 = col_text(st, 5);
-		e->s.ipv6 = col_text(st, 6);
-		e->s.has_index = sqlite3_column_type(st, 7) != SQLITE_NULL;
-		e->s.resource_index = sqlite3_column_int64(st, 7);
-		const char *h = (const char *)sqlite3_column_text(st, 8);
-		if (!h || health_parse(h, &e->health) < 0)
-			e->health = HEALTH_UNKNOWN;
-		e->health_since = sqlite3_column_int64(st, 9);
-		e->vanished_at = sqlite3_column_int64(st, 10);
-		int64_t absent = sqlite3_column_int64(st, 11);
-		e->absent_listings = absent < 0 ? 0 : absent > 1000 ? 1000 : (int)absent;
-		const char *g = (const char *)sqlite3_column_text(st, 12);
-		for (size_t k = 1; g && k < ARRAY_SIZE(gone_names); k++)
-			if (strcmp(g, gone_names[k]) == 0)
-				e->gone = (enum server_gone)k;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_servers_free(v, cnt);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, vanished ?
+			   "SELECT id, name, api_status, location, network_zone, ipv4, "
+			   "ipv6, resource_index, health, health_since, vanished_at, "
+			   "absent_listings, gone FROM servers "
+			   "WHERE group_id = ? AND vanished_at != 0 ORDER BY id" :
+			   "SELECT id, name, api_status, location, network_zone, ipv4, "
+			   "ipv6, resource_index, health, health_since, vanished_at, "
+			   "absent_listings, gone FROM servers "
+			   "WHERE group_id = ? AND vanished_at = 0 ORDER BY id",
+			   group, sizeof **out, server_row, servers_drop, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_servers_load(struct store *s, const char *group, struct store_server **out, size_t *n)
@@ -1421,29 +1462,22 @@ int store_vanished_load(struct store *s, const char *group, struct store_server 
 	return servers_load(s, group, true, out, n);
 }
 
-static int servers_insert(sqlite3_stmt *st, const char *group, const struct store_server *v,
-			  size_t n)
+static void server_bind(sqlite3_stmt *st, const void *elem)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct store_server *e = &v[i];
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, e->s.id);
-		bind_text(st, 3, e->s.name ? e->s.name : "");
-		bind_text(st, 4, e->s.status);
-		bind_text(st, 5, e->s.location);
-		bind_text(st, 6, e->s.network_zone);
-		bind_text(st, 7, e->s.ipv4);
-		bind_text(st, 8, e->s.ipv6);
-		bind_opt_int(st, 9, e->s.has_index, e->s.resource_index);
-		bind_text(st, 10, health_name(e->health));
-		sqlite3_bind_int64(st, 11, e->health_since);
-		sqlite3_bind_int64(st, 12, e->vanished_at);
-		sqlite3_bind_int(st, 13, e->absent_listings);
-		bind_text(st, 14, (size_t)e->gone < ARRAY_SIZE(gone_names) ? gone_names[e->gone] : NULL);
-		if (step_reset(st) < 0)
-			return -1;
-	}
-	return 0;
+	const struct store_server *e = elem;
+	sqlite3_bind_int64(st, 2, e->s.id);
+	bind_text(st, 3, e->s.name ? e->s.name : "");
+	bind_text(st, 4, e->s.status);
+	bind_text(st, 5, e->s.location);
+	bind_text(st, 6, e->s.network_zone);
+	bind_text(st, 7, e->s.ipv4);
+	bind_text(st, 8, e->s.ipv6);
+	bind_opt_int(st, 9, e->s.has_index, e->s.resource_index);
+	bind_text(st, 10, health_name(e->health));
+	sqlite3_bind_int64(st, 11, e->health_since);
+	sqlite3_bind_int64(st, 12, e->vanished_at);
+	sqlite3_bind_int(st, 13, e->absent_listings);
+	bind_text(st, 14, (size_t)e->gone < ARRAY_SIZE(gone_names) ? gone_names[e->gone] : NULL);
 }
 
 int store_servers_save(struct store *s, const char *group, const struct store_server *v, size_t n,
@@ -1457,8 +1491,8 @@ int store_servers_save(struct store *s, const char *group, const struct store_se
 				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return -1;
-	int rc = servers_insert(st, group, v, n) < 0 || servers_insert(st, group, gone, n_gone) < 0 ?
-		-1 : 0;
+	int rc = insert_rows(st, group, v, n, sizeof *v, server_bind) < 0 ||
+		 insert_rows(st, group, gone, n_gone, sizeof *gone, server_bind) < 0 ? -1 : 0;
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -1523,115 +1557,92 @@ void store_pending_due(const struct plan *p, const struct store_server *sv, size
 	}
 }
 
+static void fip_row(sqlite3_stmt *st, void *elem)
+{
+	struct hc_fip *e = elem;
+	e->id = sqlite3_column_int64(st, 0);
+	e->name = col_text(st, 1);
+	e->ip = col_text(st, 2);
+	e->type = col_text(st, 3);
+	e->location = col_text(st, 4);
+	e->network_zone = col_text(st, 5);
+	e->has_index = sqlite3_column_type(st, 6) != SQLITE_NULL;
+	e->resource_index = sqlite3_column_int64(st, 6);
+	e->server = sqlite3_column_int64(st, 7);
+}
+
+static void fips_drop(void *v, size_t n)
+{
+	hc_fips_free(v, n);
+}
+
 int store_fips_load(struct store *s, const char *group, struct hc_fip **out, size_t *n)
 {
-	struct hc_fip *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT id, name, ip, type, location, network_zone, "
-				"resource_index, server FROM floating_ips WHERE group_id = ? ORDER BY id");
-	if (!st)
-		return -1;
-	bind_text(st, 1, group);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		struct hc_fip *e = &v[cnt++];
-		memset(e, 0, sizeof *e);
-		e->id = sqlite3_column_int64(st, 0);
-		e->name = col_text(st, 1);
-		e->ip = col_text(st, 2);
-		e->type = col_text(st, 3);
-		e->location = col_text(st, 4);
-		e->network_zone = col_text(st, 5);
-		e->has_index = sqlite3_column_type(st, 6) != SQLITE_NULL;
-		e->resource_index = sqlite3_column_int64(st, 6);
-		e->server = sqlite3_column_int64(st, 7);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		hc_fips_free(v, cnt);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, "SELECT id, name, ip, type, location, network_zone, "
+			   "resource_index, server FROM floating_ips WHERE group_id = ? ORDER BY id",
+			   group, sizeof **out, fip_row, fips_drop, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
+}
+
+static void fip_bind(sqlite3_stmt *st, const void *elem)
+{
+	const struct hc_fip *e = elem;
+	sqlite3_bind_int64(st, 2, e->id);
+	bind_text(st, 3, e->name);
+	bind_text(st, 4, e->ip);
+	bind_text(st, 5, e->type);
+	bind_text(st, 6, e->location);
+	bind_text(st, 7, e->network_zone);
+	bind_opt_int(st, 8, e->has_index, e->resource_index);
+	bind_opt_int(st, 9, e->server != 0, e->server);
 }
 
 int store_fips_save(struct store *s, const char *group, const struct hc_fip *v, size_t n)
 {
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "floating_ips", group) < 0)
-		return -1;
-	sqlite3_stmt *st = prep(s, "INSERT INTO floating_ips (group_id, id, name, ip, type, "
-				"location, network_zone, resource_index, server) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_fip *e = &v[i];
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, e->id);
-		bind_text(st, 3, e->name);
-		bind_text(st, 4, e->ip);
-		bind_text(st, 5, e->type);
-		bind_text(st, 6, e->location);
-		bind_text(st, 7, e->network_zone);
-		bind_opt_int(st, 8, e->has_index, e->resource_index);
-		bind_opt_int(st, 9, e->server != 0, e->server);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+	return save_rows(s, "floating_ips", "INSERT INTO floating_ips (group_id, id, name, ip, "
+			 "type, location, network_zone, resource_index, server) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", group, v, n, sizeof *v, fip_bind);
 }
 
 /* ---- targets ----------------------------------------------------------- */
 
+static void target_row(sqlite3_stmt *st, void *elem)
+{
+	struct store_target *e = elem;
+	e->server_id = sqlite3_column_int64(st, 0);
+	e->check_id = col_text(st, 1);
+	if (!e->check_id)
+		e->check_id = xstrdup("");
+	e->family = sqlite3_column_int(st, 2);
+	int64_t r = sqlite3_column_int64(st, 3), f = sqlite3_column_int64(st, 4);
+	e->c.rise_count = r < 0 ? 0 : r > INT32_MAX ? INT32_MAX : (int)r;
+	e->c.fall_count = f < 0 ? 0 : f > INT32_MAX ? INT32_MAX : (int)f;
+	const char *h = (const char *)sqlite3_column_text(st, 5);
+	if (!h || health_parse(h, &e->c.state) < 0)
+		e->c.state = HEALTH_UNKNOWN;
+	e->last_run = sqlite3_column_int64(st, 6);
+	e->last_ok = sqlite3_column_int64(st, 7);
+	e->duration_ms = sqlite3_column_int64(st, 8);
+	e->last_error = col_text(st, 9);
+	e->cert_not_after = sqlite3_column_int64(st, 10);
+}
+
+static void targets_drop(void *v, size_t n)
+{
+	store_targets_free(v, n);
+}
+
 int store_targets_load(struct store *s, const char *group, struct store_target **out, size_t *n)
 {
-	struct store_target *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT server_id, check_id, family, rise_count, fall_count, "
-				"state, last_run, last_ok, duration_ms, last_error, cert_not_after "
-				"FROM targets WHERE group_id = ? ORDER BY server_id, check_id, family");
-	if (!st)
-		return -1;
-	bind_text(st, 1, group);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		struct store_target *e = &v[cnt++];
-		memset(e, 0, sizeof *e);
-		e->server_id = sqlite3_column_int64(st, 0);
-		e->check_id = col_text(st, 1);
-		if (!e->check_id)
-			e->check_id = xstrdup("");
-		e->family = sqlite3_column_int(st, 2);
-		int64_t r = sqlite3_column_int64(st, 3), f = sqlite3_column_int64(st, 4);
-		e->c.rise_count = r < 0 ? 0 : r > INT32_MAX ? INT32_MAX : (int)r;
-		e->c.fall_count = f < 0 ? 0 : f > INT32_MAX ? INT32_MAX : (int)f;
-		const char *h = (const char *)sqlite3_column_text(st, 5);
-		if (!h || health_parse(h, &e->c.state) < 0)
-			e->c.state = HEALTH_UNKNOWN;
-		e->last_run = sqlite3_column_int64(st, 6);
-		e->last_ok = sqlite3_column_int64(st, 7);
-		e->duration_ms = sqlite3_column_int64(st, 8);
-		e->last_error = col_text(st, 9);
-		e->cert_not_after = sqlite3_column_int64(st, 10);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_targets_free(v, cnt);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, "SELECT server_id, check_id, family, rise_count, fall_count, "
+			   "state, last_run, last_ok, duration_ms, last_error, cert_not_after "
+			   "FROM targets WHERE group_id = ? ORDER BY server_id, check_id, family",
+			   group, sizeof **out, target_row, targets_drop, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_targets_clear(struct store *s, const char *group)
@@ -1725,77 +1736,61 @@ void store_targets_free(struct store_target *v, size_t n)
 
 static const char *const outcome_names[] = { NULL, "applied", "failed" };
 
+static void apply_row(sqlite3_stmt *st, void *elem)
+{
+	struct store_apply_step *e = elem;
+	e->fip = sqlite3_column_int64(st, 0);
+	e->fip_name = col_text(st, 1);
+	e->from = sqlite3_column_int64(st, 2);
+	e->from_name = col_text(st, 3);
+	e->to = sqlite3_column_int64(st, 4);
+	e->to_name = col_text(st, 5);
+	e->action_id = sqlite3_column_int64(st, 6);
+	const char *o = (const char *)sqlite3_column_text(st, 7);
+	for (size_t k = 1; o && k < ARRAY_SIZE(outcome_names); k++)
+		if (strcmp(o, outcome_names[k]) == 0)
+			e->outcome = (enum step_outcome)k;
+	e->started_at = sqlite3_column_int64(st, 8);
+}
+
+static void apply_drop(void *v, size_t n)
+{
+	store_apply_free(v, n);
+}
+
 int store_apply_load(struct store *s, const char *group, struct store_apply_step **out, size_t *n)
 {
-	struct store_apply_step *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT fip_id, fip_name, from_server, from_name, to_server, "
-				"to_name, action_id, outcome, started_at FROM apply_step "
-				"WHERE group_id = ? ORDER BY fip_id");
-	if (!st)
-		return -1;
-	bind_text(st, 1, group);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		struct store_apply_step *e = &v[cnt++];
-		memset(e, 0, sizeof *e);
-		e->fip = sqlite3_column_int64(st, 0);
-		e->fip_name = col_text(st, 1);
-		e->from = sqlite3_column_int64(st, 2);
-		e->from_name = col_text(st, 3);
-		e->to = sqlite3_column_int64(st, 4);
-		e->to_name = col_text(st, 5);
-		e->action_id = sqlite3_column_int64(st, 6);
-		const char *o = (const char *)sqlite3_column_text(st, 7);
-		for (size_t k = 1; o && k < ARRAY_SIZE(outcome_names); k++)
-			if (strcmp(o, outcome_names[k]) == 0)
-				e->outcome = (enum step_outcome)k;
-		e->started_at = sqlite3_column_int64(st, 8);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_apply_free(v, cnt);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, "SELECT fip_id, fip_name, from_server, from_name, to_server, "
+			   "to_name, action_id, outcome, started_at FROM apply_step "
+			   "WHERE group_id = ? ORDER BY fip_id",
+			   group, sizeof **out, apply_row, apply_drop, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
+}
+
+static void apply_bind(sqlite3_stmt *st, const void *elem)
+{
+	const struct store_apply_step *e = elem;
+	sqlite3_bind_int64(st, 2, e->fip);
+	bind_text(st, 3, e->fip_name);
+	sqlite3_bind_int64(st, 4, e->from);
+	bind_text(st, 5, e->from_name);
+	sqlite3_bind_int64(st, 6, e->to);
+	bind_text(st, 7, e->to_name);
+	sqlite3_bind_int64(st, 8, e->action_id);
+	bind_text(st, 9, (size_t)e->outcome < ARRAY_SIZE(outcome_names) ?
+		  outcome_names[e->outcome] : NULL);
+	sqlite3_bind_int64(st, 10, e->started_at);
 }
 
 int store_apply_save(struct store *s, const char *group, const struct store_apply_step *v, size_t n)
 {
-	if (ensure_group(s, group) < 0 || delete_group_rows(s, "apply_step", group) < 0)
-		return -1;
 	if (!n)
-		return 0;
-	sqlite3_stmt *st = prep(s, "INSERT INTO apply_step (group_id, fip_id, fip_name, from_server, "
-				"from_name, to_server, to_name, action_id, outcome, started_at) "
-				"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	if (!st)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct store_apply_step *e = &v[i];
-		bind_text(st, 1, group);
-		sqlite3_bind_int64(st, 2, e->fip);
-		bind_text(st, 3, e->fip_name);
-		sqlite3_bind_int64(st, 4, e->from);
-		bind_text(st, 5, e->from_name);
-		sqlite3_bind_int64(st, 6, e->to);
-		bind_text(st, 7, e->to_name);
-		sqlite3_bind_int64(st, 8, e->action_id);
-		bind_text(st, 9, (size_t)e->outcome < ARRAY_SIZE(outcome_names) ?
-			  outcome_names[e->outcome] : NULL);
-		sqlite3_bind_int64(st, 10, e->started_at);
-		if (step_reset(st) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+		return ensure_group(s, group) < 0 ? -1 : delete_group_rows(s, "apply_step", group);
+	return save_rows(s, "apply_step", "INSERT INTO apply_step (group_id, fip_id, fip_name, "
+			 "from_server, from_name, to_server, to_name, action_id, outcome, started_at) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", group, v, n, sizeof *v, apply_bind);
 }
 
 void store_apply_free(struct store_apply_step *v, size_t n)
@@ -1827,45 +1822,40 @@ int store_outbox_add(struct store *s, const char *group, const char *kind,
 	return run(st);
 }
 
+static void outbox_row(sqlite3_stmt *st, void *elem)
+{
+	struct outbox_msg *e = elem;
+	e->id = sqlite3_column_int64(st, 0);
+	e->created_at = sqlite3_column_int64(st, 1);
+	e->group_id = col_text(st, 2);
+	e->kind = col_text(st, 3);
+	e->target_hash = col_text(st, 4);
+	e->payload = col_text(st, 5);
+	e->attempts = sqlite3_column_int(st, 6);
+	e->next_attempt = sqlite3_column_int64(st, 7);
+	e->last_error = col_text(st, 8);
+	e->target_key = col_text(st, 9);
+	if (!e->kind)
+		e->kind = xstrdup("");
+	if (!e->target_hash)
+		e->target_hash = xstrdup("");
+	if (!e->payload)
+		e->payload = xstrdup("{}");
+}
+
+static void outbox_drop(void *v, size_t n)
+{
+	store_outbox_free(v, n);
+}
+
 int store_outbox_load(struct store *s, struct outbox_msg **out, size_t *n)
 {
-	struct outbox_msg *v = NULL;
-	size_t cnt = 0, cap = 0;
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prep(s, "SELECT id, created_at, group_id, kind, target_hash, payload, "
-				"attempts, next_attempt, last_error, target_key FROM outbox ORDER BY id");
-	if (!st)
-		return -1;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		v = xgrow(v, &cap, cnt + 1, sizeof *v);
-		struct outbox_msg *e = &v[cnt++];
-		e->id = sqlite3_column_int64(st, 0);
-		e->created_at = sqlite3_column_int64(st, 1);
-		e->group_id = col_text(st, 2);
-		e->kind = col_text(st, 3);
-		e->target_hash = col_text(st, 4);
-		e->payload = col_text(st, 5);
-		e->attempts = sqlite3_column_int(st, 6);
-		e->next_attempt = sqlite3_column_int64(st, 7);
-		e->last_error = col_text(st, 8);
-		e->target_key = col_text(st, 9);
-		if (!e->kind)
-			e->kind = xstrdup("");
-		if (!e->target_hash)
-			e->target_hash = xstrdup("");
-		if (!e->payload)
-			e->payload = xstrdup("{}");
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_outbox_free(v, cnt);
-		return -1;
-	}
+	void *v;
+	int rc = load_rows(s, "SELECT id, created_at, group_id, kind, target_hash, payload, "
+			   "attempts, next_attempt, last_error, target_key FROM outbox ORDER BY id",
+			   NULL, sizeof **out, outbox_row, outbox_drop, &v, n);
 	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_outbox_delete(struct store *s, int64_t id)
