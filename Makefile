@@ -108,7 +108,7 @@ $(BUILD)/version: FORCE | $(BUILD)
 	@echo '$(VERSION)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libflipper.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libflipper.a | $(BUILD)/tests
 	@$(if $(Q),echo "  TEST    $<")
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libflipper.a $(LDLIBS)
 

@@ -10,19 +10,7 @@ import os
 import pytest
 
 from conftest import HOOK_PATH, TOKEN, log_lines, run_flipper
-
-ORIGINAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "original")
-
-
-def write(tmp_path, name, text, mode=0o600):
-    p = tmp_path / name
-    p.write_text(text)
-    os.chmod(p, mode)
-    return str(p)
-
-
-def validate(path, *extra, env=None):
-    return run_flipper("-c", path, "validate", *extra, env=env)
+from test_validate import ORIGINAL, validate, write
 
 
 def printed(path, env=None):

@@ -8,33 +8,12 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "config_test.h"
 #include "test.h"
-
-static struct diags d;
-
-static struct config *load_as(const char *text, config_reader_fn reader, enum config_use use)
-{
-	diags_release(&d);
-	diags_init(&d, "t.yaml");
-	return config_parse("t.yaml", text, strlen(text), reader, use, &d);
-}
 
 static struct config *load(const char *text, config_reader_fn reader)
 {
 	return load_as(text, reader, CONFIG_RUN);
-}
-
-/* Does some diagnostic of this severity contain both fragments? */
-static bool has_diag(enum diag_severity sev, const char *a, const char *b)
-{
-	for (size_t i = 0; i < d.n; i++) {
-		char *s = diag_format(&d, &d.list[i]);
-		bool hit = d.list[i].severity == sev && strstr(s, a) && (!b || strstr(s, b));
-		free(s);
-		if (hit)
-			return true;
-	}
-	return false;
 }
 
 static void dump_diags(void)

@@ -2,16 +2,13 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "config_test.h"
 #include "notify.h"
 #include "test.h"
 
-static struct diags d;
-
 static struct config *load(const char *text)
 {
-	diags_release(&d);
-	diags_init(&d, "t.yaml");
-	return config_parse("t.yaml", text, strlen(text), yaml_read, CONFIG_RUN, &d);
+	return load_as(text, yaml_read, CONFIG_RUN);
 }
 
 static const char hdr[] =
